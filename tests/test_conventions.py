@@ -1,0 +1,83 @@
+"""House conventions (STYLE.md), checked over every public function.
+
+Walks ``__all__`` of each public module: random functions take ``key`` first, no
+``rng``/``seed`` parameters, optional arguments are keyword-only, and docstrings
+carry a summary, Args and Returns.
+"""
+
+import importlib
+import inspect
+
+import pytest
+
+MODULES = [
+    "jpatterns.activations",
+    "jpatterns.initializers",
+    "jpatterns.normalization",
+    "jpatterns.dropout",
+    "jpatterns.regularization",
+    "jpatterns.losses",
+    "jpatterns.preprocessing",
+    "jpatterns.gradcheck",
+    "jpatterns.optim",
+]
+
+
+def _public_functions():
+  for name in MODULES:
+    module = importlib.import_module(name)
+    for attr in module.__all__:
+      obj = getattr(module, attr)
+      if inspect.isfunction(obj):
+        yield f"{name}.{attr}", obj
+
+
+FUNCTIONS = dict(_public_functions())
+
+
+def test_every_module_exports_something():
+  for name in MODULES:
+    module = importlib.import_module(name)
+    assert module.__all__, f"{name} exports nothing"
+    for attr in module.__all__:
+      assert hasattr(module, attr), f"{name}.__all__ names missing {attr!r}"
+
+
+def test_top_level_reexports_every_module_name():
+  import jpatterns
+  for name in MODULES:
+    module = importlib.import_module(name)
+    for attr in module.__all__:
+      if f"jpatterns.{attr}" in MODULES:  # jpatterns.dropout stays the module
+        assert getattr(jpatterns, attr) is importlib.import_module(f"jpatterns.{attr}")
+        continue
+      assert getattr(jpatterns, attr, None) is getattr(module, attr) or (
+          getattr(jpatterns.optim, attr, None) is getattr(module, attr)), (
+              f"{name}.{attr} is not re-exported")
+
+
+@pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
+def test_signature_conventions(qualname):
+  sig = inspect.signature(FUNCTIONS[qualname])
+  params = list(sig.parameters.values())
+  names = [p.name for p in params]
+  for banned in ("rng", "seed", "prng", "rng_key"):
+    assert banned not in names, f"{qualname}: use `key`, not `{banned}`"
+  if "key" in names:
+    assert names[0] == "key", f"{qualname}: `key` must be the first argument"
+  for p in params:
+    if p.default is not inspect.Parameter.empty:
+      assert p.kind is inspect.Parameter.KEYWORD_ONLY, (
+          f"{qualname}: optional argument `{p.name}` must be keyword-only")
+
+
+@pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
+def test_docstring_conventions(qualname):
+  fn = FUNCTIONS[qualname]
+  doc = inspect.getdoc(fn)
+  assert doc, f"{qualname}: no docstring"
+  summary = doc.splitlines()[0]
+  assert summary.strip(), f"{qualname}: empty summary line"
+  if inspect.signature(fn).parameters:
+    assert "Args:" in doc, f"{qualname}: docstring has no Args section"
+  assert "Returns:" in doc, f"{qualname}: docstring has no Returns section"
