@@ -19,6 +19,8 @@ MODULES = [
     "jpatterns.losses",
     "jpatterns.preprocessing",
     "jpatterns.gradcheck",
+    "jpatterns.layers",
+    "jpatterns.augment",
     "jpatterns.optim",
 ]
 
