@@ -11,7 +11,7 @@ schedule, with global-norm gradient clipping. One epoch is one compiled
 statistics are donated to the jitted epoch.
 
 Run:  python examples/train_digits.py [--epochs 40] [--seed 0]
-It prints the loss per epoch and the final test accuracy (about 0.97–0.98).
+It prints the loss every 5 epochs and the final test accuracy (0.994 with seed 0).
 """
 
 from __future__ import annotations
