@@ -30,9 +30,7 @@ import optax
 from jpatterns import _validation
 from jpatterns.optim import _common
 from jpatterns.optim._common import ScalarOrSchedule
-from jpatterns.optim._sgd import (
-    _check_weight_decay, _compute_dtype, _gradient, _is_static_zero, _leafwise,
-    _needs_params, _VELOCITIES)
+from jpatterns.optim._sgd import _check_weight_decay, _gradient, _VELOCITIES
 
 __all__ = ["adagrad", "adadelta", "rmsprop"]
 
@@ -121,18 +119,18 @@ def adagrad(
         adagrad_g=_common.full_like(params, initial_accumulator_value, accumulator_dtype))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, acc, p):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc = _gradient(g, p, weight_decay, ct)
       acc_new = acc.astype(ct) + gc * gc  # G_t = G_{t−1} + g⊙g
       delta = -lr * _divide(gc, _root(acc_new, eps, eps_inside_sqrt))  # Δθ = −α g/√(G+ε)
       return delta.astype(g.dtype), acc_new.astype(acc.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, acc = _leafwise(leaf, 2, treedef, grads, state.adagrad_g, params)
+    updates, acc = _common.per_leaf(leaf, 2, treedef, grads, state.adagrad_g, params)
     return updates, AdagradState(count=_common.increment(state.count), adagrad_g=acc)
 
   return optax.GradientTransformation(init, update)
@@ -211,11 +209,11 @@ def adadelta(
         adadelta_dx2=_common.zeros_like(params, accumulator_dtype))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, acc_g, acc_dx2, p):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc = _gradient(g, p, weight_decay, ct)
       dx2 = acc_dx2.astype(ct)  # ΔX²_{t−1}
       acc_g_new = rho * acc_g.astype(ct) + (1 - rho) * gc * gc  # G_t = ρG + (1−ρ)g⊙g
@@ -225,7 +223,7 @@ def adadelta(
               dx2_new.astype(acc_dx2.dtype))  # update = α Δθ_t
 
     treedef = jax.tree.structure(grads)
-    updates, acc_g, acc_dx2 = _leafwise(leaf, 3, treedef, grads, state.adadelta_g,
+    updates, acc_g, acc_dx2 = _common.per_leaf(leaf, 3, treedef, grads, state.adadelta_g,
                                         state.adadelta_dx2, params)
     return updates, AdadeltaState(count=_common.increment(state.count),
                                   adadelta_g=acc_g, adadelta_dx2=acc_dx2)
@@ -333,7 +331,7 @@ def rmsprop(
   _common.check_decay(fn, "momentum", mu)
   _validation.check_choice(fn, "velocity", velocity, _VELOCITIES)
   _check_weight_decay(fn, weight_decay)
-  use_momentum = not _is_static_zero(mu)
+  use_momentum = not _common.is_static_zero(mu)
   if nesterov and not use_momentum:
     raise ValueError(f"{fn}: nesterov=True needs momentum > 0; got momentum={mu!r}")
   seed_form = velocity == "seed"
@@ -347,11 +345,11 @@ def rmsprop(
                           if use_momentum else None))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, acc_g, acc_m, v, p):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc = _gradient(g, p, weight_decay, ct)
       acc_g_new = decay * acc_g.astype(ct) + (1 - decay) * gc * gc  # G_t = βG + (1−β)g⊙g
       var = acc_g_new
@@ -375,7 +373,7 @@ def rmsprop(
       return delta.astype(g.dtype), acc_g_new.astype(acc_g.dtype), acc_m_new, v_new
 
     treedef = jax.tree.structure(grads)
-    updates, acc_g, acc_m, v = _leafwise(
+    updates, acc_g, acc_m, v = _common.per_leaf(
         leaf, 4, treedef, grads, state.rmsprop_g, state.rmsprop_m,
         state.rmsprop_velocity, params)
     return updates, RmspropState(

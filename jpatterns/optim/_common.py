@@ -42,3 +42,36 @@ def full_like(params: Any, value: float, dtype=None) -> Any:
 def increment(count: jax.Array) -> jax.Array:
   """count + 1, saturating at int32 max (as optax does)."""
   return optax.safe_int32_increment(count)
+
+
+def compute_dtype(dtype):
+  """At least float32 for the arithmetic."""
+  return jnp.promote_types(dtype, jnp.float32)
+
+
+def is_static_zero(value) -> bool:
+  """True for a Python 0 (a hyperparameter that switches a term off at trace time)."""
+  return isinstance(value, (int, float)) and value == 0
+
+
+def needs_params(fn: str, params, weight_decay) -> None:
+  """Weight decay reads θ: ``update`` must be given ``params``."""
+  if params is None and not is_static_zero(weight_decay):
+    raise ValueError(
+        f"{fn}: weight_decay={weight_decay!r} needs the parameters; "
+        "call update(grads, state, params)")
+
+
+def per_leaf(fn: Callable, n_out: int, treedef, *trees) -> tuple:
+  """Applies ``fn`` to aligned leaves of ``trees`` and returns ``n_out`` trees.
+
+  ``fn(*leaves)`` returns a tuple (Δθ and the new accumulators of one leaf), so
+  each leaf's whole update is traced together. A tree given as ``None`` passes
+  ``None`` to ``fn``.
+  """
+  columns = [treedef.flatten_up_to(t) if t is not None else [None] * treedef.num_leaves
+             for t in trees]
+  outs = [fn(*leaves) for leaves in zip(*columns)]
+  if not outs:
+    return tuple(treedef.unflatten([]) for _ in range(n_out))
+  return tuple(treedef.unflatten(list(col)) for col in zip(*outs))

@@ -15,8 +15,7 @@ import optax
 
 from jpatterns import _validation
 from jpatterns.optim import _common
-from jpatterns.optim._adam import (_bias_correction, _compute_dtype, _decay_mask,
-                                   _is_static_zero, _needs_params, _per_leaf)
+from jpatterns.optim._adam import _bias_correction, _decay_mask
 from jpatterns.optim._common import ScalarOrSchedule
 
 __all__ = ["adamax", "lion"]
@@ -97,14 +96,14 @@ def adamax(
         adamax_u=_common.zeros_like(params, accumulator_dtype))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
     count = _common.increment(state.count)  # t
     bc1 = _bias_correction(b1, count)
-    use_l2 = not _is_static_zero(weight_decay)
+    use_l2 = not _common.is_static_zero(weight_decay)
 
     def leaf(g, m, u, p):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc = g.astype(ct)
       if use_l2:
         gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
@@ -119,7 +118,7 @@ def adamax(
       return delta.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, m, u = _per_leaf(leaf, 3, treedef, grads, state.adamax_m, state.adamax_u,
+    updates, m, u = _common.per_leaf(leaf, 3, treedef, grads, state.adamax_m, state.adamax_u,
                               params if use_l2 else None)
     return updates, AdamaxState(count=count, adamax_m=m, adamax_u=u)
 
@@ -191,16 +190,16 @@ def lion(
                      lion_m=_common.zeros_like(params, accumulator_dtype))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
     wd = _common.learning_rate_at(weight_decay, state.count)  # λ_t
     treedef = jax.tree.structure(grads)
-    use_decay = not _is_static_zero(weight_decay)
+    use_decay = not _common.is_static_zero(weight_decay)
     decays = (_decay_mask(mask, params, treedef) if use_decay
               else [False] * treedef.num_leaves)
 
     def leaf(g, m, p, decay):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc, mc = g.astype(ct), m.astype(ct)
       c = b1 * mc + (1 - b1) * gc  # C_t = β₁M_{t−1} + (1−β₁)g
       step = jnp.sign(c)  # sign(C_t)
@@ -210,7 +209,7 @@ def lion(
       m_new = b2 * mc + (1 - b2) * gc  # M_t = β₂M_{t−1} + (1−β₂)g
       return delta.astype(g.dtype), m_new.astype(m.dtype)
 
-    updates, m = _per_leaf(leaf, 2, treedef, grads, state.lion_m,
+    updates, m = _common.per_leaf(leaf, 2, treedef, grads, state.lion_m,
                            params if use_decay else None, treedef.unflatten(decays))
     return updates, LionState(count=_common.increment(state.count), lion_m=m)
 

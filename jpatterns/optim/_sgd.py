@@ -26,7 +26,7 @@ it, as optax does). ``weight_decay`` is PyTorch's coupled L2: g ← g + λθ fir
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -45,45 +45,14 @@ _VELOCITIES = ("seed", "gradient")
 # (also used by _adaptive.py)
 
 
-def _leafwise(fn: Callable, n_out: int, treedef, *trees) -> tuple:
-  """Applies ``fn`` to aligned leaves of ``trees`` and returns ``n_out`` trees.
-
-  ``fn(*leaves)`` returns a tuple (Δθ and the new accumulators of one leaf), so
-  each leaf is read and written in one fused pass. A tree given as ``None`` passes
-  ``None`` to ``fn``.
-  """
-  columns = [treedef.flatten_up_to(t) if t is not None else [None] * treedef.num_leaves
-             for t in trees]
-  outs = [fn(*leaves) for leaves in zip(*columns)]
-  if not outs:
-    return tuple(treedef.unflatten([]) for _ in range(n_out))
-  return tuple(treedef.unflatten(list(col)) for col in zip(*outs))
-
-
-def _compute_dtype(dtype):
-  """At least float32 for the arithmetic."""
-  return jnp.promote_types(dtype, jnp.float32)
-
-
-def _is_static_zero(value) -> bool:
-  return isinstance(value, (int, float)) and value == 0
-
-
 def _check_weight_decay(fn: str, weight_decay) -> None:
   _validation.check_non_negative(fn, "weight_decay", weight_decay)
-
-
-def _needs_params(fn: str, params, weight_decay) -> None:
-  if params is None and not _is_static_zero(weight_decay):
-    raise ValueError(
-        f"{fn}: weight_decay={weight_decay!r} needs the parameters; "
-        "call update(grads, state, params)")
 
 
 def _gradient(g, p, weight_decay, ct):
   """g in the compute dtype, plus the coupled L2 term λθ when λ ≠ 0."""
   gc = g.astype(ct)
-  if not _is_static_zero(weight_decay):
+  if not _common.is_static_zero(weight_decay):
     gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
   return gc
 
@@ -140,15 +109,15 @@ def sgd(
     return SgdState(count=jnp.zeros([], jnp.int32))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, p):
-      gc = _gradient(g, p, weight_decay, _compute_dtype(g.dtype))
+      gc = _gradient(g, p, weight_decay, _common.compute_dtype(g.dtype))
       return ((-lr * gc).astype(g.dtype),)  # Δθ = −α g
 
     treedef = jax.tree.structure(grads)
-    (updates,) = _leafwise(leaf, 1, treedef, grads, params)
+    (updates,) = _common.per_leaf(leaf, 1, treedef, grads, params)
     return updates, SgdState(count=_common.increment(state.count))
 
   return optax.GradientTransformation(init, update)
@@ -233,16 +202,16 @@ def momentum(
         momentum_velocity=_common.zeros_like(params, accumulator_dtype))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
-    if not _is_static_zero(dampening):
+    if not _common.is_static_zero(dampening):
       # g_t ← (1 − d) g_t, except on the first step (torch's b_1 = g_1)
       keep = jnp.where(state.count == 0, 1.0, 1.0 - jnp.asarray(dampening, jnp.float32))
 
     def leaf(g, v, p):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc = _gradient(g, p, weight_decay, ct)
-      if not _is_static_zero(dampening):
+      if not _common.is_static_zero(dampening):
         gc = keep.astype(ct) * gc  # (1 − d) g_t
       if seed_form:
         v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
@@ -253,7 +222,7 @@ def momentum(
       return delta.astype(g.dtype), v_new.astype(v.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, v = _leafwise(leaf, 2, treedef, grads, state.momentum_velocity, params)
+    updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.momentum_velocity, params)
     return updates, MomentumState(count=_common.increment(state.count),
                                   momentum_velocity=v)
 
@@ -346,11 +315,11 @@ def nesterov(
         nesterov_velocity=_common.zeros_like(params, accumulator_dtype))
 
   def update(grads, state, params=None):
-    _needs_params(fn, params, weight_decay)
+    _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, v, p):
-      ct = _compute_dtype(g.dtype)
+      ct = _common.compute_dtype(g.dtype)
       gc = _gradient(g, p, weight_decay, ct)  # g_t = g(φ_{t−1}), the look-ahead point
       if seed_form:
         v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
@@ -361,7 +330,7 @@ def nesterov(
       return delta.astype(g.dtype), v_new.astype(v.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, v = _leafwise(leaf, 2, treedef, grads, state.nesterov_velocity, params)
+    updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.nesterov_velocity, params)
     return updates, NesterovState(count=_common.increment(state.count),
                                   nesterov_velocity=v)
 
