@@ -35,8 +35,15 @@ from jpatterns.optim._sgd import _check_weight_decay, _gradient, _VELOCITIES
 __all__ = ["adagrad", "adadelta", "rmsprop"]
 
 
-def _divide(g, denominator):
-  """g / denominator, and 0 where the denominator is 0 (no NaN when ε = 0)."""
+def _divide(g, denominator, eps):
+  """g / denominator; 0 where the denominator is 0 unless ε is a static positive number.
+
+  With ε > 0 known at trace time the denominator is positive and the division is
+  plain (one op per leaf fewer to lower and compile); ε = 0 or a traced ε keeps the
+  guard, so a gradient that stays zero gives a zero step, not NaN.
+  """
+  if isinstance(eps, (int, float)) and eps > 0:
+    return g / denominator
   positive = denominator > 0
   return jnp.where(positive, g / jnp.where(positive, denominator, 1), 0)
 
@@ -126,7 +133,7 @@ def adagrad(
       ct = _common.compute_dtype(g.dtype)
       gc = _gradient(g, p, weight_decay, ct)
       acc_new = acc.astype(ct) + gc * gc  # G_t = G_{t−1} + g⊙g
-      delta = -lr * _divide(gc, _root(acc_new, eps, eps_inside_sqrt))  # Δθ = −α g/√(G+ε)
+      delta = -lr * _divide(gc, _root(acc_new, eps, eps_inside_sqrt), eps)  # Δθ = −α g/√(G+ε)
       return delta.astype(g.dtype), acc_new.astype(acc.dtype)
 
     treedef = jax.tree.structure(grads)
@@ -358,7 +365,7 @@ def rmsprop(
         acc_m_new = decay * acc_m.astype(ct) + (1 - decay) * gc  # M_t = βM + (1−β)g
         var = jnp.maximum(acc_g_new - acc_m_new * acc_m_new, 0)  # G_t − M_t²
         acc_m_new = acc_m_new.astype(acc_m.dtype)
-      scaled = _divide(gc, _root(var, eps, eps_inside_sqrt))  # g/√(G+ε)
+      scaled = _divide(gc, _root(var, eps, eps_inside_sqrt), eps)  # g/√(G+ε)
       v_new = None
       if not use_momentum:
         delta = -lr * scaled  # Δθ_t = −α g/√(G+ε)
