@@ -25,7 +25,7 @@ from jpatterns.flax import linen as jlinen
 from jpatterns.flax import nnx as jnnx
 
 
-def _close(a, b, rtol=1e-5, atol=1e-5):
+def _assert_close(a, b, rtol=1e-5, atol=1e-5):
   np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
                              rtol=rtol, atol=atol)
 
@@ -82,7 +82,7 @@ def test_nnx_matches_flax_nnx(name):
   state.replace_by_pure_dict(params)  # same names: scale/bias/negative_slope
   nnx.update(theirs, state)
   x = _x(shape, offset=2.0)
-  _close(ours(x), theirs(x), rtol=1e-5, atol=2e-5)
+  _assert_close(ours(x), theirs(x), rtol=1e-5, atol=2e-5)
 
 
 LINEN_FLAX_PAIRS = {
@@ -101,7 +101,7 @@ def test_linen_matches_flax_linen(name):
   ours, theirs, shape = LINEN_FLAX_PAIRS[name]
   x = _x(shape, offset=2.0)
   variables = _randomize(theirs.init(jax.random.key(0), x), 4)
-  _close(ours.apply(variables, x), theirs.apply(variables, x), rtol=1e-5, atol=2e-5)
+  _assert_close(ours.apply(variables, x), theirs.apply(variables, x), rtol=1e-5, atol=2e-5)
 
 
 def test_batch_norm_nnx_matches_flax_over_train_steps():
@@ -113,13 +113,13 @@ def test_batch_norm_nnx_matches_flax_over_train_steps():
   nnx.update(theirs, state)
   for step in range(3):
     x = _x((16, 5), seed=step, offset=3.0)
-    _close(ours(x), theirs(x), atol=2e-5)
-  _close(ours.mean[...], theirs.mean[...], atol=1e-6)
-  _close(ours.var[...], theirs.var[...], atol=1e-6)
+    _assert_close(ours(x), theirs(x), atol=2e-5)
+  _assert_close(ours.mean[...], theirs.mean[...], atol=1e-6)
+  _assert_close(ours.var[...], theirs.var[...], atol=1e-6)
   ours.eval()
   theirs.eval()
   x = _x((4, 5), seed=9)
-  _close(ours(x), theirs(x), atol=2e-5)
+  _assert_close(ours(x), theirs(x), atol=2e-5)
 
 
 def test_batch_norm_linen_matches_flax_over_train_steps():
@@ -131,19 +131,19 @@ def test_batch_norm_linen_matches_flax_over_train_steps():
               "batch_stats": v_theirs["batch_stats"]}
   v_ours = ours.init(jax.random.key(0), x0)
   assert jax.tree.structure(v_ours) == jax.tree.structure(v_theirs)
-  _close(v_ours["batch_stats"]["mean"], 0.0)  # no update during init (as flax)
+  _assert_close(v_ours["batch_stats"]["mean"], 0.0)  # no update during init (as flax)
   v_ours = v_theirs
   for step in range(3):
     x = _x((16, 2, 5), seed=step, offset=3.0)
     y1, up1 = ours.apply(v_ours, x, mutable=["batch_stats"])
     y2, up2 = theirs.apply(v_theirs, x, mutable=["batch_stats"])
-    _close(y1, y2, atol=2e-5)
+    _assert_close(y1, y2, atol=2e-5)
     v_ours = {**v_ours, **up1}
     v_theirs = {**v_theirs, **up2}
   for k in ("mean", "var"):
-    _close(v_ours["batch_stats"][k], v_theirs["batch_stats"][k], atol=1e-6)
+    _assert_close(v_ours["batch_stats"][k], v_theirs["batch_stats"][k], atol=1e-6)
   x = _x((4, 2, 5), seed=9)
-  _close(jlinen.BatchNorm(use_running_average=True).apply(v_ours, x),
+  _assert_close(jlinen.BatchNorm(use_running_average=True).apply(v_ours, x),
          nn.BatchNorm(use_running_average=True).apply(v_theirs, x), atol=2e-5)
 
 
@@ -161,14 +161,14 @@ def test_batch_norm_axis_name_matches_flax_under_named_vmap():
                     axis_name="devices")(x)
 
   (y1, s1), (y2, s2) = run(ours), run(theirs)
-  _close(y1, y2, atol=2e-5)
-  _close(s1["batch_stats"]["mean"], s2["batch_stats"]["mean"], atol=1e-6)
-  _close(s1["batch_stats"]["var"], s2["batch_stats"]["var"], atol=1e-6)
+  _assert_close(y1, y2, atol=2e-5)
+  _assert_close(s1["batch_stats"]["mean"], s2["batch_stats"]["mean"], atol=1e-6)
+  _assert_close(s1["batch_stats"]["var"], s2["batch_stats"]["var"], atol=1e-6)
   # Global statistics: every device normalizes with the full-batch moments.
   flat = np.asarray(x).reshape(-1, 3)
   want = (flat - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-5)
   scale, bias = (np.asarray(variables["params"][k]) for k in ("scale", "bias"))
-  _close(np.asarray(y1).reshape(-1, 3), want * scale + bias, atol=2e-5)
+  _assert_close(np.asarray(y1).reshape(-1, 3), want * scale + bias, atol=2e-5)
   # The nnx module, split/merged inside the same named vmap, agrees.
   bn = jnnx.BatchNorm(3, axis_name="devices")
   state = nnx.state(bn, nnx.Param)
@@ -181,9 +181,9 @@ def test_batch_norm_axis_name_matches_flax_under_named_vmap():
     return m(xi), nnx.state(m, nnx.BatchStat).to_pure_dict()
 
   y3, s3 = jax.vmap(member, in_axes=(None, 0), axis_name="devices")(full, x)
-  _close(y3, y1, atol=1e-6)
-  _close(s3["mean"], s1["batch_stats"]["mean"], atol=1e-7)
-  _close(s3["var"], s1["batch_stats"]["var"], atol=1e-7)
+  _assert_close(y3, y1, atol=1e-6)
+  _assert_close(s3["mean"], s1["batch_stats"]["mean"], atol=1e-7)
+  _assert_close(s3["var"], s1["batch_stats"]["var"], atol=1e-7)
 
 
 def test_weight_norm_dense_matches_flax_weight_norm():
@@ -194,12 +194,12 @@ def test_weight_norm_dense_matches_flax_weight_norm():
   ours = {"params": {"kernel": p["layer_instance"]["kernel"],
                      "bias": p["layer_instance"]["bias"],
                      "scale": p["layer_instance/kernel/scale"]}}
-  _close(jlinen.WeightNormDense(5).apply(ours, x), theirs.apply(tv, x), atol=2e-5)
+  _assert_close(jlinen.WeightNormDense(5).apply(ours, x), theirs.apply(tv, x), atol=2e-5)
   layer = jnnx.WeightNormDense(4, 5, rngs=nnx.Rngs(0))
   state = nnx.state(layer, nnx.Param)
   state.replace_by_pure_dict(ours["params"])
   nnx.update(layer, state)
-  _close(layer(x), theirs.apply(tv, x), atol=2e-5)
+  _assert_close(layer(x), theirs.apply(tv, x), atol=2e-5)
 
 
 def test_spectral_norm_dense_matches_flax_spectral_norm():
@@ -212,8 +212,8 @@ def test_spectral_norm_dense_matches_flax_spectral_norm():
   y2, s2 = theirs.apply(tv, x, update_stats=True, mutable=["batch_stats"])
   y1, s1 = jlinen.SpectralNormDense(5, n_steps=2).apply(ours_v, x, update_stats=True,
                                                        mutable=["batch_stats"])
-  _close(y1, y2, atol=2e-5)
-  _close(s1["batch_stats"]["u"], s2["batch_stats"]["layer_instance/kernel/u"], atol=1e-5)
+  _assert_close(y1, y2, atol=2e-5)
+  _assert_close(s1["batch_stats"]["u"], s2["batch_stats"]["layer_instance/kernel/u"], atol=1e-5)
 
 
 def test_dropout_nnx_same_masks_as_flax_nnx():
@@ -256,7 +256,7 @@ def test_multi_head_attention_matches_flax_nnx():
   nnx.update(ours, state)
   q, kv = _x((2, 5, d)), _x((2, 7, d), seed=2)
   mask = jax.random.bernoulli(jax.random.key(3), 0.7, (2, 1, 5, 7))
-  _close(ours(q, kv, mask=mask), theirs(q, kv, mask=mask), atol=2e-5)
+  _assert_close(ours(q, kv, mask=mask), theirs(q, kv, mask=mask), atol=2e-5)
 
 
 def test_lstm_cell_matches_flax_nnx():
@@ -279,7 +279,7 @@ def test_lstm_cell_matches_flax_nnx():
   (c1, h1), o1 = ours(carry, x)
   (c2, h2), o2 = theirs(carry, x)
   for a, b in ((c1, c2), (h1, h2), (o1, o2)):
-    _close(a, b, atol=2e-5)
+    _assert_close(a, b, atol=2e-5)
 
 
 # ----------------------------------------------------------------------------------------
@@ -355,12 +355,12 @@ def test_nnx_and_linen_give_the_same_numbers(name):
     kw_linen = dict(mode, rng=key) if random else {}
     y_nnx = ours_nnx(x, **kw_nnx)
     y_linen, updates = ours_linen.apply(variables, x, mutable=["batch_stats"], **kw_linen)
-    _close(y_nnx, y_linen, atol=1e-5)
+    _assert_close(y_nnx, y_linen, atol=1e-5)
     if stats:
       new = nnx.state(ours_nnx, nnx.BatchStat).to_pure_dict()
       assert not np.allclose(jax.tree.leaves(new)[0], jax.tree.leaves(stats)[0])
       for k in new:
-        _close(new[k], updates["batch_stats"][k], atol=1e-6)
+        _assert_close(new[k], updates["batch_stats"][k], atol=1e-6)
 
 
 def test_lstm_cell_nnx_and_linen_give_the_same_numbers():
@@ -373,10 +373,10 @@ def test_lstm_cell_nnx_and_linen_give_the_same_numbers():
   carry = linen_cell.initialize_carry(None, (2, 3))
   _, ys_linen = jax.lax.scan(lambda c, x: linen_cell.apply({"params": params}, c, x),
                              carry, xs)
-  _close(ys_nnx, ys_linen, atol=1e-5)
+  _assert_close(ys_nnx, ys_linen, atol=1e-5)
   # flax.linen.RNN drives the linen cell over the time axis the same way.
   seq = jnp.swapaxes(xs, 0, 1)
-  _close(nn.RNN(linen_cell).apply({"params": {"cell": params}}, seq),
+  _assert_close(nn.RNN(linen_cell).apply({"params": {"cell": params}}, seq),
          jnp.swapaxes(ys_nnx, 0, 1), atol=1e-5)
 
 
@@ -423,7 +423,7 @@ def test_nnx_train_eval_flags():
   h = h @ (w / np.linalg.svd(w, compute_uv=False)[0]) + np.asarray(block.sn.bias[...])
   slope = (1 / 8 + 1 / 3) / 2
   want = np.where(h >= 0, h, slope * h)
-  _close(y1, want, atol=1e-4)
+  _assert_close(y1, want, atol=1e-4)
   block.train()
   assert not block.drop.deterministic and not block.bn.use_running_average
   assert not np.array_equal(block(x), block(x))  # fresh masks each call

@@ -84,7 +84,7 @@ def _run(opt, params, steps, grads_fn=None):
   return params, state
 
 
-def _close(a, b, rtol=1e-6, atol=1e-7):
+def _assert_close(a, b, rtol=1e-6, atol=1e-7):
   la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
   assert len(la) == len(lb)
   for x, y in zip(la, lb):
@@ -107,7 +107,7 @@ def test_in_chain_with_clip_equals_hand_clipped_gradients(name):
 
   got, _ = _run(optax.chain(optax.clip_by_global_norm(bound), make(name)), _params(), 3)
   want, _ = _run(make(name), _params(), 3, grads_fn=clipped)
-  _close(got, want, rtol=1e-5, atol=1e-7)
+  _assert_close(got, want, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -125,7 +125,7 @@ def test_inject_hyperparams_learning_rate_change_acts_from_next_step(name):
   want, _ = _run(make(name, learning_rate=lambda c: jnp.where(c < 1, lr, lr / 4)),
                  _params(), 3)
   constant, _ = _run(make(name), _params(), 3)
-  _close(params, want, rtol=1e-5)
+  _assert_close(params, want, rtol=1e-5)
   gap = max(float(jnp.max(jnp.abs(a - b)))
             for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(constant)))
   assert gap > 1e-5, "changing learning_rate in the hyperparams state changed nothing"
@@ -152,7 +152,7 @@ def test_multisteps_equals_average_then_step(name):
     mean = jax.tree.map(lambda *gs: sum(gs) / k, *grads)
     ref_updates, ref_state = opt.update(mean, ref_state, ref_params)
     ref_params = optax.apply_updates(ref_params, ref_updates)
-    _close(params, ref_params, rtol=1e-5)
+    _assert_close(params, ref_params, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- jit
@@ -182,11 +182,11 @@ def test_jit_donated_equals_not_donated_and_traces_once(name):
     p2, s2 = plain(p2, s2)
     assert all(x.is_deleted() for x in old), f"{name}: an input buffer was not donated"
   assert len(traces) == 1, f"{name}: traced {len(traces)} times in 3 steps"
-  _close(p1, p2, rtol=0, atol=0)
-  _close(s1, s2, rtol=0, atol=0)
+  _assert_close(p1, p2, rtol=0, atol=0)
+  _assert_close(s1, s2, rtol=0, atol=0)
   # And the jitted trajectory is the eager one.
   eager, _ = _run(opt, _params(), 3)
-  _close(p1, eager, rtol=1e-5, atol=1e-7)
+  _assert_close(p1, eager, rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------- state
@@ -273,12 +273,12 @@ def test_schedule_is_evaluated_at_count(name):
   for t in range(4):
     updates, state = make(name, learning_rate=values[t]).update(GRAD(params), state, params)
     params = optax.apply_updates(params, updates)
-  _close(got, params, rtol=1e-5)
+  _assert_close(got, params, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_zero_learning_rate_does_not_move(name):
   params = _params()
   got, state = _run(make(name, learning_rate=0.0), params, 2)
-  _close(got, params, rtol=0, atol=0)
+  _assert_close(got, params, rtol=0, atol=0)
   assert int(state.count) == 2
