@@ -58,7 +58,7 @@ def _param(fn, name, p, expected, bshape):
 
 
 def _check_epsilon(fn, epsilon):
-  if val._is_static_number(epsilon) and not epsilon > 0:
+  if val.is_static_number(epsilon) and not epsilon > 0:
     raise ValueError(f"{fn}: epsilon={epsilon!r} must be > 0; choose e.g. 1e-5")
 
 

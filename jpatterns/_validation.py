@@ -18,7 +18,8 @@ from typing import Any
 import jax
 
 
-def _is_static_number(value: Any) -> bool:
+def is_static_number(value: Any) -> bool:
+  """True for a Python/NumPy real number, False for a traced or array value."""
   return isinstance(value, numbers.Real) and not isinstance(value, jax.core.Tracer)
 
 
@@ -37,7 +38,7 @@ def check_in_range(
     hi_open: bool = False,
 ) -> None:
   """Raises ValueError unless ``value`` lies in the interval lo..hi."""
-  if not _is_static_number(value):
+  if not is_static_number(value):
     return
   ok_lo = value > lo if lo_open else value >= lo
   ok_hi = value < hi if hi_open else value <= hi
@@ -50,13 +51,13 @@ def check_in_range(
 
 def check_positive(fn: str, name: str, value: Any) -> None:
   """Raises ValueError unless ``value > 0``."""
-  if _is_static_number(value) and not value > 0:
+  if is_static_number(value) and not value > 0:
     raise ValueError(f"{fn}: {name}={value!r} must be > 0")
 
 
 def check_non_negative(fn: str, name: str, value: Any) -> None:
   """Raises ValueError unless ``value >= 0``."""
-  if _is_static_number(value) and not value >= 0:
+  if is_static_number(value) and not value >= 0:
     raise ValueError(f"{fn}: {name}={value!r} must be >= 0")
 
 

@@ -279,7 +279,7 @@ def rrelu(key, x, *, lower=1.0 / 8, upper=1.0 / 3, train=True):
   """
   _validation.check_in_range("rrelu", "lower", lower, 0.0, 1.0)
   _validation.check_in_range("rrelu", "upper", upper, 0.0, 1.0)
-  if _validation._is_static_number(lower) and _validation._is_static_number(upper):
+  if _validation.is_static_number(lower) and _validation.is_static_number(upper):
     if lower > upper:
       raise ValueError(
           f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")

@@ -61,6 +61,7 @@ from jpatterns._validation import (
     check_in_range,
     check_non_negative,
     check_positive,
+    is_static_number,
 )
 
 __all__ = [
@@ -85,10 +86,6 @@ _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _is_static(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, jax.core.Tracer)
 
 
 def _to_hwc(fn: str, image, channel_axis: int):
@@ -526,7 +523,8 @@ def random_zoom(key, image, *, min_factor, max_factor, order: int = 1,
   fn = "random_zoom"
   check_positive(fn, "min_factor", min_factor)
   check_positive(fn, "max_factor", max_factor)
-  if _is_static(min_factor) and _is_static(max_factor) and max_factor < min_factor:
+  if (is_static_number(min_factor) and is_static_number(max_factor)
+      and max_factor < min_factor):
     raise ValueError(
         f"{fn}: max_factor={max_factor!r} < min_factor={min_factor!r}; choose "
         "min_factor <= max_factor")

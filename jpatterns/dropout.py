@@ -25,14 +25,13 @@ output equals the expectation of the training-time output, as the catalogue asks
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax import lax, random
 
-from jpatterns._validation import canonical_axes, check_in_range
+from jpatterns._validation import canonical_axes, check_in_range, is_static_number
 
 __all__ = [
     "dropout",
@@ -51,21 +50,17 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _ALPHA_PRIME = -_SELU_SCALE * _SELU_ALPHA  # -1.7580993408473766, torch's constant
 
 
-def _is_static(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, jax.core.Tracer)
-
-
 def _keep_prob(fn: str, rate):
   """Validates ``rate`` and returns the keep probability q = 1 - rate."""
   check_in_range(fn, "rate", rate, 0.0, 1.0)
-  if _is_static(rate):
+  if is_static_number(rate):
     return 1.0 - float(rate)
   return 1.0 - jnp.asarray(rate, jnp.float32)
 
 
 def _safe_reciprocal(q):
   """1/q, and 0 where q == 0 (no inf in values or gradients)."""
-  if _is_static(q):
+  if is_static_number(q):
     return 1.0 / q if q > 0 else 0.0
   positive = q > 0
   return jnp.where(positive, 1.0 / jnp.where(positive, q, 1.0), 0.0)
@@ -155,7 +150,7 @@ def dropout(
     if inverted:
       return x  # y = x
     return (x * q).astype(x.dtype)  # y = q x
-  if _is_static(q):
+  if is_static_number(q):
     if q == 1.0:
       return x
     if q == 0.0:
@@ -164,7 +159,7 @@ def dropout(
   mask = jnp.broadcast_to(random.bernoulli(key, q, mask_shape), x.shape)  # m ~ Bernoulli(q)
   if not inverted:
     kept = x  # y = x ⊙ m
-  elif _is_static(q):
+  elif is_static_number(q):
     kept = x / q  # y = x ⊙ m / q, computed as flax does
   else:
     kept = (x * _safe_reciprocal(q)).astype(x.dtype)
@@ -455,7 +450,7 @@ def gaussian_dropout(key, x, *, rate, train: bool = True):
   x = jnp.asarray(x)
   if not train:
     return x
-  if _is_static(q):
+  if is_static_number(q):
     if q == 1.0:
       return x
     if q == 0.0:
@@ -511,7 +506,7 @@ def alpha_dropout(key, x, *, rate, train: bool = True):
   x = jnp.asarray(x)
   if not train:
     return x
-  if _is_static(q):
+  if is_static_number(q):
     if q == 1.0:
       return x
     if q == 0.0:

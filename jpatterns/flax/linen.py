@@ -65,6 +65,15 @@ __all__ = [
 Initializer = Callable[..., jax.Array]
 
 
+def _scale_bias(module, shape):
+  """γ and β of a norm module (``None`` where ``use_scale`` / ``use_bias`` is off)."""
+  scale = (module.param("scale", module.scale_init, shape, module.param_dtype)
+           if module.use_scale else None)
+  bias = (module.param("bias", module.bias_init, shape, module.param_dtype)
+          if module.use_bias else None)
+  return scale, bias
+
+
 def _dense(x, w, b):
   ct = jnp.promote_types(jnp.result_type(x, w), jnp.float32)
   y = jnp.asarray(x).astype(ct) @ w.astype(ct)  # y = x W
@@ -144,10 +153,7 @@ class BatchNorm(nn.Module):
     shape = (x.shape[feat],)
     mean = self.variable("batch_stats", "mean", jnp.zeros, shape, self.param_dtype)
     var = self.variable("batch_stats", "var", jnp.ones, shape, self.param_dtype)
-    scale = (self.param("scale", self.scale_init, shape, self.param_dtype)
-             if self.use_scale else None)
-    bias = (self.param("bias", self.bias_init, shape, self.param_dtype)
-            if self.use_bias else None)
+    scale, bias = _scale_bias(self, shape)
     axes = tuple(i for i in range(x.ndim) if i != feat)
     y, new = _norm.batch_norm(x, _norm.BatchNormStats(mean.value, var.value), scale, bias,
                               train=not eval_mode, axis=axes, momentum=self.momentum,
@@ -190,10 +196,7 @@ class LayerNorm(nn.Module):
     x = jnp.asarray(x)
     axes = (self.axis,) if isinstance(self.axis, int) else tuple(self.axis)
     shape = tuple(x.shape[a] for a in axes)
-    scale = (self.param("scale", self.scale_init, shape, self.param_dtype)
-             if self.use_scale else None)
-    bias = (self.param("bias", self.bias_init, shape, self.param_dtype)
-            if self.use_bias else None)
+    scale, bias = _scale_bias(self, shape)
     return _norm.layer_norm(x, scale, bias, axis=self.axis, epsilon=self.epsilon)
 
 
@@ -232,10 +235,7 @@ class GroupNorm(nn.Module):
     """Returns ``group_norm(x)`` in the dtype of ``x``."""
     x = jnp.asarray(x)
     shape = (x.shape[self.channel_axis],)
-    scale = (self.param("scale", self.scale_init, shape, self.param_dtype)
-             if self.use_scale else None)
-    bias = (self.param("bias", self.bias_init, shape, self.param_dtype)
-            if self.use_bias else None)
+    scale, bias = _scale_bias(self, shape)
     return _norm.group_norm(x, scale, bias, num_groups=self.num_groups,
                             channel_axis=self.channel_axis, epsilon=self.epsilon)
 
@@ -272,10 +272,7 @@ class InstanceNorm(nn.Module):
     """Returns ``instance_norm(x)`` in the dtype of ``x``."""
     x = jnp.asarray(x)
     shape = (x.shape[self.channel_axis],)
-    scale = (self.param("scale", self.scale_init, shape, self.param_dtype)
-             if self.use_scale else None)
-    bias = (self.param("bias", self.bias_init, shape, self.param_dtype)
-            if self.use_bias else None)
+    scale, bias = _scale_bias(self, shape)
     return _norm.instance_norm(x, scale, bias, channel_axis=self.channel_axis,
                                epsilon=self.epsilon)
 
@@ -482,7 +479,22 @@ class Dropout(_Stochastic):
                     broadcast_dims=tuple(self.broadcast_dims), train=train)
 
 
-class GaussianDropout(_Stochastic):
+
+class _RateNoise(_Stochastic):
+  """A module around one pure ``f(key, x, *, rate, train)``, given by ``_pattern``."""
+  rate: float
+  deterministic: bool | None = None
+  rng_collection: str = "dropout"
+
+  @nn.compact
+  def __call__(self, x, deterministic: bool | None = None, rng=None):
+    """Returns the pattern applied to ``x`` in train mode, ``x`` in eval mode."""
+    train = self._train(deterministic)
+    key = self._key(rng) if train and self.rate != 0 else None
+    return self._pattern(key, x, rate=self.rate, train=train)
+
+
+class GaussianDropout(_RateNoise):
   """Multiplicative N(1, rate/(1 − rate)) noise in training; wraps :func:`jpatterns.gaussian_dropout`.
 
   Attributes:
@@ -497,19 +509,12 @@ class GaussianDropout(_Stochastic):
     >>> gd.apply({}, jnp.ones(2))
     Array([1., 1.], dtype=float32)
   """
-  rate: float
-  deterministic: bool | None = None
-  rng_collection: str = "dropout"
 
-  @nn.compact
-  def __call__(self, x, deterministic: bool | None = None, rng=None):
-    """Returns the noisy ``x`` in train mode, ``x`` in eval mode."""
-    train = self._train(deterministic)
-    key = self._key(rng) if train and self.rate != 0 else None
-    return gaussian_dropout(key, x, rate=self.rate, train=train)
+  def _pattern(self, key, x, *, rate, train):
+    return gaussian_dropout(key, x, rate=rate, train=train)
 
 
-class AlphaDropout(_Stochastic):
+class AlphaDropout(_RateNoise):
   """Alpha dropout for SELU networks; wraps :func:`jpatterns.alpha_dropout`.
 
   Attributes:
@@ -525,16 +530,9 @@ class AlphaDropout(_Stochastic):
     >>> print(f"{float(y.mean()):.1f} {float(y.std()):.1f}")
     0.0 1.0
   """
-  rate: float
-  deterministic: bool | None = None
-  rng_collection: str = "dropout"
 
-  @nn.compact
-  def __call__(self, x, deterministic: bool | None = None, rng=None):
-    """Returns alpha-dropped ``x`` in train mode, ``x`` in eval mode."""
-    train = self._train(deterministic)
-    key = self._key(rng) if train and self.rate != 0 else None
-    return alpha_dropout(key, x, rate=self.rate, train=train)
+  def _pattern(self, key, x, *, rate, train):
+    return alpha_dropout(key, x, rate=rate, train=train)
 
 
 class SpatialDropout(_Stochastic):
@@ -572,7 +570,7 @@ class SpatialDropout(_Stochastic):
                            batch_axis=self.batch_axis, train=train)
 
 
-class DropPath(_Stochastic):
+class DropPath(_RateNoise):
   """Stochastic depth: drops a residual branch per example; wraps :func:`jpatterns.drop_path`.
 
   Attributes:
@@ -588,16 +586,9 @@ class DropPath(_Stochastic):
     >>> bool(jnp.all((y == 0) | (y == 2)) and jnp.all(y == y[:, :1]))
     True
   """
-  rate: float
-  deterministic: bool | None = None
-  rng_collection: str = "dropout"
 
-  @nn.compact
-  def __call__(self, x, deterministic: bool | None = None, rng=None):
-    """Returns ``x`` with whole examples dropped (train) or ``x`` (eval)."""
-    train = self._train(deterministic)
-    key = self._key(rng) if train and self.rate != 0 else None
-    return drop_path(key, x, rate=self.rate, train=train)
+  def _pattern(self, key, x, *, rate, train):
+    return drop_path(key, x, rate=rate, train=train)
 
 
 class DropConnectDense(_Stochastic):

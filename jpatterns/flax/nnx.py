@@ -546,7 +546,23 @@ class Dropout(_Stochastic):
                          broadcast_dims=self.broadcast_dims, train=train)
 
 
-class GaussianDropout(_Stochastic):
+
+class _RateNoise(_Stochastic):
+  """A module around one pure ``f(key, x, *, rate, train)``, given by ``_pattern``."""
+
+  def __init__(self, rate: float, *, deterministic: bool | None = False,
+               rng_collection: str = "dropout", rngs: nnx.Rngs | None = None):
+    self.rate = rate
+    self._init_stochastic(deterministic, rng_collection, rngs)
+
+  def __call__(self, x, *, deterministic: bool | None = None, rngs=None):
+    """Returns the pattern applied to ``x`` in train mode, ``x`` in eval mode."""
+    train = self._train(deterministic)
+    key = self._key(rngs) if train and self.rate != 0 else None
+    return self._pattern(key, x, rate=self.rate, train=train)
+
+
+class GaussianDropout(_RateNoise):
   """Multiplicative N(1, rate/(1 − rate)) noise in training; wraps :func:`jpatterns.gaussian_dropout`.
 
   Args:
@@ -564,19 +580,11 @@ class GaussianDropout(_Stochastic):
     1.0
   """
 
-  def __init__(self, rate: float, *, deterministic: bool | None = False,
-               rng_collection: str = "dropout", rngs: nnx.Rngs | None = None):
-    self.rate = rate
-    self._init_stochastic(deterministic, rng_collection, rngs)
-
-  def __call__(self, x, *, deterministic: bool | None = None, rngs=None):
-    """Returns the noisy ``x`` in train mode, ``x`` in eval mode."""
-    train = self._train(deterministic)
-    key = self._key(rngs) if train and self.rate != 0 else None
-    return gaussian_dropout(key, x, rate=self.rate, train=train)
+  def _pattern(self, key, x, *, rate, train):
+    return gaussian_dropout(key, x, rate=rate, train=train)
 
 
-class AlphaDropout(_Stochastic):
+class AlphaDropout(_RateNoise):
   """Alpha dropout for SELU networks; wraps :func:`jpatterns.alpha_dropout`.
 
   Args:
@@ -595,16 +603,8 @@ class AlphaDropout(_Stochastic):
     0.0 1.0
   """
 
-  def __init__(self, rate: float, *, deterministic: bool | None = False,
-               rng_collection: str = "dropout", rngs: nnx.Rngs | None = None):
-    self.rate = rate
-    self._init_stochastic(deterministic, rng_collection, rngs)
-
-  def __call__(self, x, *, deterministic: bool | None = None, rngs=None):
-    """Returns alpha-dropped ``x`` in train mode, ``x`` in eval mode."""
-    train = self._train(deterministic)
-    key = self._key(rngs) if train and self.rate != 0 else None
-    return alpha_dropout(key, x, rate=self.rate, train=train)
+  def _pattern(self, key, x, *, rate, train):
+    return alpha_dropout(key, x, rate=rate, train=train)
 
 
 class SpatialDropout(_Stochastic):
@@ -646,7 +646,7 @@ class SpatialDropout(_Stochastic):
                                  batch_axis=self.batch_axis, train=train)
 
 
-class DropPath(_Stochastic):
+class DropPath(_RateNoise):
   """Stochastic depth: drops a residual branch per example; wraps :func:`jpatterns.drop_path`.
 
   Apply to the branch before the addition: ``x + drop_path(branch(x))``.
@@ -666,16 +666,8 @@ class DropPath(_Stochastic):
     True
   """
 
-  def __init__(self, rate: float, *, deterministic: bool | None = False,
-               rng_collection: str = "dropout", rngs: nnx.Rngs | None = None):
-    self.rate = rate
-    self._init_stochastic(deterministic, rng_collection, rngs)
-
-  def __call__(self, x, *, deterministic: bool | None = None, rngs=None):
-    """Returns ``x`` with whole examples dropped (train) or ``x`` (eval)."""
-    train = self._train(deterministic)
-    key = self._key(rngs) if train and self.rate != 0 else None
-    return drop_path(key, x, rate=self.rate, train=train)
+  def _pattern(self, key, x, *, rate, train):
+    return drop_path(key, x, rate=rate, train=train)
 
 
 class DropConnectDense(_Stochastic):

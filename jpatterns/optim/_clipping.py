@@ -17,7 +17,6 @@ gradient stays zero (no 0/0).
 
 from __future__ import annotations
 
-import numbers
 
 import jax
 import jax.numpy as jnp
@@ -26,10 +25,6 @@ import optax
 from jpatterns import _validation
 
 __all__ = ["clip_by_value", "clip_by_norm", "clip_by_global_norm"]
-
-
-def _is_static(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, jax.core.Tracer)
 
 
 def _sum_squares(g) -> jax.Array:
@@ -65,7 +60,7 @@ def clip_by_value(a: float, b: float) -> optax.GradientTransformation:
     >>> print(g["w"])
     [-1.   0.2  0.5]
   """
-  if _is_static(a) and _is_static(b) and not a <= b:
+  if _validation.is_static_number(a) and _validation.is_static_number(b) and not a <= b:
     raise ValueError(
         f"clip_by_value: a={a!r} > b={b!r}; choose an interval with a <= b")
 
