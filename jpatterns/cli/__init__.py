@@ -1,0 +1,71 @@
+"""The ``jpatterns`` command: list, train, compare, verify, bench.
+
+Each subcommand lives in its own module with two functions, ``add_parser(subparsers)``
+and ``run(args) -> int``. Bad input raises :class:`UsageError` (or argparse's own
+error), which :func:`main` prints as one line and turns into exit status 2, with no
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+
+from jpatterns.cli._errors import UsageError
+
+__all__ = ["main", "main_exit", "UsageError"]
+
+# Subcommand name -> module in this package that implements it.
+_COMMANDS = {
+    "list": "jpatterns.cli.list_cmd",
+    "train": "jpatterns.cli.train_cmd",
+    "compare": "jpatterns.cli.compare_cmd",
+    "verify": "jpatterns.cli.verify_cmd",
+    "bench": "jpatterns.cli.bench_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="jpatterns",
+      description="Train, compare, verify and benchmark the jpatterns patterns.")
+  sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+  for name, module in _COMMANDS.items():
+    importlib.import_module(module).add_parser(sub)
+  return parser
+
+
+def _reject_unknown(parser, args, extra) -> None:
+  """argparse's 'unrecognized arguments', with the subcommand's valid flags listed."""
+  sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+  command_parser = sub.choices[args.command]
+  flags = sorted({o for a in command_parser._actions for o in a.option_strings
+                  if o.startswith("--")})
+  close = difflib.get_close_matches(extra[0].split("=")[0], flags, n=1)
+  hint = f" (did you mean {close[0]}?)" if close else ""
+  command_parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}; "
+                       f"valid flags: {', '.join(flags)}")
+
+
+def main(argv=None) -> int:
+  """Runs the command line; returns the exit status (0 ok, 1 failed check, 2 bad input)."""
+  parser = build_parser()
+  # argparse prints usage and exits 2 on a bad flag value or an unknown command.
+  args, extra = parser.parse_known_args(argv)
+  if extra:
+    _reject_unknown(parser, args, extra)
+  try:
+    return int(args.run(args) or 0)
+  except UsageError as e:
+    print(f"jpatterns {args.command}: error: {e}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print("jpatterns: interrupted", file=sys.stderr)
+    return 130
+
+
+def main_exit() -> None:
+  """The console script's entry point: ``sys.exit(main())``."""
+  sys.exit(main())

@@ -1,0 +1,331 @@
+"""The command line's models, assembled from jpatterns functions.
+
+A model is a pair of pure functions::
+
+    params, state = model.init(key)                  # state: batch-norm statistics
+    logits, state = model.apply(params, state, x, key, train=True)
+
+Each hidden layer is ``linear → normalization → activation → dropout variant``, every
+piece chosen by catalogue name in a :class:`~jpatterns.cli._options.TrainConfig`:
+
+* ``mlp``: ``depth`` dense layers of ``width`` units (default 128) on the flattened input;
+* ``cnn``: ``depth`` 3×3 conv layers of ``width`` channels (default 32), 2×2 max
+  pool, one 3×3 conv of 2·width, global average pool, dense head;
+* ``resnet``: a conv stem, ``depth`` residual blocks ``act(x + f(x))`` (seed 001 残差连接,
+  ``jpatterns.residual``), a projected downsampling block, global average pool;
+* ``lstm``: ``jpatterns.lstm_cell`` scanned over the sequence (images: one row a
+  step), the last hidden state through one hidden dense layer (default 64 units).
+
+Convolution and pooling windows are XLA's (``lax.conv_general_dilated``,
+``jpatterns.max_pool`` / ``avg_pool``); everything else is a jpatterns pattern.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+import jpatterns as jp
+from jpatterns import activations as act_lib
+from jpatterns import dropout as drop_lib
+from jpatterns.cli._options import TrainConfig, make_initializer
+
+__all__ = ["Model", "build_model", "DEFAULT_WIDTH"]
+
+DEFAULT_WIDTH = {"mlp": 128, "cnn": 32, "resnet": 32, "lstm": 64}
+_PRELU_INIT = 0.25  # He et al. 2015's initial slope
+_GROUPS = 8
+
+
+class Model(NamedTuple):
+  init: Callable[[Any], tuple[Any, Any]]
+  apply: Callable[..., tuple[Any, Any]]
+
+
+# --- layers: (init, apply) pairs over plain dicts ------------------------------------
+
+def _linear_init(cfg, key, shape):
+  """Dense (in, out) or conv (kh, kw, in, out) weights; weight_norm stores v and g."""
+  w = make_initializer(cfg)(key, shape)
+  b = jnp.zeros(shape[-1])
+  if cfg.norm == "weight_norm":
+    axes = tuple(range(len(shape) - 1))
+    return {"v": w, "g": jnp.sqrt(jnp.sum(w * w, axis=axes)) + 1e-6, "b": b}
+  return {"w": w, "b": b}
+
+
+def _kernel(p):
+  if "v" in p:  # w = g · v/‖v‖ over every axis but the output one (seed 002)
+    return jp.weight_norm(p["v"], p["g"], axis=tuple(range(p["v"].ndim - 1)))
+  return p["w"]
+
+
+def _dense(p, x):
+  return x @ _kernel(p) + p["b"]
+
+
+def _conv(p, x, stride=1):
+  """A 'SAME' convolution, NHWC × HWIO.
+
+  On CPU it runs as im2col + one matmul (``conv_general_dilated_patches``): inside a
+  vmapped ``lax.scan`` XLA:CPU lowers the seeds' convolutions to a grouped
+  convolution that is about 6× slower than the batched matmul. Elsewhere it is
+  ``lax.conv_general_dilated``. Both agree to float32 rounding.
+  """
+  w = _kernel(p)
+  dims = ("NHWC", "HWIO", "NHWC")
+  if jax.default_backend() == "cpu":
+    kh, kw, c, o = w.shape
+    patches = jax.lax.conv_general_dilated_patches(
+        x, (kh, kw), (stride, stride), "SAME", dimension_numbers=dims)
+    y = patches @ w.transpose(2, 0, 1, 3).reshape(c * kh * kw, o)  # (C, kh, kw) order
+  else:
+    y = jax.lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=dims)
+  return y + p["b"]
+
+
+def _norm_init(cfg, channels):
+  if cfg.norm in ("batch_norm", "layer_norm", "group_norm", "instance_norm"):
+    return {"scale": jnp.ones(channels), "bias": jnp.zeros(channels)}, (
+        jp.init_batch_norm_stats((channels,)) if cfg.norm == "batch_norm" else None)
+  if cfg.norm == "rms_norm":
+    return {"scale": jnp.ones(channels)}, None
+  return {}, None
+
+
+def _norm(cfg, p, s, x, train):
+  n = cfg.norm
+  if n == "batch_norm":
+    return jp.batch_norm(x, s, p["scale"], p["bias"], train=train,
+                         axis=tuple(range(x.ndim - 1)), momentum=0.9)
+  if n == "layer_norm":
+    return jp.layer_norm(x, p["scale"], p["bias"], axis=-1), s
+  if n == "group_norm":
+    groups = _GROUPS if x.shape[-1] % _GROUPS == 0 else 1
+    return jp.group_norm(x, p["scale"], p["bias"], num_groups=groups,
+                         axis=tuple(range(1, x.ndim - 1)) or None), s
+  if n == "rms_norm":
+    return jp.rms_norm(x, p["scale"], axis=-1), s
+  if n == "instance_norm":
+    return jp.instance_norm(x, p["scale"], p["bias"]), s
+  if n == "local_response_norm":  # AlexNet's n=5, k=2, α=1e-4, β=0.75 (seed 002)
+    return jp.local_response_norm(x, size=5), s
+  return x, s  # none, weight_norm (in the kernel)
+
+
+def _act_init(cfg, channels):
+  return {"alpha": jnp.full(channels, _PRELU_INIT)} if cfg.activation == "prelu" else {}
+
+
+def _act(cfg, p, x, key, train):
+  name = cfg.activation
+  if name == "prelu":
+    return act_lib.prelu(x, p["alpha"])
+  if name == "rrelu":
+    return act_lib.rrelu(key, x, train=train)
+  return getattr(act_lib, name)(x)
+
+
+def _drop(cfg, key, x, train, where):
+  """The dropout variant where it applies; ``where`` is 'dense', 'conv' or 'branch'."""
+  d, rate = cfg.dropout, cfg.rate
+  if d == "none" or rate == 0:
+    return x
+  if d == "dropout":
+    return drop_lib.dropout(key, x, rate=rate, train=train)
+  if d == "gaussian_dropout":
+    return drop_lib.gaussian_dropout(key, x, rate=rate, train=train)
+  if d == "alpha_dropout":
+    return drop_lib.alpha_dropout(key, x, rate=rate, train=train)
+  if d == "spatial_dropout" and where == "conv":
+    return jax.vmap(lambda k, v: drop_lib.spatial_dropout(k, v, rate=rate, train=train))(
+        jax.random.split(key, x.shape[0]), x)
+  if d == "drop_path" and where == "branch":  # one draw per example
+    return jax.vmap(lambda k, v: drop_lib.drop_path(k, v, rate=rate, train=train))(
+        jax.random.split(key, x.shape[0]), x)
+  return x  # the variant acts elsewhere in this model (weights, branches, gates)
+
+
+def _unit_init(cfg, key, shape):
+  """linear + norm + activation parameters for one hidden layer of ``shape``."""
+  k1, k2 = jax.random.split(key)
+  p = {"linear": _linear_init(cfg, k1, shape)}
+  p["norm"], s = _norm_init(cfg, shape[-1])
+  p["act"] = _act_init(cfg, shape[-1])
+  if cfg.dropout == "standout":  # the gate's own weights W_s (seed 002 Standout)
+    p["gate"] = {"w": make_initializer(cfg)(k2, shape), "b": jnp.zeros(shape[-1])}
+  return p, s
+
+
+def _post(cfg, p, s, h, key, train, where):
+  """norm → activation → dropout after the linear map."""
+  k_act, k_drop = jax.random.split(key)
+  h, s = _norm(cfg, p["norm"], s, h, train)
+  h = _act(cfg, p["act"], h, k_act, train)
+  return _drop(cfg, k_drop, h, train, where), s
+
+
+def _dense_unit(cfg, p, s, x, key, train):
+  k_lin, k_post = jax.random.split(key)
+  lin = p["linear"]
+  if cfg.dropout == "dropconnect" and train and cfg.rate > 0:  # mask on W (seed 002)
+    h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.rate, bias=lin["b"])
+  elif cfg.dropout == "standout":  # keep probability g(W_s x) per unit (seed 002)
+    act = lambda z: _act(cfg, p["act"], z, k_post, train)
+    return drop_lib.standout(k_lin, x, _kernel(lin), p["gate"]["w"], bias=lin["b"],
+                             gate_bias=p["gate"]["b"], activation=act, train=train), s
+  else:
+    h = _dense(lin, x)
+  return _post(cfg, p, s, h, k_post, train, "dense")
+
+
+def _head_init(cfg, key, n_in, n_out):
+  return {"w": make_initializer(cfg)(key, (n_in, n_out)), "b": jnp.zeros(n_out)}
+
+
+# --- models --------------------------------------------------------------------------
+
+def _mlp(cfg, input_shape, num_classes, width):
+  n_in = 1
+  for d in input_shape:
+    n_in *= d
+  sizes = [n_in] + [width] * cfg.depth
+
+  def init(key):
+    keys = jax.random.split(key, cfg.depth + 1)
+    params, state = {}, {}
+    for i in range(cfg.depth):
+      params[f"dense{i}"], state[f"dense{i}"] = _unit_init(cfg, keys[i], sizes[i:i + 2])
+    params["head"] = _head_init(cfg, keys[-1], width, num_classes)
+    return params, state
+
+  def apply(params, state, x, key, train):
+    h = x.reshape(x.shape[0], -1)
+    new_state = {}
+    for i in range(cfg.depth):
+      name = f"dense{i}"
+      h, new_state[name] = _dense_unit(cfg, params[name], state[name], h,
+                                       jax.random.fold_in(key, i), train)
+    return _dense(params["head"], h), new_state
+
+  return Model(init, apply)
+
+
+def _cnn(cfg, input_shape, num_classes, width):
+  c_in = input_shape[-1]
+  chans = [c_in] + [width] * cfg.depth
+
+  def init(key):
+    keys = jax.random.split(key, cfg.depth + 2)
+    params, state = {}, {}
+    for i in range(cfg.depth):
+      params[f"conv{i}"], state[f"conv{i}"] = _unit_init(
+          cfg, keys[i], (3, 3, chans[i], chans[i + 1]))
+    params["conv_out"], state["conv_out"] = _unit_init(cfg, keys[-2], (3, 3, width, 2 * width))
+    params["head"] = _head_init(cfg, keys[-1], 2 * width, num_classes)
+    return params, state
+
+  def apply(params, state, x, key, train):
+    new_state = {}
+    h = x
+    for i in range(cfg.depth):
+      name = f"conv{i}"
+      k = jax.random.fold_in(key, i)
+      h, new_state[name] = _post(cfg, params[name], state[name],
+                                 _conv(params[name]["linear"], h), k, train, "conv")
+    h = jp.max_pool(h, window=2)
+    k = jax.random.fold_in(key, cfg.depth)
+    h, new_state["conv_out"] = _post(cfg, params["conv_out"], state["conv_out"],
+                                     _conv(params["conv_out"]["linear"], h), k, train, "conv")
+    h = jnp.mean(h, axis=(1, 2))  # global average pool
+    return _dense(params["head"], h), new_state
+
+  return Model(init, apply)
+
+
+def _resnet(cfg, input_shape, num_classes, width):
+  c_in = input_shape[-1]
+
+  def init(key):
+    keys = jax.random.split(key, 2 * cfg.depth + 5)
+    params, state = {}, {}
+    params["stem"], state["stem"] = _unit_init(cfg, keys[0], (3, 3, c_in, width))
+    for i in range(cfg.depth):
+      for j in range(2):
+        name = f"block{i}_{j}"
+        params[name], state[name] = _unit_init(cfg, keys[1 + 2 * i + j], (3, 3, width, width))
+    params["down_0"], state["down_0"] = _unit_init(cfg, keys[-4], (3, 3, width, 2 * width))
+    params["down_1"], state["down_1"] = _unit_init(cfg, keys[-3], (3, 3, 2 * width, 2 * width))
+    params["shortcut"] = _linear_init(cfg, keys[-2], (1, 1, width, 2 * width))
+    params["head"] = _head_init(cfg, keys[-1], 2 * width, num_classes)
+    return params, state
+
+  def apply(params, state, x, key, train):
+    new_state = {}
+    k_stem, k_blocks, k_down = jax.random.split(key, 3)
+    h, new_state["stem"] = _post(cfg, params["stem"], state["stem"],
+                                 _conv(params["stem"]["linear"], x), k_stem, train, "conv")
+
+    def branch(names, stride, k):
+      def f(v):
+        for j, name in enumerate(names):
+          kj = jax.random.fold_in(k, j)
+          v = _conv(params[name]["linear"], v, stride if j == 0 else 1)
+          last = j == len(names) - 1
+          if last:  # the last conv of the branch: norm only, activation after the sum
+            v, new_state[name] = _norm(cfg, params[name]["norm"], state[name], v, train)
+          else:
+            v, new_state[name] = _post(cfg, params[name], state[name], v, kj, train, "conv")
+        return _drop(cfg, jax.random.fold_in(k, 99), v, train, "branch")
+      return f
+
+    def out_act(name, v, k):
+      return _act(cfg, params[name]["act"], v, k, train)
+
+    for i in range(cfg.depth):
+      k = jax.random.fold_in(k_blocks, i)
+      names = (f"block{i}_0", f"block{i}_1")
+      h = out_act(names[-1], jp.residual(branch(names, 1, k), h), k)
+    h = jp.residual(branch(("down_0", "down_1"), 2, k_down), h,
+                    projection=lambda v: _conv(params["shortcut"], v, 2))
+    h = out_act("down_1", h, k_down)
+    h = jnp.mean(h, axis=(1, 2))
+    return _dense(params["head"], h), new_state
+
+  return Model(init, apply)
+
+
+def _lstm(cfg, input_shape, num_classes, width):
+  steps_features = input_shape[-1] if len(input_shape) == 2 else input_shape[1] * input_shape[2]
+
+  def to_sequence(x):  # images: one row a time step
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+  def init(key):
+    k_lstm, k_dense, k_head = jax.random.split(key, 3)
+    params, state = {}, {}
+    params["lstm"] = jp.init_lstm_params(k_lstm, steps_features, width)
+    params["dense"], state["dense"] = _unit_init(cfg, k_dense, (width, width))
+    params["head"] = _head_init(cfg, k_head, width, num_classes)
+    return params, state
+
+  def apply(params, state, x, key, train):
+    xs = jnp.swapaxes(to_sequence(x), 0, 1)  # (T, N, D)
+    carry = jp.init_lstm_carry((xs.shape[1],), width)
+    (_, h), _ = jax.lax.scan(lambda c, xt: jp.lstm_cell(params["lstm"], c, xt), carry, xs)
+    new_state = {}
+    h, new_state["dense"] = _dense_unit(cfg, params["dense"], state["dense"], h, key, train)
+    return _dense(params["head"], h), new_state
+
+  return Model(init, apply)
+
+
+_BUILDERS = {"mlp": _mlp, "cnn": _cnn, "resnet": _resnet, "lstm": _lstm}
+
+
+def build_model(cfg: TrainConfig, input_shape, num_classes: int) -> Model:
+  """The model ``cfg.model`` for examples of ``input_shape`` (no batch axis)."""
+  width = cfg.width or DEFAULT_WIDTH[cfg.model]
+  return _BUILDERS[cfg.model](cfg, tuple(input_shape), num_classes, width)
