@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -43,12 +43,12 @@ from jpatterns.cli._errors import UsageError
 from jpatterns.cli._models import Model, build_model
 from jpatterns.cli._options import TrainConfig, make_optimizer, validate
 
-__all__ = ["Experiment", "prepare", "Trainer", "METRICS"]
+__all__ = ["Experiment", "prepare", "Trainer", "METRICS", "epoch_batches", "prng_context"]
 
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
-def _PRNG_CONTEXT():
+def prng_context():
   """Threefry in its non-partitionable form while the engine traces.
 
   XLA:CPU compiles the partitionable form (JAX's default since 0.5) about 3× slower:
@@ -139,6 +139,20 @@ def _loss(config: TrainConfig, logits, labels):
   return per_example.mean()
 
 
+def epoch_batches(seed_key, epoch, n: int, steps: int, batch_size: int):
+  """The epoch's key and its minibatch indices ``(steps, batch_size)``.
+
+  ``epoch_key = fold_in(fold_in(seed_key, 1), epoch)``; the shuffle is
+  ``permutation(fold_in(epoch_key, 0), n)``, cut into ``steps`` batches (the last
+  ``n mod batch_size`` examples of the permutation sit the epoch out); step ``i`` draws
+  its dropout and augmentation keys from ``fold_in(epoch_key, i + 1)``. Initialization
+  uses ``fold_in(seed_key, 0)``.
+  """
+  epoch_key = jax.random.fold_in(jax.random.fold_in(seed_key, 1), epoch)
+  perm = jax.random.permutation(jax.random.fold_in(epoch_key, 0), n)
+  return epoch_key, perm[: steps * batch_size].reshape(steps, batch_size)
+
+
 # --- the trainer ---------------------------------------------------------------------
 
 class Trainer:
@@ -163,7 +177,8 @@ class Trainer:
       raise UsageError(f"--batch-size: {bs} does not split across {n} devices; "
                        f"use a multiple of {n} or --devices 1")
     self.num_devices = n
-    self.mesh = jax.make_mesh((n,), ("data",), devices=available[:n]) if n > 1 else None
+    self.mesh = (jax.make_mesh((n,), ("data",), devices=available[:n],
+                               axis_types=(jax.sharding.AxisType.Auto,)) if n > 1 else None)
     self._compiled = None
     self.compile_seconds = 0.0
 
@@ -189,7 +204,7 @@ class Trainer:
       params, state = exp.model.init(jax.random.fold_in(key, 0))
       return params, state, exp.optimizer.init(params)
 
-    with _PRNG_CONTEXT():
+    with prng_context():
       return self._put(jax.jit(jax.vmap(one))(self.seed_keys()))
 
   def data(self):
@@ -210,9 +225,7 @@ class Trainer:
 
     def one_seed(carry, seed_key, epoch, data):
       x_train, y_train, x_test, y_test = data
-      epoch_key = jax.random.fold_in(jax.random.fold_in(seed_key, 1), epoch)
-      perm = jax.random.permutation(jax.random.fold_in(epoch_key, 0), x_train.shape[0])
-      batches = perm[: steps * bs].reshape(steps, bs)
+      epoch_key, batches = epoch_batches(seed_key, epoch, x_train.shape[0], steps, bs)
 
       def step(carry, inputs):
         params, state, opt_state = carry
@@ -239,7 +252,7 @@ class Trainer:
     """Lowers and compiles the epoch function; returns its compile time in seconds."""
     t0 = time.perf_counter()
     fn = jax.jit(self._epoch_fn(), donate_argnums=0)
-    with _PRNG_CONTEXT():
+    with prng_context():
       self._compiled = fn.lower(carry, self.seed_keys(), jnp.int32(0), data).compile()
     self.compile_seconds = time.perf_counter() - t0
     return self.compile_seconds

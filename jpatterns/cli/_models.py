@@ -10,7 +10,8 @@ piece chosen by catalogue name in a :class:`~jpatterns.cli._options.TrainConfig`
 
 * ``mlp``: ``depth`` dense layers of ``width`` units (default 128) on the flattened input;
 * ``cnn``: ``depth`` 3×3 conv layers of ``width`` channels (default 32), 2×2 max
-  pool, one 3×3 conv of 2·width, global average pool, dense head;
+  pool, one 3×3 conv of 2·width, flattened into the dense head (a global average
+  pool would discard what instance norm keeps: after it every map's mean is β);
 * ``resnet``: a conv stem, ``depth`` residual blocks ``act(x + f(x))`` (seed 001 残差连接,
   ``jpatterns.residual``), a projected downsampling block, global average pool;
 * ``lstm``: ``jpatterns.lstm_cell`` scanned over the sequence (images: one row a
@@ -36,7 +37,15 @@ __all__ = ["Model", "build_model", "DEFAULT_WIDTH"]
 
 DEFAULT_WIDTH = {"mlp": 128, "cnn": 32, "resnet": 32, "lstm": 64}
 _PRELU_INIT = 0.25  # He et al. 2015's initial slope
-_GROUPS = 8
+
+
+def _num_groups(channels: int, spatial: bool) -> int:
+  """Groups of at least 4 channels on feature maps, 16 on dense features (fewer and a
+  group of two dense units normalizes to ±1 whatever the input), dividing ``channels``."""
+  g = max(1, channels // (4 if spatial else 16))
+  while channels % g:
+    g -= 1
+  return g
 
 
 class Model(NamedTuple):
@@ -49,11 +58,15 @@ class Model(NamedTuple):
 def _linear_init(cfg, key, shape):
   """Dense (in, out) or conv (kh, kw, in, out) weights; weight_norm stores v and g."""
   w = make_initializer(cfg)(key, shape)
-  b = jnp.zeros(shape[-1])
+  # Batch and instance norm subtract a per-channel mean, which cancels a bias: its
+  # gradient is exactly zero, and an adaptive optimizer would turn the rounding noise
+  # of that zero into steps of size lr. Such layers have no bias (as in flax's
+  # ``use_bias=False`` before ``BatchNorm``).
+  b = {} if cfg.norm in ("batch_norm", "instance_norm") else {"b": jnp.zeros(shape[-1])}
   if cfg.norm == "weight_norm":
     axes = tuple(range(len(shape) - 1))
-    return {"v": w, "g": jnp.sqrt(jnp.sum(w * w, axis=axes)) + 1e-6, "b": b}
-  return {"w": w, "b": b}
+    return {"v": w, "g": jnp.sqrt(jnp.sum(w * w, axis=axes)) + 1e-6, **b}
+  return {"w": w, **b}
 
 
 def _kernel(p):
@@ -63,7 +76,8 @@ def _kernel(p):
 
 
 def _dense(p, x):
-  return x @ _kernel(p) + p["b"]
+  y = x @ _kernel(p)
+  return y + p["b"] if "b" in p else y
 
 
 def _conv(p, x, stride=1):
@@ -83,7 +97,7 @@ def _conv(p, x, stride=1):
     y = patches @ w.transpose(2, 0, 1, 3).reshape(c * kh * kw, o)  # (C, kh, kw) order
   else:
     y = jax.lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=dims)
-  return y + p["b"]
+  return y + p["b"] if "b" in p else y
 
 
 def _norm_init(cfg, channels):
@@ -103,7 +117,7 @@ def _norm(cfg, p, s, x, train):
   if n == "layer_norm":
     return jp.layer_norm(x, p["scale"], p["bias"], axis=-1), s
   if n == "group_norm":
-    groups = _GROUPS if x.shape[-1] % _GROUPS == 0 else 1
+    groups = _num_groups(x.shape[-1], spatial=x.ndim > 2)
     return jp.group_norm(x, p["scale"], p["bias"], num_groups=groups,
                          axis=tuple(range(1, x.ndim - 1)) or None), s
   if n == "rms_norm":
@@ -171,10 +185,10 @@ def _dense_unit(cfg, p, s, x, key, train):
   k_lin, k_post = jax.random.split(key)
   lin = p["linear"]
   if cfg.dropout == "dropconnect" and train and cfg.rate > 0:  # mask on W (seed 002)
-    h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.rate, bias=lin["b"])
+    h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.rate, bias=lin.get("b"))
   elif cfg.dropout == "standout":  # keep probability g(W_s x) per unit (seed 002)
     act = lambda z: _act(cfg, p["act"], z, k_post, train)
-    return drop_lib.standout(k_lin, x, _kernel(lin), p["gate"]["w"], bias=lin["b"],
+    return drop_lib.standout(k_lin, x, _kernel(lin), p["gate"]["w"], bias=lin.get("b"),
                              gate_bias=p["gate"]["b"], activation=act, train=train), s
   else:
     h = _dense(lin, x)
@@ -224,7 +238,8 @@ def _cnn(cfg, input_shape, num_classes, width):
       params[f"conv{i}"], state[f"conv{i}"] = _unit_init(
           cfg, keys[i], (3, 3, chans[i], chans[i + 1]))
     params["conv_out"], state["conv_out"] = _unit_init(cfg, keys[-2], (3, 3, width, 2 * width))
-    params["head"] = _head_init(cfg, keys[-1], 2 * width, num_classes)
+    pooled = (input_shape[0] // 2) * (input_shape[1] // 2)
+    params["head"] = _head_init(cfg, keys[-1], pooled * 2 * width, num_classes)
     return params, state
 
   def apply(params, state, x, key, train):
@@ -239,7 +254,7 @@ def _cnn(cfg, input_shape, num_classes, width):
     k = jax.random.fold_in(key, cfg.depth)
     h, new_state["conv_out"] = _post(cfg, params["conv_out"], state["conv_out"],
                                      _conv(params["conv_out"]["linear"], h), k, train, "conv")
-    h = jnp.mean(h, axis=(1, 2))  # global average pool
+    h = h.reshape(h.shape[0], -1)  # flatten: keeps where a stroke is (LeNet's head)
     return _dense(params["head"], h), new_state
 
   return Model(init, apply)

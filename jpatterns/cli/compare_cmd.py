@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import itertools
 import os
 import time
@@ -77,7 +76,6 @@ def parse_vary(items) -> list[tuple[str, list]]:
 
 
 def _apply(base, assignment):
-  from jpatterns.cli._options import TrainConfig  # noqa: F401
   changes, opt, sched = {}, dict(base.opt), dict(base.sched)
   for name, value in assignment:
     if name.startswith("opt."):
@@ -178,7 +176,6 @@ def _answer(results) -> str:
   for r in results:
     hit = np.nonzero(r["_hist"][:, 3, :].mean(axis=1) >= _TARGET_ACCURACY)[0]
     firsts[r["label"]] = int(hit[0]) + 1 if hit.size else None
-  order = sorted((e, k) for k, e in firsts.items() if e is not None)
   lines = [f"Answer: best test accuracy {best} ({acc[best]['mean']:.4f} ± {acc[best]['std']:.4f})"
            + (f"; within 2 std of it: {', '.join(close)}" if close else "; no other within 2 std")]
   lines.append(f"        lowest final train loss {lowest} ({loss[lowest]:.4f}); "
