@@ -230,6 +230,29 @@ def test_compare_grid_table_plot_and_files(tmp_path, capsys):
   assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_compare_varies_optimizer_hyperparameters(tmp_path, capsys):
+  code, out, err = _run(capsys, "compare", "--vary", "opt.b1=0.5,0.9", "--seeds", "1",
+                        "--epochs", "1", "--no-plot", *SMALL, "--out", str(tmp_path))
+  assert code == 0, err
+  with open(tmp_path / "compare.json", encoding="utf-8") as f:
+    results = json.load(f)["results"]
+  assert [r["label"] for r in results] == ["opt.b1=0.5", "opt.b1=0.9"]
+  assert [r["config"]["opt"] for r in results] == [{"b1": 0.5}, {"b1": 0.9}]
+  losses = [r["final"]["train_loss"]["mean"] for r in results]
+  assert losses[0] != losses[1]  # the value reached the optimizer
+
+
+def test_parse_vary():
+  from jpatterns.cli.compare_cmd import parse_vary
+  assert parse_vary(["lr=0.1,1e-2", "augment=none,cutout+random_crop", "norm=batch"]) == [
+      ("lr", [0.1, 0.01]), ("augment", [(), ("cutout", "random_crop")]),
+      ("norm", ["batch"])]
+  with pytest.raises(UsageError, match="given twice"):
+    parse_vary(["lr=0.1", "lr=0.2"])
+  with pytest.raises(UsageError, match="not FIELD=V1,V2"):
+    parse_vary(["lr"])
+
+
 def test_compare_seeds_under_vmap_equal_separate_runs(tmp_path, capsys):
   """Seeds 0 and 1 together (vmap) give each seed's own `train --seed s` curve."""
   common = ["--epochs", "2", "--dropout", "dropout", *SMALL]

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import platform
-import sys
 
 import numpy as np
 
@@ -15,7 +14,8 @@ from jpatterns.cli._errors import UsageError
 from jpatterns.cli._options import TrainConfig, field_names, parse_kv
 
 __all__ = ["add_config_flags", "add_run_flags", "explicit_fields", "start_jax",
-           "summarize", "versions", "write_json", "Progress", "fmt_mean_std"]
+           "summarize", "curves", "versions", "write_json", "Progress", "fmt_mean_std",
+           "check_config_replace"]
 
 _HELP = {
     "model": "mlp, cnn, resnet, lstm (default mlp)",
@@ -75,9 +75,9 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                      type=lambda s: tuple(a for a in s.split(",") if a),
                      help=_HELP[name])
     else:
-      g.add_argument(flag, type=_TYPES.get(name, str), default=argparse.SUPPRESS,
-                     metavar=name.upper().replace("_", "-")
-                     if name in _TYPES else "NAME", help=_HELP[name])
+      kind = _TYPES.get(name, str)
+      g.add_argument(flag, type=kind, default=argparse.SUPPRESS,
+                     metavar={int: "N", float: "X"}.get(kind, "NAME"), help=_HELP[name])
 
 
 def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
@@ -194,7 +194,3 @@ def check_config_replace(base: TrainConfig, given: dict) -> TrainConfig:
     return dataclasses.replace(base, **given)
   except TypeError as e:
     raise UsageError(str(e)) from None
-
-
-def eprint(*a):
-  print(*a, file=sys.stderr)

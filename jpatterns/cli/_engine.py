@@ -182,8 +182,9 @@ class Trainer:
     self._compiled = None
     self.compile_seconds = 0.0
 
-  # Placement: replicated everywhere, the batch axis sharded inside the step.
-  def _put(self, tree):
+  # Placement: everything replicated; the batch axis is sharded inside the step.
+  def put(self, tree):
+    """``tree`` on the devices: replicated over the mesh, or on the default device."""
     if self.mesh is None:
       return jax.device_put(tree)
     return jax.device_put(tree, NamedSharding(self.mesh, P()))
@@ -205,13 +206,13 @@ class Trainer:
       return params, state, exp.optimizer.init(params)
 
     with prng_context():
-      return self._put(jax.jit(jax.vmap(one))(self.seed_keys()))
+      return self.put(jax.jit(jax.vmap(one))(self.seed_keys()))
 
   def data(self):
     d = self.exp.data
     k = d.num_classes
     arrays = (d.x_train, jax.nn.one_hot(d.y_train, k), d.x_test, jax.nn.one_hot(d.y_test, k))
-    return self._put(tuple(jnp.asarray(a, jnp.float32) for a in arrays))
+    return self.put(tuple(jnp.asarray(a, jnp.float32) for a in arrays))
 
   def _epoch_fn(self):
     exp, cfg = self.exp, self.exp.config

@@ -15,6 +15,7 @@ import dataclasses
 import inspect
 from typing import Any, Callable
 
+import jax
 import optax
 
 from jpatterns import activations, initializers, optim
@@ -162,8 +163,9 @@ class TrainConfig:
     """A short name from the fields in ``keys`` (the varied ones in ``compare``)."""
     parts = []
     for k in keys:
-      v = getattr(self, k)
-      parts.append(f"{k}={','.join(v) if isinstance(v, tuple) else v}")
+      field, _, sub = k.partition(".")  # opt.b1 -> self.opt["b1"]
+      v = getattr(self, field)[sub] if sub else getattr(self, field)
+      parts.append(f"{k}={'+'.join(v) or 'none' if isinstance(v, tuple) else v}")
     return " ".join(parts) or "default"
 
 
@@ -226,7 +228,6 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int):
 
 def _kernel_mask(params):
   """Regularize kernels (ndim >= 2), not biases, scales or norm parameters."""
-  import jax
   return jax.tree.map(lambda p: p.ndim >= 2, params)
 
 
@@ -267,6 +268,7 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> optax.GradientT
 
 
 def make_initializer(config: TrainConfig):
+  """The kernel initializer; the fixed-scale ones draw with scale 0.05."""
   name = config.init
   if name == "truncated_normal":
     return initializers.truncated_normal(0.05)

@@ -86,7 +86,7 @@ def train(config, args, meta=None, leaves=None) -> int:
   carry = trainer.init_carry()
   start, history = 0, []
   if meta is not None:
-    carry = trainer._put(_checkpoint.restore(carry, meta, leaves, args.resume))
+    carry = trainer.put(_checkpoint.restore(carry, meta, leaves, args.resume))
     start = meta["epoch"]
     history = [np.asarray(h) for h in meta["history"]]
   data = trainer.data()
