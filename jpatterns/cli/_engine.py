@@ -43,8 +43,12 @@ from jpatterns.cli._errors import UsageError
 from jpatterns.cli._models import Model, build_model
 from jpatterns.cli._options import TrainConfig, make_optimizer, validate
 
-__all__ = ["Experiment", "prepare", "Trainer", "METRICS", "epoch_batches", "prng_context"]
+__all__ = ["Experiment", "prepare", "Trainer", "METRICS", "epoch_batches", "prng_context",
+           "describe_devices"]
 
+# Per epoch and seed. The train metrics are means over the epoch's minibatches as they
+# were trained on (train mode: dropout on, augmented, label-smoothed loss); the test
+# metrics are the whole test set in eval mode after the epoch, with the plain loss.
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
@@ -156,7 +160,7 @@ def epoch_batches(seed_key, epoch, n: int, steps: int, batch_size: int):
 # --- the trainer ---------------------------------------------------------------------
 
 class Trainer:
-  """Compiles the epoch function of an :class:`Experiment` for ``num_seeds`` seeds.
+  """Compiles and runs the epoch function of an :class:`Experiment` for some seeds.
 
   Args:
     experiment: from :func:`prepare`.
@@ -281,5 +285,6 @@ class Trainer:
 
 
 def describe_devices(n: int) -> str:
+  """E.g. ``"8 x cpu (cpu)"``: how many devices a run used, and which."""
   d = jax.devices()[0]
   return f"{n} x {d.platform} ({getattr(d, 'device_kind', d.platform)})"
