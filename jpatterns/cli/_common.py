@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
 
 import numpy as np
 
-from jpatterns.cli._errors import UsageError
-from jpatterns.cli._options import TrainConfig, field_names, parse_kv
+from jpatterns.cli._options import field_names, parse_kv
 
 __all__ = ["add_config_flags", "add_run_flags", "explicit_fields", "start_jax",
-           "summarize", "curves", "versions", "write_json", "Progress", "fmt_mean_std",
-           "check_config_replace"]
+           "summarize", "curves", "versions", "write_json", "Progress", "fmt_mean_std"]
 
 _HELP = {
     "model": "mlp, cnn, resnet, lstm (default mlp)",
@@ -187,10 +184,3 @@ class Progress:
               f"acc {np.mean(metrics['train_accuracy']):.4f}  "
               f"test acc {np.mean(metrics['test_accuracy']):.4f}")
     self._bar.update(self._task, advance=1, metrics=text)
-
-
-def check_config_replace(base: TrainConfig, given: dict) -> TrainConfig:
-  try:
-    return dataclasses.replace(base, **given)
-  except TypeError as e:
-    raise UsageError(str(e)) from None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import os
 import time
@@ -85,7 +86,7 @@ def _apply(base, assignment):
       sched[name[6:]] = value
     else:
       changes[name] = value
-  return _common.check_config_replace(base, dict(changes, opt=opt, sched=sched))
+  return dataclasses.replace(base, **changes, opt=opt, sched=sched)
 
 
 def run(args) -> int:
@@ -95,7 +96,7 @@ def run(args) -> int:
   if args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
   grid = parse_vary(args.vary or DEFAULT_VARY)
-  base = _common.check_config_replace(TrainConfig(), _common.explicit_fields(args))
+  base = TrainConfig(**_common.explicit_fields(args))
   names = [n for n, _ in grid]
   configs = [_apply(base, list(zip(names, combo)))
              for combo in itertools.product(*(v for _, v in grid))]

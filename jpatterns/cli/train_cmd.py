@@ -43,7 +43,7 @@ def _resumed_config(args, given):
   from jpatterns.cli._options import TrainConfig, validate
   meta, leaves = _checkpoint.load(args.resume)
   base = TrainConfig.from_json(meta["config"])
-  config = _common.check_config_replace(base, given)
+  config = dataclasses.replace(base, **given)
   canon_base, canon_new = validate(base), validate(config)
   differ = [f.name for f in dataclasses.fields(TrainConfig)
             if f.name != "epochs"
@@ -70,7 +70,7 @@ def run(args) -> int:
   if args.resume:
     config, meta, leaves = _resumed_config(args, given)
   else:
-    config = _common.check_config_replace(TrainConfig(), given)
+    config = TrainConfig(**given)
   return train(config, args, meta, leaves)
 
 

@@ -86,18 +86,9 @@ def _torch_version():
     return "unknown"
 
 
-def _version(name):
-  try:
-    return importlib.metadata.version(name)
-  except importlib.metadata.PackageNotFoundError:
-    return "unknown"
-
-
 def machine_header(has_torch: bool = True) -> dict:
-  dev = jax.devices()[0]
-  return {"backend": _checks.backend_name(), "device_kind": dev.device_kind,
-          "device_count": jax.device_count(), "jax": jax.__version__,
-          "flax": _version("flax"), "optax": _version("optax"),
+  from jpatterns.cli._common import versions
+  return {**versions(), "backend": _checks.backend_name(),
           "torch": _torch_version() if has_torch else None,
           "matmul_precision": "highest", "max_error": _HELP_ERROR}
 
