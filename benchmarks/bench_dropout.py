@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks._timing import interleaved_median_times, machine_info, print_ratio_table
-from jpatterns import dropout as jd
+from jpatterns import stochastic as jd
 
 RATE = 0.5
 SHAPES = ((256, 1024), (64, 32, 32, 64))

@@ -11,7 +11,7 @@ Every piece is a plain function; the patterns come from jpatterns:
 
 Convolutions are ``jax.lax.conv_general_dilated`` (NHWC/HWIO); batch norm is
 ``jpatterns.batch_norm`` (running statistics threaded through the step),
-dropout is ``jpatterns.dropout.dropout``, the skip connections are
+dropout is ``jpatterns.dropout``, the skip connections are
 ``jpatterns.residual`` (seed 001 残差连接, f(x) + x, with a projection when the
 shapes differ). Training: ``jpatterns.optim.adam`` under ``jpatterns.optim.cosine_decay``;
 each minibatch is one jitted step with donated parameters, optimizer state and
@@ -37,7 +37,7 @@ from sklearn.datasets import load_digits
 
 import jpatterns as jp
 from jpatterns import optim
-from jpatterns.dropout import dropout
+from jpatterns.stochastic import dropout
 
 BATCH = 64
 WIDTHS = (16, 32)

@@ -65,7 +65,7 @@ def forward(params, stats, x, key, *, train: bool, rate: float = 0.2):
     h = x @ layer["w"] + layer["b"]
     h, s = jp.batch_norm(h, s, layer["bn_scale"], layer["bn_bias"], train=train)
     h = jp.gelu(h)
-    x = jp.dropout.dropout(k, h, rate=rate, train=train)
+    x = jp.dropout(k, h, rate=rate, train=train)
     new_stats.append(s)
   last = params[-1]
   return x @ last["w"] + last["b"], new_stats

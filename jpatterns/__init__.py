@@ -3,9 +3,8 @@
 Ground floor (pure functions on arrays) re-exported here; optimizers, schedules and
 gradient transforms live in :mod:`jpatterns.optim`.
 
-A name equal to a submodule's is not re-exported, so ``jpatterns.dropout`` stays the
-module: call ``jpatterns.dropout.dropout`` (its variants are also re-exported here,
-``jpatterns.gaussian_dropout`` …).
+The dropout variants live in :mod:`jpatterns.stochastic`; ``jpatterns.dropout`` is the
+function (``jp.dropout(key, x, rate=0.1)``).
 """
 
 __version__ = "0.1.0"
@@ -56,13 +55,14 @@ from jpatterns.normalization import weight_norm as weight_norm
 from jpatterns.normalization import local_response_norm as local_response_norm
 from jpatterns.normalization import spectral_norm as spectral_norm
 
-from jpatterns.dropout import dropconnect as dropconnect
-from jpatterns.dropout import dropconnect_inference as dropconnect_inference
-from jpatterns.dropout import standout as standout
-from jpatterns.dropout import gaussian_dropout as gaussian_dropout
-from jpatterns.dropout import alpha_dropout as alpha_dropout
-from jpatterns.dropout import spatial_dropout as spatial_dropout
-from jpatterns.dropout import drop_path as drop_path
+from jpatterns.stochastic import dropout as dropout
+from jpatterns.stochastic import dropconnect as dropconnect
+from jpatterns.stochastic import dropconnect_inference as dropconnect_inference
+from jpatterns.stochastic import standout as standout
+from jpatterns.stochastic import gaussian_dropout as gaussian_dropout
+from jpatterns.stochastic import alpha_dropout as alpha_dropout
+from jpatterns.stochastic import spatial_dropout as spatial_dropout
+from jpatterns.stochastic import drop_path as drop_path
 
 from jpatterns.regularization import l2_penalty as l2_penalty
 from jpatterns.regularization import l1_penalty as l1_penalty
@@ -155,6 +155,7 @@ __all__ = [
     "weight_norm",
     "local_response_norm",
     "spectral_norm",
+    "dropout",
     "dropconnect",
     "dropconnect_inference",
     "standout",

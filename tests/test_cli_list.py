@@ -21,9 +21,9 @@ import sys
 import pytest
 
 from jpatterns.cli import main
-from jpatterns.cli.catalogue import BEYOND, FAMILIES, PATTERNS, Pattern, by_name, resolve
+from jpatterns.catalogue import BEYOND, FAMILIES, PATTERNS, Pattern, by_name, resolve
 
-MODULES = ("activations", "initializers", "normalization", "dropout", "optim",
+MODULES = ("activations", "initializers", "normalization", "stochastic", "optim",
            "regularization", "losses", "augment", "preprocessing", "layers", "gradcheck")
 
 # Public names that are not patterns: state/parameter types, their initializers and
@@ -38,7 +38,7 @@ NOT_PATTERNS = {
 
 # The families whose rows are exactly one module's ``__all__`` (minus NOT_PATTERNS).
 FAMILY_MODULE = {"activations": "activations", "initializers": "initializers",
-                 "normalization": "normalization", "dropout": "dropout",
+                 "normalization": "normalization", "dropout": "stochastic",
                  "losses": "losses", "augmentation": "augment", "layers": "layers",
                  "preprocessing": "preprocessing", "regularization": "regularization",
                  "tools": "gradcheck"}
@@ -135,7 +135,7 @@ def test_formula_column_matches_the_docstring(name, doc_latex, formula_text):
 
 def test_catalogue_import_is_light():
   """catalogue and list_cmd import no jax themselves (the package may, they may not)."""
-  for mod in ("jpatterns.cli.catalogue", "jpatterns.cli.list_cmd"):
+  for mod in ("jpatterns.catalogue", "jpatterns.cli.list_cmd"):
     src = inspect.getsource(importlib.import_module(mod))
     assert not re.search(r"^\s*(import|from) (jax|flax|optax|numpy|torch)\b", src, re.M), mod
 

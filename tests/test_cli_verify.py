@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from jpatterns import cli
-from jpatterns.cli import _checks
+from jpatterns import conformance as _checks
 from jpatterns.cli import verify_cmd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

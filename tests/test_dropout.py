@@ -1,4 +1,4 @@
-"""Tests for jpatterns.dropout.
+"""Tests for jpatterns.stochastic (the dropout variants).
 
 References: flax Dropout (same key -> same values), NumPy transcriptions of the
 formulas written here (fed the same uniform/normal draws jax uses), Monte-Carlo means
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from flax import nnx
 
-from jpatterns import dropout as jd
+from jpatterns import stochastic as jd
 import helpers
 
 RATE = 0.3

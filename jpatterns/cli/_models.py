@@ -30,7 +30,7 @@ import jax.numpy as jnp
 
 import jpatterns as jp
 from jpatterns import activations as act_lib
-from jpatterns import dropout as drop_lib
+from jpatterns import stochastic as drop_lib
 from jpatterns.cli._options import TrainConfig, make_initializer
 
 __all__ = ["Model", "build_model", "DEFAULT_WIDTH"]

@@ -7,7 +7,7 @@
 
 The table wraps its long cells to the terminal width (``--width`` overrides it);
 markdown and json never wrap or truncate. An unknown family is a usage error (exit 2)
-that lists the valid ones. The rows are :data:`jpatterns.cli.catalogue.PATTERNS`.
+that lists the valid ones. The rows are :data:`jpatterns.catalogue.PATTERNS`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import unicodedata
 
 from jpatterns.cli._errors import UsageError, choose_from
-from jpatterns.cli.catalogue import FAMILIES, PATTERNS
+from jpatterns.catalogue import FAMILIES, PATTERNS
 
 __all__ = ["add_parser", "run", "select", "render_table", "render_markdown", "render_json"]
 

@@ -1,6 +1,6 @@
 """``jpatterns verify``: conformance checks on this machine's default JAX backend.
 
-Runs every check of :mod:`jpatterns.cli._checks` (jpatterns against optax, flax,
+Runs every check of :mod:`jpatterns.conformance` (jpatterns against optax, flax,
 jax.nn and, when it is importable, PyTorch on the CPU) on the default device (CPU, GPU
 or TPU) and prints one row per check and dtype:
 
@@ -29,7 +29,7 @@ import traceback
 
 import jax
 
-from jpatterns.cli import _checks
+from jpatterns import conformance as _checks
 from jpatterns.cli._errors import UsageError, choose_from
 
 __all__ = ["add_parser", "run", "run_checks", "parse_dtypes", "torch_available"]
@@ -265,7 +265,7 @@ def run(args) -> int:
     return 1 if failed else 0
   print(_header_line(header))
   print(f"max error = {_HELP_ERROR}; tolerances per dtype and backend "
-        f"({header['backend']} here) are jpatterns.cli._checks.TOLERANCES")
+        f"({header['backend']} here) are jpatterns.conformance.TOLERANCES")
   rows = [(r["pattern"], r["reference"], r["dtype"], _fmt_err(r),
            f"{r['tolerance']:.2g}" if r["tolerance"] else "0 (exact)",
            "pass" if r["passed"] else "FAIL") for r in results]

@@ -6,7 +6,7 @@ Two sub-modules with the same classes, one per Flax API; import the one you use:
   from jpatterns.flax import linen as jlinen  # flax.linen modules
 
 The modules own parameters, running statistics and PRNG streams only; every formula
-lives once, in :mod:`jpatterns.normalization`, :mod:`jpatterns.dropout`,
+lives once, in :mod:`jpatterns.normalization`, :mod:`jpatterns.stochastic`,
 :mod:`jpatterns.activations` and :mod:`jpatterns.layers`. Flags and keys follow Flax:
 ``deterministic`` / ``use_running_average`` (so nnx ``model.train()`` /
 ``model.eval()`` and ``nnx.view`` work), nnx ``rngs`` streams and linen

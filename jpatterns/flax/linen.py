@@ -4,7 +4,7 @@ The twins of :mod:`jpatterns.flax.nnx`, same class names, same parameter and
 statistic names (``scale``, ``bias``, ``mean``, ``var``, ``kernel``, ``u``, …), so
 variables copy across both ways and both APIs give the same numbers (tested). Every
 formula lives in the pure functions (:mod:`jpatterns.normalization`,
-:mod:`jpatterns.dropout`, :mod:`jpatterns.activations`, :mod:`jpatterns.layers`); a
+:mod:`jpatterns.stochastic`, :mod:`jpatterns.activations`, :mod:`jpatterns.layers`); a
 module only declares its variables and calls one of them.
 
 Flax conventions: shapes are inferred from the first input; ``deterministic`` /
@@ -33,11 +33,11 @@ from jpatterns import activations as _act
 from jpatterns import initializers as _init
 from jpatterns import layers as _layers
 from jpatterns import normalization as _norm
-# jpatterns.dropout (the module) is shadowed by the re-exported function of that name.
-from jpatterns.dropout import (alpha_dropout, drop_path, dropconnect,
+# The dropout variants live in jpatterns.stochastic.
+from jpatterns.stochastic import (alpha_dropout, drop_path, dropconnect,
                                dropconnect_inference, gaussian_dropout, spatial_dropout,
                                standout)
-from jpatterns.dropout import dropout as _dropout
+from jpatterns.stochastic import dropout as _dropout
 
 __all__ = [
     "BatchNorm",

@@ -2,7 +2,7 @@
 
 Thin wrappers: each module owns its parameters (``nnx.Param``), running statistics
 (``nnx.BatchStat``) and PRNG stream, and calls one pure function of
-:mod:`jpatterns.normalization`, :mod:`jpatterns.dropout`, :mod:`jpatterns.activations`
+:mod:`jpatterns.normalization`, :mod:`jpatterns.stochastic`, :mod:`jpatterns.activations`
 or :mod:`jpatterns.layers` — the maths lives there, once.
 
 Flags follow Flax. Stochastic modules carry ``deterministic``; modules with running
@@ -34,11 +34,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jpatterns import activations as _act
-# jpatterns.dropout (the module) is shadowed by the re-exported function of that name.
-from jpatterns.dropout import (alpha_dropout, drop_path, dropconnect,
+# The dropout variants live in jpatterns.stochastic.
+from jpatterns.stochastic import (alpha_dropout, drop_path, dropconnect,
                                dropconnect_inference, gaussian_dropout, spatial_dropout,
                                standout)
-from jpatterns.dropout import dropout as _dropout
+from jpatterns.stochastic import dropout as _dropout
 from jpatterns import initializers as _init
 from jpatterns import layers as _layers
 from jpatterns import normalization as _norm

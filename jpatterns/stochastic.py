@@ -132,7 +132,7 @@ def dropout(
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import dropout
+    >>> from jpatterns.stochastic import dropout
     >>> y = dropout(jax.random.key(0), jnp.ones((2, 4)), rate=0.5)
     >>> sorted(set(y.ravel().tolist()))  # dropped units are 0, kept ones 1/(1-rate)
     [0.0, 2.0]
@@ -226,7 +226,7 @@ def dropconnect(
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import dropconnect
+    >>> from jpatterns.stochastic import dropconnect
     >>> y = dropconnect(jax.random.key(0), jnp.ones((2, 3)), jnp.ones((3, 4)), rate=0.5)
     >>> y.shape
     (2, 4)
@@ -299,7 +299,7 @@ def dropconnect_inference(
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import dropconnect_inference
+    >>> from jpatterns.stochastic import dropconnect_inference
     >>> y = dropconnect_inference(jax.random.key(0), jnp.ones((1, 3)), jnp.ones((3, 2)),
     ...                           rate=0.5, activation=jax.nn.relu, num_samples=1000)
     >>> y.shape
@@ -380,7 +380,7 @@ def standout(
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import standout
+    >>> from jpatterns.stochastic import standout
     >>> x, w = jnp.ones((1, 2)), jnp.ones((2, 3))
     >>> standout(None, x, w, jnp.zeros((2, 3)), train=False)  # pi = sigmoid(0) = 0.5
     Array([[1., 1., 1.]], dtype=float32)
@@ -437,7 +437,7 @@ def gaussian_dropout(key, x, *, rate, train: bool = True):
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import gaussian_dropout
+    >>> from jpatterns.stochastic import gaussian_dropout
     >>> y = gaussian_dropout(jax.random.key(0), jnp.ones(100_000), rate=0.5)
     >>> print(f"{float(y.mean()):.1f} {float(y.var()):.1f}")
     1.0 1.0
@@ -493,7 +493,7 @@ def alpha_dropout(key, x, *, rate, train: bool = True):
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import alpha_dropout
+    >>> from jpatterns.stochastic import alpha_dropout
     >>> x = jax.random.normal(jax.random.key(1), (100_000,))
     >>> y = alpha_dropout(jax.random.key(0), x, rate=0.2)
     >>> print(f"{float(y.mean()):.1f} {float(y.std()):.1f}")
@@ -564,7 +564,7 @@ def spatial_dropout(
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import spatial_dropout
+    >>> from jpatterns.stochastic import spatial_dropout
     >>> y = spatial_dropout(jax.random.key(0), jnp.ones((4, 4, 8)), rate=0.5)
     >>> bool(jnp.all(y == y[:1, :1]))  # each channel is all kept or all dropped
     True
@@ -613,7 +613,7 @@ def drop_path(key, x, *, rate, train: bool = True):
 
   Example:
     >>> import jax, jax.numpy as jnp
-    >>> from jpatterns.dropout import drop_path
+    >>> from jpatterns.stochastic import drop_path
     >>> y = drop_path(jax.random.key(0), jnp.ones((4, 3)), rate=0.5)
     >>> y.tolist()  # whole rows are dropped or scaled by 2
     [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]

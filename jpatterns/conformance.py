@@ -37,7 +37,7 @@ import numpy as np
 import optax
 
 from jpatterns import activations as act
-from jpatterns import dropout as jdrop
+from jpatterns import stochastic as jdrop
 from jpatterns import gradcheck
 from jpatterns import initializers as init
 from jpatterns import layers

@@ -15,7 +15,7 @@ the docstring's.
 This module imports nothing heavy: :func:`resolve` imports a target only when called.
 
 Example:
-  >>> from jpatterns.cli.catalogue import PATTERNS, by_name, resolve
+  >>> from jpatterns.catalogue import PATTERNS, by_name, resolve
   >>> p = by_name("momentum")
   >>> print(p.family, "|", p.formula)
   optimizers | Δθ_t = ρ Δθ_{t−1} − α_t g_t
@@ -170,7 +170,7 @@ _NORMALIZATION = _rows("normalization", "jpatterns.normalization", [
      BEYOND, "flax SpectralNorm, np (top singular value)"),
 ])
 
-_DROPOUT = _rows("dropout", "jpatterns.dropout", [
+_DROPOUT = _rows("dropout", "jpatterns.stochastic", [
     ("dropout", "train y = x⊙m/q, m ~ Bernoulli(q), q = 1 − rate; test y = x "
      "(002's non-inverted form: train x⊙m, test q·x)", "002 DropOut; 003 §4; 004 §1",
      "flax Dropout (same key), np, statistics"),
