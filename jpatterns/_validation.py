@@ -61,6 +61,12 @@ def check_non_negative(fn: str, name: str, value: Any) -> None:
     raise ValueError(f"{fn}: {name}={value!r} must be >= 0")
 
 
+def check_positive_int(fn: str, name: str, value: Any) -> None:
+  """Raises ValueError unless ``value`` is an int >= 1 (bools and floats are refused)."""
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    raise ValueError(f"{fn}: {name}={value!r} must be an integer >= 1")
+
+
 def check_choice(fn: str, name: str, value: Any, choices) -> None:
   """Raises ValueError unless ``value`` is one of ``choices``."""
   if value not in choices:
