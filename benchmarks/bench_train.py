@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from benchmarks import _timing
-from jpatterns.cli import _data
+from jpatterns import datasets
 
 BATCH = 64
 WIDTH = 128
@@ -50,7 +50,7 @@ class MLP(nn.Module):
 
 def handwritten(epochs: int, seed: int = 0) -> float:
   """The flax + optax loop; returns the final test accuracy."""
-  d = _data.digits()
+  d = datasets.load("digits")
   x_tr, y_tr, x_te, y_te = d.x_train, d.y_train, d.x_test, d.y_test
   model, tx = MLP(), optax.adam(1e-3)
   params = model.init(jax.random.key(seed), x_tr[:1])

@@ -199,6 +199,9 @@ def _split_file(path, x, y, test_fraction, seed, description):
 
 
 def _load_npz(path, test_fraction, seed) -> Dataset:
+  if not zipfile.is_zipfile(path):
+    raise ValueError(f"{path}: not a readable .npz file (not a zip archive); write one "
+                     "with numpy.savez")
   try:
     with np.load(path, allow_pickle=False) as npz:
       keys = set(npz.files)

@@ -16,8 +16,11 @@ import numpy as np
 import optax
 import pytest
 
-from jpatterns.cli import _checkpoint, _engine, _options, main
+from jpatterns.cli import main
 from jpatterns.cli._errors import UsageError
+from jpatterns.train import checkpoint as _checkpoint
+from jpatterns.train import config as _options
+from jpatterns.train import engine as _engine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--width", "16", "--quiet", "--devices", "1"]
@@ -35,12 +38,13 @@ def _metrics(out_dir):
 
 
 def _leaves(path):
-  meta, leaves = _checkpoint.load(path)
+  meta, _, leaves = _checkpoint.load_checkpoint(path)
   return meta, leaves
 
 
 # --- the entry points ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_python_m_jpatterns_train_subprocess(tmp_path):
   """The real command: exit 0, a metrics JSON, a checkpoint that loads without pickle."""
   out = tmp_path / "run"
@@ -53,7 +57,7 @@ def test_python_m_jpatterns_train_subprocess(tmp_path):
   assert len(m["curves"]["test_accuracy"][0]) == 3
   assert m["final"]["test_accuracy"]["mean"] > 0.9  # adam MLP, 3 epochs on digits
   with np.load(out / "checkpoint.npz", allow_pickle=False) as npz:
-    assert json.loads(bytes(npz["meta"]))["epoch"] == 3
+    assert json.loads(bytes(npz["meta"]))["metadata"]["epoch"] == 3
 
 
 def test_console_script_entry_point():
@@ -67,8 +71,8 @@ def test_console_script_entry_point():
 
 def test_engine_equals_a_hand_written_sgd_loop():
   """One epoch of the engine = plain SGD on a hand-written MLP over the same batches."""
-  cfg = _options.TrainConfig(epochs=1, width=16, depth=1, optimizer="sgd", lr=0.1,
-                             init="glorot_uniform")
+  cfg = _options.TrainConfig(epochs=1, width=16, depth=1, optimizer="sgd",
+                             learning_rate=0.1, initializer="glorot_uniform")
   exp = _engine.prepare(cfg)
   trainer = _engine.Trainer(exp, [3], devices=1)
   carry = trainer.init_carry()
@@ -105,6 +109,7 @@ def test_engine_equals_a_hand_written_sgd_loop():
   np.testing.assert_allclose(hist[0, 3, 0], acc, atol=1.5 / len(x_te))
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypatch):
   """Ctrl-C after epoch 2 of 4, then --resume: the same arrays as one 4-epoch run."""
   flags = ["--epochs", "4", "--norm", "batch", "--dropout", "dropout", "--rate", "0.2",
@@ -112,18 +117,18 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypat
   full, part = tmp_path / "full", tmp_path / "part"
   assert _run(capsys, "train", *flags, "--out", str(full))[0] == 0
 
-  real_save = _checkpoint.save
+  real_save = _checkpoint.save_checkpoint
 
-  def save_then_interrupt(path, carry, meta):
-    real_save(path, carry, meta)
-    if meta["epoch"] == 2:
+  def save_then_interrupt(path, carry, *, metadata):
+    real_save(path, carry, metadata=metadata)
+    if metadata["epoch"] == 2:
       raise KeyboardInterrupt
 
-  monkeypatch.setattr(_checkpoint, "save", save_then_interrupt)
+  monkeypatch.setattr(_checkpoint, "save_checkpoint", save_then_interrupt)
   code, _, err = _run(capsys, "train", *flags, "--out", str(part))
   assert code == 130 and "interrupted" in err
   assert _leaves(part / "checkpoint.npz")[0]["epoch"] == 2
-  monkeypatch.setattr(_checkpoint, "save", real_save)
+  monkeypatch.setattr(_checkpoint, "save_checkpoint", real_save)
 
   # Flags not given are taken from the checkpoint.
   code, out, _ = _run(capsys, "train", "--resume", str(part / "checkpoint.npz"),
@@ -138,6 +143,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypat
   assert _metrics(part)["resumed_from_epoch"] == 2
 
 
+@pytest.mark.slow
 def test_sharded_over_8_devices_matches_one_device(tmp_path, capsys):
   """Batch sharded over 8 CPU devices (batch-norm statistics across them) = 1 device."""
   assert jax.device_count() == 8
@@ -191,6 +197,7 @@ OPTION_RUNS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", OPTION_RUNS, ids=lambda f: "_".join(
     v for v in f if not v.startswith("-"))[:60])
 def test_every_option_trains(flags, tmp_path, capsys):
@@ -237,7 +244,7 @@ def test_compare_varies_optimizer_hyperparameters(tmp_path, capsys):
   with open(tmp_path / "compare.json", encoding="utf-8") as f:
     results = json.load(f)["results"]
   assert [r["label"] for r in results] == ["opt.b1=0.5", "opt.b1=0.9"]
-  assert [r["config"]["opt"] for r in results] == [{"b1": 0.5}, {"b1": 0.9}]
+  assert [r["config"]["optimizer_kwargs"] for r in results] == [{"b1": 0.5}, {"b1": 0.9}]
   losses = [r["final"]["train_loss"]["mean"] for r in results]
   assert losses[0] != losses[1]  # the value reached the optimizer
 
@@ -253,6 +260,7 @@ def test_parse_vary():
     parse_vary(["lr"])
 
 
+@pytest.mark.slow
 def test_compare_seeds_under_vmap_equal_separate_runs(tmp_path, capsys):
   """Seeds 0 and 1 together (vmap) give each seed's own `train --seed s` curve."""
   common = ["--epochs", "2", "--dropout", "dropout", *SMALL]
@@ -267,6 +275,7 @@ def test_compare_seeds_under_vmap_equal_separate_runs(tmp_path, capsys):
     np.testing.assert_allclose(together[seed], alone, rtol=2e-5)
 
 
+@pytest.mark.slow
 def test_compare_default_is_the_main_job_under_two_minutes(tmp_path):
   """The README's main job: the default grid, as a real process, in < 120 s."""
   import time
@@ -296,10 +305,10 @@ BAD = [
     (["train", "--rate", "1.0"], "--rate: 1.0 is not valid; the drop rate must be in [0, 1)"),
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--model", "cnn", "--dataset", "spirals"], "choose from mlp"),
-    (["train", "--dropout", "drop_path"], "drop_path applies to resnet"),
+    (["train", "--dropout", "drop_path"], "'drop_path' applies to resnet"),
     (["train", "--augment", "twirl"], "--augment: 'twirl' is not valid"),
     (["train", "--opt", "beta1=0.9"], "choose from b1, b2"),
-    (["train", "--sched", "decay_rate=0.5"], "--sched (for constant)"),
+    (["train", "--sched", "decay_rate=0.5"], "--sched: 'decay_rate' is not a keyword of constant"),
     (["train", "--resume", "/nonexistent/ckpt.npz"], "no checkpoint at"),
     (["train", "--batch-size", "12", "--devices", "8"], "does not split across 8 devices"),
     (["train", "--devices", "9"], "this machine has 8"),
@@ -332,11 +341,12 @@ def test_checkpoint_from_another_model(tmp_path, capsys):
                       "--epochs", "2", "--quiet")
   assert code == 2 and "written by another configuration: model='mlp'" in err
   # A file whose header names a configuration its arrays do not fit.
-  meta, leaves = _checkpoint.load(str(ckpt))
-  meta["config"]["width"] = 24
+  with np.load(ckpt, allow_pickle=False) as npz:
+    arrays = dict(npz)
+  header = json.loads(bytes(arrays["meta"]))
+  header["metadata"]["config"]["width"] = 24
   tampered = tmp_path / "tampered.npz"
-  arrays = {f"leaf_{i:05d}": a for i, a in enumerate(leaves)}
-  arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+  arrays["meta"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
   np.savez(tampered, **arrays)
   code, _, err = _run(capsys, "train", "--resume", str(tampered), "--epochs", "2",
                       "--quiet", "--devices", "1")
@@ -347,6 +357,7 @@ def test_checkpoint_from_another_model(tmp_path, capsys):
   assert code == 2 and "is not a jpatterns checkpoint" in err
 
 
+@pytest.mark.slow
 def test_bad_input_through_a_real_process():
   proc = subprocess.run([sys.executable, "-m", "jpatterns", "train", "--dropout", "dropot"],
                         cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -362,12 +373,13 @@ def test_restore_rejects_mismatched_shapes():
   leaves_with_paths = jax.tree_util.tree_flatten_with_path(carry)[0]
   layout = [[jax.tree_util.keystr(p), list(np.shape(l)), "float32"] for p, l in leaves_with_paths]
   layout[0][1] = [1, 2, 3]
-  with pytest.raises(UsageError, match="another model"):
-    _checkpoint.restore(carry, {"layout": layout}, [np.zeros(1)] * len(layout), "x.npz")
+  with pytest.raises(ValueError, match="another model"):
+    _checkpoint.fill(carry, layout, [np.zeros(1)] * len(layout), "x.npz")
 
 
 # --- bench -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bench_runs_a_suite_and_prints_ratios(capsys):
   code, out, _ = _run(capsys, "bench", "dropout", "--quick")
   assert code == 0
@@ -383,3 +395,32 @@ def test_bench_runs_a_suite_and_prints_ratios(capsys):
 def test_bench_missing_suite_dir(capsys, tmp_path):
   code, _, err = _run(capsys, "bench", "--dir", str(tmp_path))
   assert code == 2 and "no benchmark suite" in err
+
+
+# --- the user's own data ------------------------------------------------------------------
+
+def test_train_on_a_users_npz_and_csv(tmp_path, capsys):
+  rng = np.random.default_rng(0)
+  y = np.arange(120) % 2
+  x = (rng.normal(size=(120, 4)) + 3.0 * y[:, None]).astype(np.float32)
+  np.savez(tmp_path / "my.npz", x=x, y=y)
+  (tmp_path / "my.csv").write_text("a,b,c,d,label\n" + "\n".join(
+      ",".join(f"{v:.5f}" for v in xi) + f",{yi}" for xi, yi in zip(x, y)) + "\n")
+  for name in ("my.npz", "my.csv"):
+    out = tmp_path / name.replace(".", "_")
+    code, text, err = _run(capsys, "train", "--dataset", str(tmp_path / name), "--epochs", "8", "--lr", "0.01",
+                           "--batch-size", "16", *SMALL, "--out", str(out))
+    assert code == 0, err
+    assert f"mlp on {name}" in text
+    assert _metrics(out)["final"]["test_accuracy"]["mean"] > 0.9
+
+
+@pytest.mark.parametrize("name,content,message", __import__("test_datasets").MALFORMED,
+                         ids=[m[0] for m in __import__("test_datasets").MALFORMED])
+def test_malformed_dataset_files_exit_2_with_one_line(name, content, message, tmp_path, capsys):
+  from test_datasets import _write
+  path = _write(tmp_path, name, content)
+  code, _, err = _run(capsys, "train", "--dataset", path, "--epochs", "1", "--quiet")
+  assert code == 2
+  assert err.startswith("jpatterns train: error: --dataset:") and message in err, err
+  assert name in err and len(err.strip().splitlines()) == 1

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from jpatterns.cli import _data
+from jpatterns import datasets
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 
@@ -20,7 +20,7 @@ def test_nnx_example_trains_digits():
   scope = {}
   exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 (our own README)
   model, opt, train_step = scope["model"], scope["opt"], scope["train_step"]
-  d = _data.digits()
+  d = datasets.load("digits")
   x, y = d.x_train.reshape(len(d.x_train), -1), d.y_train
   rng = np.random.default_rng(0)
   losses = [float(train_step(model, opt, x[idx], y[idx]))

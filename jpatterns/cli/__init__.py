@@ -1,9 +1,10 @@
 """The ``jpatterns`` command: list, train, compare, verify, bench.
 
 Each subcommand lives in its own module with two functions, ``add_parser(subparsers)``
-and ``run(args) -> int``. Bad input raises :class:`UsageError` (or argparse's own
-error), which :func:`main` prints as one line and turns into exit status 2, with no
-traceback.
+and ``run(args) -> int``; ``train`` and ``compare`` are thin layers over
+:mod:`jpatterns.train`. Bad input raises :class:`UsageError`, argparse's own error or
+the library's ``ValueError`` (whose field :func:`main` names by its flag); each is
+printed as one line, exit status 2, with no traceback. Nothing imports this package.
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ def main(argv=None) -> int:
     return int(args.run(args) or 0)
   except UsageError as e:
     print(f"jpatterns {args.command}: error: {e}", file=sys.stderr)
+    return 2
+  except ValueError as e:  # the library's errors name a field: show its flag
+    name = getattr(e, "name", None)
+    if name is not None and hasattr(e, "problem"):
+      from jpatterns.cli._common import flag_of
+      message = f"{flag_of(name)}: {e.value!r} {e.problem}"
+    else:
+      message = str(e)
+    print(f"jpatterns {args.command}: error: {message}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:
     print("jpatterns: interrupted", file=sys.stderr)

@@ -1,80 +1,75 @@
-"""What ``train`` and ``compare`` share: the configuration flags, progress, reports."""
+"""What ``train`` and ``compare`` share: the one map between TrainConfig fields and flags.
+
+Every flag of a training field is generated from :class:`jpatterns.train.TrainConfig`
+(type, default and help from the dataclass field) and :data:`jpatterns.train.CHOICES`
+(the catalogue names it takes); :data:`FLAGS` names the few flags that are not
+``--field-name``. Library errors name fields; :func:`flag_of` turns a field into the
+flag the user typed.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
+import ast
+import dataclasses
 
 import numpy as np
 
-from jpatterns.cli._options import field_names, parse_kv
+from jpatterns.cli._errors import UsageError
+from jpatterns.train import CHOICES, TrainConfig
+from jpatterns.train.config import field_names
+from jpatterns.train.engine import environment as versions
 
-__all__ = ["add_config_flags", "add_run_flags", "explicit_fields", "start_jax",
-           "summarize", "curves", "versions", "write_json", "Progress", "fmt_mean_std"]
+__all__ = ["FLAGS", "flag_of", "field_of", "add_config_flags", "add_run_flags",
+           "explicit_fields", "parse_value", "parse_kv", "fmt_mean_std", "Progress", "versions"]
 
-_HELP = {
-    "model": "mlp, cnn, resnet, lstm (default mlp)",
-    "dataset": "digits (embedded, default), spirals, sequence",
-    "epochs": "passes over the training set (default 20)",
-    "batch_size": "global batch size (default 64)",
-    "width": "hidden units (mlp 128, lstm 64) or base channels (cnn, resnet 32)",
-    "depth": "hidden layers / conv blocks (default 2)",
-    "optimizer": "sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw, "
-                 "amsgrad, nadam, adamax, lion (default adam)",
-    "lr": "learning rate (default: the optimizer's usual rate, see `jpatterns list optimizers`)",
-    "schedule": "constant, cosine_decay, exponential_decay, inverse_time_decay, "
-                "natural_exp_decay, step_decay (per-epoch decays)",
-    "warmup_steps": "linear warm-up steps before the schedule",
-    "norm": "none, batch_norm, layer_norm, group_norm, rms_norm, instance_norm, "
-            "weight_norm, local_response_norm (short: batch, layer, ...)",
-    "dropout": "none, dropout, gaussian_dropout, alpha_dropout, spatial_dropout, "
-               "drop_path, dropconnect, standout",
-    "rate": "drop rate of the dropout variant, in [0, 1) (default 0.1)",
-    "activation": "any activation of `jpatterns list activations` (default relu)",
-    "init": "glorot_normal, glorot_uniform, he_normal (default), he_uniform, "
-            "lecun_normal, lecun_uniform, orthogonal, truncated_normal, normal, uniform, zeros",
-    "clip": "none, clip_by_value, clip_by_norm, clip_by_global_norm",
-    "clip_value": "the clipping bound (default 1.0; clip_by_value clips to ±value)",
-    "l1": "coupled L1 penalty λ on kernels (seed 002)",
-    "l2": "coupled L2 penalty λ on kernels (seed 002)",
-    "weight_decay": "decoupled weight decay λ on kernels",
-    "max_norm": "max-norm constraint k on each unit's incoming weights (0: off)",
-    "label_smoothing": "ε of seed 002's label smoothing (1-ε true class, ε/(K-1) others)",
-    "loss": "softmax_cross_entropy (default), focal_loss",
-    "augment": "comma list: random_flip_left_right, random_flip_up_down, random_crop, "
-               "random_rotate, random_zoom, random_translate, gaussian_noise, cutout, mixup",
-    "preprocess": "none, min_max_scale, standardize, pca_whiten, zca_whiten",
-    "seed": "first seed (default 0)",
-}
-_TYPES = {"epochs": int, "batch_size": int, "width": int, "depth": int, "lr": float,
-          "warmup_steps": int, "rate": float, "clip_value": float, "l1": float,
-          "l2": float, "weight_decay": float, "max_norm": float,
-          "label_smoothing": float, "seed": int}
+# TrainConfig field (or fit argument) -> its flag, where that is not --field-name.
+FLAGS = {"learning_rate": "--lr", "optimizer_kwargs": "--opt", "schedule_kwargs": "--sched",
+         "dropout_rate": "--rate", "initializer": "--init", "resume": "--resume"}
+_FIELD_OF = {flag[2:].replace("-", "_"): field for field, flag in FLAGS.items()}
+
+
+def flag_of(name: str) -> str:
+  """``"batch_size"`` -> ``"--batch-size"``; ``"learning_rate"`` -> ``"--lr"``."""
+  return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def field_of(name: str) -> str:
+  """A field from its flag spelling (``lr``, ``batch-size``) or itself."""
+  name = name.replace("-", "_")
+  return _FIELD_OF.get(name, name)
+
+
+def _help(f: dataclasses.Field) -> str:
+  text = f.metadata["help"]
+  if f.name in CHOICES:
+    choice = CHOICES[f.name]
+    family = f" (catalogue family {choice.family})" if choice.family else ""
+    text += f"{family}: {', '.join(choice.names)}"
+    if f.name == "augment":
+      text += "; comma-separated"
+  if f.default not in (None, (), dataclasses.MISSING) and not callable(f.default):
+    text += f" (default {f.default})"
+  return text
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
   """One flag per TrainConfig field; unset flags stay absent (argparse.SUPPRESS)."""
   g = p.add_argument_group("what to train (catalogue names)")
-  for name in field_names():
-    flag = "--" + name.replace("_", "-")
-    if name == "opt":
-      g.add_argument("--opt", action="append", metavar="NAME=VALUE",
-                     default=argparse.SUPPRESS,
-                     help="extra optimizer hyperparameter, e.g. --opt b1=0.8 --opt eps=1e-7")
-    elif name == "sched":
-      g.add_argument("--sched", action="append", metavar="NAME=VALUE",
-                     default=argparse.SUPPRESS,
-                     help="extra schedule argument, e.g. --sched decay_rate=0.8")
-    elif name == "augment":
-      g.add_argument(flag, metavar="NAMES", default=argparse.SUPPRESS,
-                     type=lambda s: tuple(a for a in s.split(",") if a),
-                     help=_HELP[name])
+  for f in dataclasses.fields(TrainConfig):
+    flags = [flag_of(f.name)]
+    if flags[0] != "--" + f.name.replace("_", "-"):
+      flags.append("--" + f.name.replace("_", "-"))  # the long spelling works too
+    kw = dict(dest=f.name, default=argparse.SUPPRESS, help=_help(f))
+    if f.type == "dict":
+      g.add_argument(*flags, action="append", metavar="NAME=VALUE", **kw)
+    elif f.type == "tuple":
+      g.add_argument(*flags, metavar="NAMES", type=lambda s: tuple(a for a in s.split(",") if a),
+                     **kw)
     else:
-      kind = _TYPES.get(name, str)
-      g.add_argument(flag, type=kind, default=argparse.SUPPRESS,
-                     metavar={int: "N", float: "X"}.get(kind, "NAME"), help=_HELP[name])
+      kind = {"int": int, "int | None": int, "float": float, "float | None": float}.get(
+          f.type, str)
+      g.add_argument(*flags, type=kind, metavar={int: "N", float: "X"}.get(kind, "NAME"), **kw)
 
 
 def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
@@ -89,13 +84,35 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
   g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def parse_value(text: str):
+  """A command-line value: Python literal (number, bool, list) or a bare string."""
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+      return lowered == "true"
+    return text
+
+
+def parse_kv(items, flag: str) -> dict:
+  """``["b1=0.9", "eps=1e-7"]`` -> ``{"b1": 0.9, "eps": 1e-7}``."""
+  out = {}
+  for item in items or ():
+    for part in item.split(",") if "[" not in item else [item]:
+      name, sep, value = part.partition("=")
+      if not sep or not name:
+        raise UsageError(f"{flag}: {part!r} is not NAME=VALUE")
+      out[name.strip()] = parse_value(value.strip())
+  return out
+
+
 def explicit_fields(args) -> dict:
   """The TrainConfig fields given on the command line, parsed."""
   given = {k: v for k, v in vars(args).items() if k in field_names()}
-  if "opt" in given:
-    given["opt"] = parse_kv(given["opt"], "--opt")
-  if "sched" in given:
-    given["sched"] = parse_kv(given["sched"], "--sched")
+  for f in ("optimizer_kwargs", "schedule_kwargs"):
+    if f in given:
+      given[f] = parse_kv(given[f], flag_of(f))
   return given
 
 
@@ -113,39 +130,6 @@ def fmt_mean_std(values, digits=4) -> str:
   return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
 
 
-def summarize(history: np.ndarray) -> dict:
-  """Final-epoch metrics per seed, their mean and std: ``history`` is (E, 4, S)."""
-  from jpatterns.cli._engine import METRICS
-  last = history[-1]
-  return {m: {"mean": float(last[i].mean()), "std": float(last[i].std()),
-              "per_seed": [float(v) for v in last[i]]} for i, m in enumerate(METRICS)}
-
-
-def curves(history: np.ndarray) -> dict:
-  from jpatterns.cli._engine import METRICS
-  return {m: history[:, i, :].T.tolist() for i, m in enumerate(METRICS)}  # [seed][epoch]
-
-
-def versions() -> dict:
-  import flax
-  import jax
-  import optax
-  import jpatterns
-  d = jax.devices()[0]
-  return {"jpatterns": getattr(jpatterns, "__version__", "0.1.0"), "jax": jax.__version__,
-          "flax": flax.__version__, "optax": optax.__version__,
-          "python": platform.python_version(), "backend": d.platform,
-          "device_kind": getattr(d, "device_kind", d.platform),
-          "device_count": jax.device_count()}
-
-
-def write_json(path, obj) -> None:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, "w", encoding="utf-8") as f:
-    json.dump(obj, f, indent=1, ensure_ascii=False)
-    f.write("\n")
-
-
 class Progress:
   """A rich progress bar on stderr (nothing when ``quiet``)."""
 
@@ -154,8 +138,8 @@ class Progress:
     if quiet:
       return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                               TextColumn, TimeElapsedColumn)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
     self._bar = RichProgress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("{task.fields[metrics]}"),
@@ -184,3 +168,5 @@ class Progress:
               f"acc {np.mean(metrics['train_accuracy']):.4f}  "
               f"test acc {np.mean(metrics['test_accuracy']):.4f}")
     self._bar.update(self._task, advance=1, metrics=text)
+
+

@@ -24,8 +24,11 @@ import argparse
 import csv
 import dataclasses
 import itertools
+import json
 import os
 import time
+
+import numpy as np
 
 from jpatterns.cli import _common
 from jpatterns.cli._errors import UsageError
@@ -53,80 +56,96 @@ def add_parser(sub) -> None:
 
 
 def parse_vary(items) -> list[tuple[str, list]]:
-  """``["norm=none,batch"]`` -> ``[("norm", ["none", "batch"])]``; ``opt.b1`` -> opt dict."""
-  from jpatterns.cli._options import field_names, parse_value
+  """``["norm=none,batch"]`` -> ``[("norm", ["none", "batch"])]``; ``opt.b1`` a kwarg.
+
+  The names are the user's (a field, its flag without dashes, or ``opt.NAME`` /
+  ``sched.NAME``); :func:`_apply` maps them to TrainConfig fields.
+  """
+  from jpatterns.train.config import field_names
   grid = []
   fields = field_names()
+  kwarg_fields = ("optimizer_kwargs", "schedule_kwargs")
   for item in items:
     name, sep, values = item.partition("=")
     name = name.strip().replace("-", "_")
     if not sep or not values:
       raise UsageError(f"--vary: {item!r} is not FIELD=V1,V2,...")
-    base = name.split(".", 1)[0]
-    if base not in fields or (base in ("opt", "sched") and "." not in name):
+    base = _common.field_of(name.split(".", 1)[0])
+    if base not in fields or (base in kwarg_fields) != ("." in name):
       raise UsageError(
           f"--vary: {name!r} is not a training field; choose from "
-          f"{', '.join(f for f in fields if f not in ('opt', 'sched'))}, opt.NAME, sched.NAME")
+          f"{', '.join(f for f in fields if f not in kwarg_fields)}, opt.NAME, sched.NAME")
     if any(n == name for n, _ in grid):
       raise UsageError(f"--vary: {name} is given twice")
-    if name == "augment":
+    if base == "augment":
       vals = [tuple(a for a in v.split("+") if a and a != "none") for v in values.split(",")]
     else:
-      vals = [parse_value(v.strip()) for v in values.split(",")]
+      vals = [_common.parse_value(v.strip()) for v in values.split(",")]
     grid.append((name, vals))
   return grid
 
 
 def _apply(base, assignment):
-  changes, opt, sched = {}, dict(base.opt), dict(base.sched)
+  changes = {"optimizer_kwargs": dict(base.optimizer_kwargs),
+             "schedule_kwargs": dict(base.schedule_kwargs)}
   for name, value in assignment:
-    if name.startswith("opt."):
-      opt[name[4:]] = value
-    elif name.startswith("sched."):
-      sched[name[6:]] = value
+    field, _, sub = name.partition(".")
+    field = _common.field_of(field)
+    if sub:
+      changes[field][sub] = value
     else:
-      changes[name] = value
-  return dataclasses.replace(base, **changes, opt=opt, sched=sched)
+      changes[field] = value
+  return dataclasses.replace(base, **changes)
+
+
+def _label(config, assignment):
+  """``optimizer=sgd norm=batch_norm``: the user's names, the canonical values."""
+  parts = []
+  for name, _ in assignment:
+    field, _, sub = name.partition(".")
+    v = getattr(config, _common.field_of(field))
+    v = v[sub] if sub else v
+    parts.append(f"{name}={'+'.join(v) or 'none' if isinstance(v, tuple) else v}")
+  return " ".join(parts) or "default"
 
 
 def run(args) -> int:
   _common.start_jax(args)
-  from jpatterns.cli import _engine
-  from jpatterns.cli._options import TrainConfig
+  from jpatterns import train
+  from jpatterns.train import engine
   if args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
   grid = parse_vary(args.vary or DEFAULT_VARY)
-  base = TrainConfig(**_common.explicit_fields(args))
+  base = train.TrainConfig(**_common.explicit_fields(args))
   names = [n for n, _ in grid]
-  configs = [_apply(base, list(zip(names, combo)))
-             for combo in itertools.product(*(v for _, v in grid))]
-  # Validate every configuration (and build it) before the first compile.
-  experiments = [_engine.prepare(c) for c in configs]
+  assignments = [list(zip(names, combo)) for combo in itertools.product(*(v for _, v in grid))]
+  configs = [_apply(base, a) for a in assignments]
   seeds = list(range(base.seed, base.seed + args.seeds))
   question = None if args.vary else (
       "Seed 002 (优化算法): on the digits MLP, at each optimizer's usual learning "
       "rate, which optimizer ends with the best test accuracy, and which reaches "
       f"{_TARGET_ACCURACY:.0%} first?")
+
+  t_all = time.perf_counter()
+  # Every configuration is validated (and its data loaded) before the first compile.
+  experiments = [engine.prepare(c) for c in configs]
+  for e in experiments:
+    engine.check_devices(args.devices, e.config.batch_size)
   if question:
     print(question)
-
   results = []
-  t_all = time.perf_counter()
   total = sum(e.config.epochs for e in experiments)
   with _common.Progress(total, args.quiet) as bar:
-    for exp in experiments:
-      label = exp.config.label(names)
+    for exp, assignment in zip(experiments, assignments):
+      label = _label(exp.config, assignment)
       bar.describe(label)
-      trainer = _engine.Trainer(exp, seeds, devices=args.devices)
-      carry, data = trainer.init_carry(), trainer.data()
-      compile_s = trainer.compile(carry, data)
-      _, hist, train_s = trainer.run(carry, data,
-                                     on_epoch=lambda e, c, m: bar.advance(m))
-      results.append({"label": label, "config": exp.config.to_json(),
-                      "compile_seconds": compile_s, "train_seconds": train_s,
-                      "devices": _engine.describe_devices(trainer.num_devices),
-                      "final": _common.summarize(hist), "curves": _common.curves(hist),
-                      "_hist": hist})
+      h = engine.run_experiment(exp, seeds=seeds, devices=args.devices,
+                                on_epoch=lambda epoch, metrics: bar.advance(metrics))
+      results.append({"label": label, "config": h.config.to_json(),
+                      "compile_seconds": h.compile_seconds, "train_seconds": h.train_seconds,
+                      "devices": h.devices, "final": h.summary(),
+                      "curves": {m: v.tolist() for m, v in h.metrics.items()},
+                      "_hist": np.stack([h.metrics[m].T for m in train.METRICS], axis=1)})
   wall = time.perf_counter() - t_all
 
   _print_table(results, args.seeds)
@@ -137,9 +156,11 @@ def run(args) -> int:
   report = {"command": "compare", "vary": [[n, [list(v) if isinstance(v, tuple) else v
                                                  for v in vals]] for n, vals in grid],
             "seeds": seeds, "question": question, "wall_seconds": wall,
-            "versions": _common.versions(),
+            "versions": engine.environment(),
             "results": [{k: v for k, v in r.items() if k != "_hist"} for r in results]}
-  _common.write_json(os.path.join(args.out, "compare.json"), report)
+  with open(os.path.join(args.out, "compare.json"), "w", encoding="utf-8") as f:
+    json.dump(report, f, indent=1, ensure_ascii=False)
+    f.write("\n")
   written.append(os.path.join(args.out, "compare.json"))
   if not args.no_plot:
     written.append(_plot(results, os.path.join(args.out, "compare.png"), names))
@@ -189,7 +210,7 @@ def _answer(results) -> str:
 
 
 def _write_csv(results, path):
-  from jpatterns.cli._engine import METRICS
+  from jpatterns.train import METRICS
   with open(path, "w", newline="", encoding="utf-8") as f:
     w = csv.writer(f)
     w.writerow(["configuration", "seed", "epoch", *METRICS])

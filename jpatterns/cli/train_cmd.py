@@ -8,7 +8,9 @@ Example::
 writes ``runs/train/metrics.json`` (configuration, per-epoch curves, final metrics,
 compile and train seconds, devices, versions) and ``runs/train/checkpoint.npz``
 (params + batch-norm statistics + optimizer state + epochs done; no pickle, see
-``_checkpoint``). ``--resume runs/train/checkpoint.npz`` continues that run: flags not
+``jpatterns.train.checkpoint``). ``--dataset`` also takes the path of your own .npz or
+.csv file (see ``jpatterns.datasets.load``). The command is a thin layer over
+``jpatterns.train.fit``. ``--resume runs/train/checkpoint.npz`` continues that run: flags not
 given are taken from the checkpoint, and the result equals the uninterrupted run.
 """
 
@@ -38,92 +40,58 @@ def add_parser(sub) -> None:
   p.set_defaults(run=run)
 
 
-def _resumed_config(args, given):
-  from jpatterns.cli import _checkpoint
-  from jpatterns.cli._options import TrainConfig, validate
-  meta, leaves = _checkpoint.load(args.resume)
-  base = TrainConfig.from_json(meta["config"])
-  config = dataclasses.replace(base, **given)
-  canon_base, canon_new = validate(base), validate(config)
-  differ = [f.name for f in dataclasses.fields(TrainConfig)
-            if f.name != "epochs"
-            and getattr(canon_base, f.name) != getattr(canon_new, f.name)]
-  if differ:
-    what = ", ".join(f"{k}={getattr(canon_base, k)!r} (asked {getattr(canon_new, k)!r})"
-                     for k in differ)
-    raise UsageError(f"--resume: {args.resume!r} was written by another configuration: {what}")
-  if args.seeds is not None and args.seeds != len(meta["seeds"]):
-    raise UsageError(f"--seeds: the checkpoint holds {len(meta['seeds'])} seed(s), not {args.seeds}")
-  if meta["epoch"] >= config.epochs:
-    raise UsageError(f"--epochs: the checkpoint has already trained {meta['epoch']} "
-                     f"epochs; pass --epochs larger than {meta['epoch']} to continue")
-  return config, meta, leaves
+def _resumed_config(path, given):
+  """The checkpoint's configuration with the flags given on top (epochs may grow)."""
+  from jpatterns.train import TrainConfig, load_checkpoint
+  metadata, _, _ = load_checkpoint(path)
+  if not isinstance(metadata, dict) or "config" not in metadata or "seeds" not in metadata:
+    raise ValueError(f"{path!r} is not a jpatterns training checkpoint (no config or seeds)")
+  config = dataclasses.replace(TrainConfig.from_json(metadata["config"]), **given)
+  return config, len(metadata["seeds"]), metadata.get("epoch", 0)
 
 
 def run(args) -> int:
   _common.start_jax(args)
-  from jpatterns.cli._options import TrainConfig
+  from jpatterns import train
   given = _common.explicit_fields(args)
   if args.seeds is not None and args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
-  meta = leaves = None
+  config, done = train.TrainConfig(**given), 0
   if args.resume:
-    config, meta, leaves = _resumed_config(args, given)
-  else:
-    config = TrainConfig(**given)
-  return train(config, args, meta, leaves)
+    try:
+      config, num_seeds, done = _resumed_config(args.resume, given)
+    except train.ConfigError:
+      raise
+    except (ValueError, TypeError) as e:
+      raise UsageError(f"--resume: {e}") from None
+    if args.seeds is not None and args.seeds != num_seeds:
+      raise UsageError(f"--seeds: the checkpoint holds {num_seeds} seed(s), not {args.seeds}")
 
-
-def train(config, args, meta=None, leaves=None) -> int:
-  import numpy as np
-
-  from jpatterns.cli import _checkpoint, _engine
-
-  exp = _engine.prepare(config)
-  config = exp.config
-  seeds = meta["seeds"] if meta else list(range(config.seed, config.seed + (args.seeds or 1)))
-  trainer = _engine.Trainer(exp, seeds, devices=args.devices)
-  carry = trainer.init_carry()
-  start, history = 0, []
-  if meta is not None:
-    carry = trainer.put(_checkpoint.restore(carry, meta, leaves, args.resume))
-    start = meta["epoch"]
-    history = [np.asarray(h) for h in meta["history"]]
-  data = trainer.data()
-  os.makedirs(args.out, exist_ok=True)
-  ckpt_path = os.path.join(args.out, "checkpoint.npz")
-
-  def header():
-    return {"config": config.to_json(), "seeds": list(seeds),
-            "history": [h.tolist() for h in history]}
-
-  def on_epoch(epoch, carry, metrics):
-    history.append(np.stack([metrics[m] for m in _engine.METRICS]))
-    _checkpoint.save(ckpt_path, carry, dict(header(), epoch=epoch + 1))
-    bar.advance(metrics)
-
-  with _common.Progress(config.epochs, args.quiet) as bar:
-    bar.describe(f"{config.model} on {config.dataset}")
-    for _ in range(start):
+  from jpatterns.train import engine
+  exp = engine.prepare(config)  # every field checked before the bar and the compile
+  engine.check_devices(args.devices, exp.config.batch_size)
+  with _common.Progress(exp.config.epochs, args.quiet) as bar:
+    bar.describe(f"{exp.config.model_name} on {exp.config.dataset}")
+    for _ in range(done if isinstance(done, int) else 0):
       bar.advance()
-    compile_s = trainer.compile(carry, data)
-    carry, _, train_s = trainer.run(carry, data, start=start, on_epoch=on_epoch)
-
-  hist = np.asarray(history)
-  summary = _common.summarize(hist)
-  report = {
-      "command": "train", **header(), "epochs_completed": config.epochs,
-      "resumed_from_epoch": start, "devices": _engine.describe_devices(trainer.num_devices),
-      "compile_seconds": compile_s, "train_seconds": train_s,
-      "final": summary, "curves": _common.curves(hist), "versions": _common.versions(),
-  }
-  del report["history"]
-  _common.write_json(os.path.join(args.out, "metrics.json"), report)
-  print(f"{config.model} on {config.dataset}, {config.optimizer} "
-        f"lr {config.learning_rate:g}, {len(seeds)} seed(s), {config.epochs} epochs, "
-        f"{_engine.describe_devices(trainer.num_devices)}")
-  for m in _engine.METRICS:
+    try:
+      history = engine.run_experiment(
+          exp, seeds=args.seeds or 1, devices=args.devices, out=args.out,
+          on_epoch=lambda epoch, metrics: bar.advance(metrics), resume=args.resume)
+    except train.ConfigError:
+      raise
+    except ValueError as e:  # a checkpoint that does not fit the model
+      if args.resume:
+        raise UsageError(f"--resume: {e}") from None
+      raise
+  config = history.config
+  summary = history.summary()
+  print(f"{config.model_name} on {config.dataset}, {config.optimizer} "
+        f"lr {config.lr:g}, {len(history.seeds)} seed(s), {config.epochs} epochs, "
+        f"{history.devices}")
+  for m in train.METRICS:
     print(f"  {m:<15} {_common.fmt_mean_std(summary[m]['per_seed'])}")
-  print(f"  compile {compile_s:.2f} s, train {train_s:.2f} s")
-  print(f"wrote {os.path.join(args.out, 'metrics.json')} and {ckpt_path}")
+  print(f"  compile {history.compile_seconds:.2f} s, train {history.train_seconds:.2f} s")
+  print(f"wrote {os.path.join(args.out, 'metrics.json')} and "
+        f"{os.path.join(args.out, 'checkpoint.npz')}")
   return 0

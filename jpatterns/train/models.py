@@ -1,12 +1,12 @@
-"""The command line's models, assembled from jpatterns functions.
+"""The models of the training layer, assembled from jpatterns functions, and their registry.
 
-A model is a pair of pure functions::
+A model is a pair of pure functions, :class:`Model` ``(init, apply)``::
 
     params, state = model.init(key)                  # state: batch-norm statistics
     logits, state = model.apply(params, state, x, key, train=True)
 
 Each hidden layer is ``linear → normalization → activation → dropout variant``, every
-piece chosen by catalogue name in a :class:`~jpatterns.cli._options.TrainConfig`:
+piece chosen by catalogue name in a :class:`~jpatterns.train.TrainConfig`:
 
 * ``mlp``: ``depth`` dense layers of ``width`` units (default 128) on the flattened input;
 * ``cnn``: ``depth`` 3×3 conv layers of ``width`` channels (default 32), 2×2 max
@@ -19,6 +19,11 @@ piece chosen by catalogue name in a :class:`~jpatterns.cli._options.TrainConfig`
 
 Convolution and pooling windows are XLA's (``lax.conv_general_dilated``,
 ``jpatterns.max_pool`` / ``avg_pool``); everything else is a jpatterns pattern.
+
+:data:`MODELS` maps a name to a builder ``builder(config, input_shape, num_classes) ->
+Model``; :func:`register_model` adds one, so ``TrainConfig(model="mine")`` and
+``jpatterns train --model mine`` find it. A :class:`Model` can also be passed directly as
+``TrainConfig(model=Model(init, apply))``.
 """
 
 from __future__ import annotations
@@ -31,11 +36,11 @@ import jax.numpy as jnp
 import jpatterns as jp
 from jpatterns import activations as act_lib
 from jpatterns import stochastic as drop_lib
-from jpatterns.cli._options import TrainConfig, make_initializer
+from jpatterns.layers import _dense as _matmul_bias
+from jpatterns.train.build import make_initializer
+from jpatterns.train.config import DEFAULT_WIDTH, TrainConfig
 
-__all__ = ["Model", "build_model", "DEFAULT_WIDTH"]
-
-DEFAULT_WIDTH = {"mlp": 128, "cnn": 32, "resnet": 32, "lstm": 64}
+__all__ = ["Model", "MODELS", "BUILTIN_MODELS", "register_model", "build_model"]
 _PRELU_INIT = 0.25  # He et al. 2015's initial slope
 
 
@@ -49,8 +54,18 @@ def _num_groups(channels: int, spatial: bool) -> int:
 
 
 class Model(NamedTuple):
+  """A model as two pure functions.
+
+  Attributes:
+    init: ``init(key) -> (params, state)``; ``state`` holds non-trained variables such
+      as batch-norm statistics (``{}`` when there are none).
+    apply: ``apply(params, state, x, key, train) -> (logits, new_state)`` for a batch
+      ``x``; ``key`` drives dropout and other noise, ``train`` switches it on.
+    name: recorded in metrics and checkpoints.
+  """
   init: Callable[[Any], tuple[Any, Any]]
   apply: Callable[..., tuple[Any, Any]]
+  name: str = "custom"
 
 
 # --- layers: (init, apply) pairs over plain dicts ------------------------------------
@@ -76,8 +91,7 @@ def _kernel(p):
 
 
 def _dense(p, x):
-  y = x @ _kernel(p)
-  return y + p["b"] if "b" in p else y
+  return _matmul_bias(x, _kernel(p), p.get("b"))
 
 
 def _conv(p, x, stride=1):
@@ -112,18 +126,18 @@ def _norm_init(cfg, channels):
 def _norm(cfg, p, s, x, train):
   n = cfg.norm
   if n == "batch_norm":
-    return jp.batch_norm(x, s, p["scale"], p["bias"], train=train,
+    return jp.batch_norm(x, s, scale=p["scale"], bias=p["bias"], train=train,
                          axis=tuple(range(x.ndim - 1)), momentum=0.9)
   if n == "layer_norm":
-    return jp.layer_norm(x, p["scale"], p["bias"], axis=-1), s
+    return jp.layer_norm(x, scale=p["scale"], bias=p["bias"], axis=-1), s
   if n == "group_norm":
     groups = _num_groups(x.shape[-1], spatial=x.ndim > 2)
-    return jp.group_norm(x, p["scale"], p["bias"], num_groups=groups,
+    return jp.group_norm(x, scale=p["scale"], bias=p["bias"], num_groups=groups,
                          axis=tuple(range(1, x.ndim - 1)) or None), s
   if n == "rms_norm":
-    return jp.rms_norm(x, p["scale"], axis=-1), s
+    return jp.rms_norm(x, scale=p["scale"], axis=-1), s
   if n == "instance_norm":
-    return jp.instance_norm(x, p["scale"], p["bias"]), s
+    return jp.instance_norm(x, scale=p["scale"], bias=p["bias"]), s
   if n == "local_response_norm":  # AlexNet's n=5, k=2, α=1e-4, β=0.75 (seed 002)
     return jp.local_response_norm(x, size=5), s
   return x, s  # none, weight_norm (in the kernel)
@@ -144,7 +158,7 @@ def _act(cfg, p, x, key, train):
 
 def _drop(cfg, key, x, train, where):
   """The dropout variant where it applies; ``where`` is 'dense', 'conv' or 'branch'."""
-  d, rate = cfg.dropout, cfg.rate
+  d, rate = cfg.dropout, cfg.dropout_rate
   if d == "none" or rate == 0:
     return x
   if d == "dropout":
@@ -184,8 +198,8 @@ def _post(cfg, p, s, h, key, train, where):
 def _dense_unit(cfg, p, s, x, key, train):
   k_lin, k_post = jax.random.split(key)
   lin = p["linear"]
-  if cfg.dropout == "dropconnect" and train and cfg.rate > 0:  # mask on W (seed 002)
-    h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.rate, bias=lin.get("b"))
+  if cfg.dropout == "dropconnect" and train and cfg.dropout_rate > 0:  # mask on W (seed 002)
+    h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.dropout_rate, bias=lin.get("b"))
   elif cfg.dropout == "standout":  # keep probability g(W_s x) per unit (seed 002)
     act = lambda z: _act(cfg, p["act"], z, k_post, train)
     return drop_lib.standout(k_lin, x, _kernel(lin), p["gate"]["w"], bias=lin.get("b"),
@@ -337,10 +351,51 @@ def _lstm(cfg, input_shape, num_classes, width):
   return Model(init, apply)
 
 
-_BUILDERS = {"mlp": _mlp, "cnn": _cnn, "resnet": _resnet, "lstm": _lstm}
+def _builtin(builder, name):
+  def build(cfg, input_shape, num_classes):
+    width = cfg.width or DEFAULT_WIDTH[name]
+    return builder(cfg, tuple(input_shape), num_classes, width)._replace(name=name)
+  build.__doc__ = builder.__doc__
+  return build
+
+
+BUILTIN_MODELS = ("mlp", "cnn", "resnet", "lstm")
+# name -> builder(config, input_shape, num_classes) -> Model
+MODELS: dict[str, Callable[[TrainConfig, tuple, int], Model]] = {
+    name: _builtin(b, name) for name, b in zip(BUILTIN_MODELS, (_mlp, _cnn, _resnet, _lstm))}
+
+
+def register_model(name: str, builder: Callable[[TrainConfig, tuple, int], Model]) -> None:
+  """Adds ``builder(config, input_shape, num_classes) -> Model`` to :data:`MODELS`.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from jpatterns import train
+    >>> def linear(config, input_shape, num_classes):
+    ...   n = int(jnp.prod(jnp.array(input_shape)))
+    ...   init = lambda key: ({"w": jnp.zeros((n, num_classes))}, {})
+    ...   apply = lambda p, s, x, key, train: (x.reshape(len(x), -1) @ p["w"], s)
+    ...   return train.Model(init, apply, "linear")
+    >>> train.register_model("linear", linear)
+    >>> train.TrainConfig(model="linear").model
+    'linear'
+  """
+  if not isinstance(name, str) or not name.isidentifier():
+    raise ValueError(f"register_model: name={name!r} must be an identifier-like string")
+  if name in BUILTIN_MODELS:
+    raise ValueError(f"register_model: name={name!r} is a built-in model; choose another")
+  if not callable(builder):
+    raise ValueError(f"register_model: builder={builder!r} must be callable as "
+                     "builder(config, input_shape, num_classes) -> Model")
+  MODELS[name] = builder
 
 
 def build_model(cfg: TrainConfig, input_shape, num_classes: int) -> Model:
   """The model ``cfg.model`` for examples of ``input_shape`` (no batch axis)."""
-  width = cfg.width or DEFAULT_WIDTH[cfg.model]
-  return _BUILDERS[cfg.model](cfg, tuple(input_shape), num_classes, width)
+  if isinstance(cfg.model, Model):
+    return cfg.model
+  model = MODELS[cfg.model](cfg, tuple(input_shape), num_classes)
+  if not isinstance(model, Model):
+    raise ValueError(f"model={cfg.model!r}: its builder returned {type(model).__name__}, "
+                     "not a jpatterns.train.Model")
+  return model

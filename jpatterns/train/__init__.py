@@ -1,0 +1,40 @@
+"""The training layer: configure, train, compare and checkpoint jpatterns models.
+
+A library, like ``flax.training``: it knows nothing of a command line, and every bad
+argument is a ``ValueError`` naming the field. The ``jpatterns`` command is a thin
+layer over it.
+
+    >>> from jpatterns import datasets, train
+    >>> config = train.TrainConfig(model="mlp", optimizer="adam", epochs=2, width=32)
+    >>> history = train.fit(config, data=datasets.load("digits"))
+    >>> sorted(history.metrics)
+    ['test_accuracy', 'test_loss', 'train_accuracy', 'train_loss']
+
+* :class:`TrainConfig`: one run, every pattern by catalogue name;
+* :func:`fit`: trains it (seeds under ``vmap``, one compiled epoch, batch sharded over
+  devices, a checkpoint every epoch with ``out=``, ``resume=`` to continue);
+* :func:`compare`: several configurations, same seeds and data;
+* :class:`Model`, :data:`MODELS`, :func:`register_model`: the model registry (``mlp``,
+  ``cnn``, ``resnet``, ``lstm`` and the user's own);
+* :func:`save_checkpoint` / :func:`restore_checkpoint`: npz + JSON, no pickle.
+"""
+
+from jpatterns.train.checkpoint import load_checkpoint as load_checkpoint
+from jpatterns.train.checkpoint import restore_checkpoint as restore_checkpoint
+from jpatterns.train.checkpoint import save_checkpoint as save_checkpoint
+from jpatterns.train.config import CHOICES as CHOICES
+from jpatterns.train.config import ConfigError as ConfigError
+from jpatterns.train.config import TrainConfig as TrainConfig
+from jpatterns.train.engine import METRICS as METRICS
+from jpatterns.train.engine import History as History
+from jpatterns.train.engine import compare as compare
+from jpatterns.train.engine import fit as fit
+from jpatterns.train.models import MODELS as MODELS
+from jpatterns.train.models import Model as Model
+from jpatterns.train.models import register_model as register_model
+
+__all__ = [
+    "TrainConfig", "ConfigError", "CHOICES", "fit", "compare", "History", "METRICS",
+    "Model", "MODELS", "register_model", "save_checkpoint", "restore_checkpoint",
+    "load_checkpoint",
+]

@@ -1,0 +1,539 @@
+"""The training engine: :func:`fit` and :func:`compare`, and the compiled epoch under them.
+
+One compiled function runs one epoch for every seed at once::
+
+    carry, metrics = epoch_fn(carry, seed_keys, epoch, data)
+
+* the seeds of a configuration are a ``vmap`` axis (``carry`` and ``seed_keys`` have a
+  leading seed axis), so ``compare(..., seeds=3)`` costs one compile, not three;
+* the epoch is one ``lax.scan`` over minibatches (Python is not in the inner loop),
+  followed by the test-set evaluation, and ``carry`` (params, model state such as
+  batch-norm statistics, optimizer state) is donated, so XLA updates it in place;
+* every random draw is ``fold_in(seed key, epoch, step)``: an epoch's shuffling,
+  dropout masks and augmentations depend only on the seed and the epoch, so a run
+  resumed from a checkpoint continues exactly as the uninterrupted run would;
+* with more than one device the batch axis is sharded across them
+  (``jax.sharding.NamedSharding`` over a 1-D ``"data"`` mesh) and everything else is
+  replicated. XLA's SPMD partitioner turns the batch-norm statistics into
+  cross-device reductions, so the loss curve is the one-device curve of the same
+  global batch (tested on 8 CPU devices).
+
+Every problem with a configuration or argument raises
+:class:`~jpatterns.train.config.ConfigError` (a ``ValueError``) naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+import jpatterns as jp
+from jpatterns import augment as aug
+from jpatterns import datasets
+from jpatterns import preprocessing as pre
+from jpatterns.train import checkpoint as ckpt
+from jpatterns.train.build import make_optimizer
+from jpatterns.train.config import ConfigError, TrainConfig, validate
+from jpatterns.train.models import Model, build_model
+
+__all__ = ["fit", "compare", "History", "Experiment", "prepare", "run_experiment",
+           "load_data", "Trainer", "METRICS",
+           "epoch_batches", "prng_context", "describe_devices", "environment"]
+
+# Per epoch and seed. The train metrics are means over the epoch's minibatches as they
+# were trained on (train mode: dropout on, augmented, label-smoothed loss); the test
+# metrics are the whole test set in eval mode after the epoch, with the plain loss.
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+def prng_context():
+  """Threefry in its non-partitionable form while the engine traces.
+
+  XLA:CPU compiles the partitionable form (JAX's default since 0.5) about 3× slower:
+  three ``normal`` draws took 1.8 s against 0.6 s here, and compilation is most of a
+  short run's wall time. Values stay a pure function of the key, equal on one device
+  and on eight (the SPMD partitioner keeps the program's semantics); only the bit
+  stream differs from the default form's, so a key gives other numbers than in a
+  program traced with the default.
+  """
+  return jax.threefry_partitionable(False)
+
+
+@dataclasses.dataclass
+class Experiment:
+  """A validated configuration with its data, model and optimizer built."""
+  config: TrainConfig
+  data: datasets.Dataset
+  model: Model
+  optimizer: optax.GradientTransformation
+  steps_per_epoch: int
+
+
+def _preprocess(name, x_train, x_test):
+  """Fits on the training set, applies to both (seed 002 数据预处理)."""
+  if name == "none":
+    return x_train, x_test
+  shape = x_train.shape[1:]
+  tr, te = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+  if name == "min_max_scale":
+    stats = pre.fit_min_max(tr)
+    tr, te = pre.min_max_scale(tr, stats), pre.min_max_scale(te, stats)
+  elif name == "standardize":
+    stats = pre.fit_standardization(tr)
+    tr, te = pre.standardize(tr, stats), pre.standardize(te, stats)
+  else:
+    stats = pre.fit_whitening(tr, method=name.split("_")[0], epsilon=1e-2)
+    tr, te = pre.whiten(tr, stats), pre.whiten(te, stats)
+  return (np.asarray(tr, np.float32).reshape(-1, *shape),
+          np.asarray(te, np.float32).reshape(-1, *shape))
+
+
+def load_data(config: TrainConfig, data=None) -> datasets.Dataset:
+  """``data`` as a Dataset: given, loaded from a name/path, or ``config.dataset``."""
+  if isinstance(data, datasets.Dataset):
+    return data
+  if data is not None and not isinstance(data, (str, os.PathLike)):
+    raise ConfigError("data", type(data).__name__, "must be a jpatterns.datasets.Dataset, "
+                      "a dataset name or a file path")
+  name = config.dataset if data is None else os.fspath(data)
+  try:
+    return datasets.load(name, test_fraction=config.test_fraction)
+  except ValueError as e:
+    reason = str(e).removeprefix("load: ").removeprefix(f"{name}: ")
+    raise ConfigError("dataset", name, f"cannot be used: {reason}") from None
+
+
+def prepare(config: TrainConfig, data=None) -> Experiment:
+  """Validates ``config`` against its data and builds everything a run needs.
+
+  Args:
+    config: the run.
+    data: a :class:`~jpatterns.datasets.Dataset`, a dataset name or file path, or
+      None for ``config.dataset``.
+  """
+  validate(config)  # field by field, before any file is read
+  data = load_data(config, data)
+  config = validate(dataclasses.replace(config, dataset=data.name), data.kind)
+  x_train, x_test = _preprocess(config.preprocess, data.x_train, data.x_test)
+  data = dataclasses.replace(data, x_train=x_train, x_test=x_test)
+  n_train = len(data.x_train)
+  if config.batch_size > n_train:
+    raise ConfigError("batch_size", config.batch_size, f"is larger than the {n_train} "
+                      f"training examples of {data.name}")
+  steps = n_train // config.batch_size
+  model = build_model(config, data.x_train.shape[1:], data.num_classes)
+  return Experiment(config, data, model, make_optimizer(config, steps), steps)
+
+
+# --- the pieces of one step ----------------------------------------------------------
+
+def _augment_batch(config: TrainConfig, key, x, y):
+  """The chosen augmentations, per example (vmap over split keys), then mixup."""
+  ops = {
+      "random_flip_left_right": lambda k, im: aug.random_flip_left_right(k, im),
+      "random_flip_up_down": lambda k, im: aug.random_flip_up_down(k, im),
+      "random_crop": lambda k, im: aug.random_crop(k, im, crop_size=im.shape[:2], padding=1),
+      "random_rotate": lambda k, im: aug.random_rotate(k, im, max_angle=np.pi / 12),
+      "random_zoom": lambda k, im: aug.random_zoom(k, im, min_factor=0.9, max_factor=1.1),
+      "random_translate": lambda k, im: aug.random_translate(k, im, max_shift=1),
+      "gaussian_noise": lambda k, im: aug.gaussian_noise(k, im, stddev=0.05),
+      "cutout": lambda k, im: aug.cutout(k, im, size=max(1, im.shape[0] // 4)),
+  }
+  for i, name in enumerate(config.augment):
+    k = jax.random.fold_in(key, i)
+    if name == "mixup":
+      x, y = aug.mixup(k, x, y, alpha=0.2)
+    else:
+      x = jax.vmap(ops[name])(jax.random.split(k, x.shape[0]), x)
+  return x, y
+
+
+def _loss(config: TrainConfig, logits, labels):
+  """Mean loss of a batch; ``labels`` are one-hot (or mixed) probabilities."""
+  if config.loss == "focal_loss":
+    per_example = jp.focal_loss(logits, labels).sum(-1)
+  else:
+    per_example = jp.softmax_cross_entropy(
+        logits, labels, label_smoothing=config.label_smoothing)
+  return per_example.mean()
+
+
+def epoch_batches(seed_key, epoch, n: int, steps: int, batch_size: int):
+  """The epoch's key and its minibatch indices ``(steps, batch_size)``.
+
+  ``epoch_key = fold_in(fold_in(seed_key, 1), epoch)``; the shuffle is
+  ``permutation(fold_in(epoch_key, 0), n)``, cut into ``steps`` batches (the last
+  ``n mod batch_size`` examples of the permutation sit the epoch out); step ``i`` draws
+  its dropout and augmentation keys from ``fold_in(epoch_key, i + 1)``. Initialization
+  uses ``fold_in(seed_key, 0)``.
+  """
+  epoch_key = jax.random.fold_in(jax.random.fold_in(seed_key, 1), epoch)
+  perm = jax.random.permutation(jax.random.fold_in(epoch_key, 0), n)
+  return epoch_key, perm[: steps * batch_size].reshape(steps, batch_size)
+
+
+# --- the trainer ---------------------------------------------------------------------
+
+
+def check_devices(devices: int | None, batch_size: int) -> int:
+  """How many devices a run shards over (None: all); ConfigError when it cannot."""
+  available = jax.devices()
+  n = len(available) if devices is None else devices
+  if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(available):
+    raise ConfigError("devices", n, f"is not valid; this machine has {len(available)} "
+                      f"{available[0].platform} device(s)")
+  if n > 1 and batch_size % n:
+    raise ConfigError("batch_size", batch_size, f"does not split across {n} devices; use "
+                      f"a multiple of {n} or devices=1")
+  return n
+
+
+class Trainer:
+  """Compiles and runs the epoch function of an :class:`Experiment` for some seeds.
+
+  Args:
+    experiment: from :func:`prepare`.
+    seeds: the seeds (a vmap axis).
+    devices: how many devices to shard the batch over (default: all).
+  """
+
+  def __init__(self, experiment: Experiment, seeds, devices: int | None = None):
+    self.exp = experiment
+    self.seeds = tuple(int(s) for s in seeds)
+    available = jax.devices()
+    n = check_devices(devices, experiment.config.batch_size)
+    self.num_devices = n
+    self.mesh = (jax.make_mesh((n,), ("data",), devices=available[:n],
+                               axis_types=(jax.sharding.AxisType.Auto,)) if n > 1 else None)
+    self._compiled = None
+
+  # Placement: everything replicated; the batch axis is sharded inside the step.
+  def put(self, tree):
+    """``tree`` on the devices: replicated over the mesh, or on the default device."""
+    if self.mesh is None:
+      return jax.device_put(tree)
+    return jax.device_put(tree, NamedSharding(self.mesh, P()))
+
+  def _shard_batch(self, x):
+    if self.mesh is None:
+      return x
+    return jax.lax.with_sharding_constraint(x, NamedSharding(self.mesh, P("data")))
+
+  def seed_keys(self):
+    return jnp.stack([jax.random.key(s) for s in self.seeds])
+
+  def init_carry(self):
+    """(params, state, opt_state) for every seed, stacked on a leading axis."""
+    exp = self.exp
+
+    def one(key):
+      params, state = exp.model.init(jax.random.fold_in(key, 0))
+      return params, state, exp.optimizer.init(params)
+
+    with prng_context():
+      return self.put(jax.jit(jax.vmap(one))(self.seed_keys()))
+
+  def data(self):
+    d = self.exp.data
+    k = d.num_classes
+    arrays = (d.x_train, jax.nn.one_hot(d.y_train, k), d.x_test, jax.nn.one_hot(d.y_test, k))
+    return self.put(tuple(jnp.asarray(a, jnp.float32) for a in arrays))
+
+  def _epoch_fn(self):
+    exp, cfg = self.exp, self.exp.config
+    model, opt, steps, bs = exp.model, exp.optimizer, exp.steps_per_epoch, cfg.batch_size
+
+    def loss_fn(params, state, x, y, key):
+      logits, state = model.apply(params, state, x, key, train=True)
+      loss = _loss(cfg, logits, y)
+      acc = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(y, -1))
+      return loss, (state, acc)
+
+    def one_seed(carry, seed_key, epoch, data):
+      x_train, y_train, x_test, y_test = data
+      epoch_key, batches = epoch_batches(seed_key, epoch, x_train.shape[0], steps, bs)
+
+      def step(carry, inputs):
+        params, state, opt_state = carry
+        idx, i = inputs
+        k = jax.random.fold_in(epoch_key, i + 1)
+        x, y = self._shard_batch(x_train[idx]), self._shard_batch(y_train[idx])
+        if cfg.augment:
+          x, y = _augment_batch(cfg, jax.random.fold_in(k, 0), x, y)
+        (loss, (state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, state, x, y, jax.random.fold_in(k, 1))
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), state, opt_state), (loss, acc)
+
+      carry, (losses, accs) = jax.lax.scan(step, carry, (batches, jnp.arange(steps)))
+      params, state, _ = carry
+      logits, _ = model.apply(params, state, x_test, jax.random.key(0), train=False)
+      test_loss = _loss(dataclasses.replace(cfg, label_smoothing=0.0), logits, y_test)
+      test_acc = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(y_test, -1))
+      return carry, jnp.stack([losses.mean(), accs.mean(), test_loss, test_acc])
+
+    return jax.vmap(one_seed, in_axes=(0, 0, None, None))
+
+  def compile(self, carry, data):
+    """Lowers and compiles the epoch function; returns its compile time in seconds."""
+    t0 = time.perf_counter()
+    fn = jax.jit(self._epoch_fn(), donate_argnums=0)
+    with prng_context():
+      self._compiled = fn.lower(carry, self.seed_keys(), jnp.int32(0), data).compile()
+    return time.perf_counter() - t0
+
+  def run(self, carry, data, *, start: int = 0, on_epoch: Callable | None = None):
+    """Epochs ``start … epochs-1``; ``on_epoch(epoch, carry, metrics)`` after each.
+
+    ``metrics`` is a dict of NumPy arrays, one value per seed. Returns the final
+    carry, the stacked metrics of the epochs run ``(epochs - start, 4, seeds)`` and
+    the seconds spent in them (compile excluded).
+    """
+    if self._compiled is None:
+      self.compile(carry, data)
+    keys = self.seed_keys()
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(start, self.exp.config.epochs):
+      carry, m = self._compiled(carry, keys, jnp.int32(epoch), data)
+      m = np.asarray(jax.device_get(m)).T  # (4, seeds)
+      history.append(m)
+      if on_epoch is not None:
+        on_epoch(epoch, carry, dict(zip(METRICS, m)))
+    seconds = time.perf_counter() - t0
+    return carry, np.asarray(history).reshape(-1, len(METRICS), len(self.seeds)), seconds
+
+
+def describe_devices(n: int) -> str:
+  """E.g. ``"8 x cpu (cpu)"``: how many devices a run used, and which."""
+  d = jax.devices()[0]
+  return f"{n} x {d.platform} ({getattr(d, 'device_kind', d.platform)})"
+
+
+def environment() -> dict:
+  """Versions and devices of this process: what a result was measured with."""
+  import flax
+
+  import jpatterns
+  d = jax.devices()[0]
+  return {"jpatterns": jpatterns.__version__, "jax": jax.__version__,
+          "flax": flax.__version__, "optax": optax.__version__,
+          "python": platform.python_version(), "backend": d.platform,
+          "device_kind": getattr(d, "device_kind", d.platform),
+          "device_count": jax.device_count()}
+
+
+# --- the public entry points ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class History:
+  """What :func:`fit` returns: per-epoch metrics per seed, and the final variables.
+
+  Attributes:
+    config: the configuration run (names canonical, ``dataset`` the data's name).
+    seeds: the seeds, in the order of every leading seed axis below.
+    metrics: ``{name: array (seeds, epochs)}`` for the names of :data:`METRICS`; the
+      train metrics are means over the epoch's minibatches as trained (dropout on,
+      augmented, label-smoothed loss), the test metrics the whole test set in eval
+      mode after the epoch. A resumed run includes the epochs before it.
+    params, state, opt_state: the final parameters, model state (batch-norm
+      statistics) and optimizer state, each with a leading seed axis.
+    model: the :class:`~jpatterns.train.Model`, to evaluate ``params`` with.
+    start_epoch: the epoch the run started from (> 0 when resumed).
+    compile_seconds, train_seconds: compile and training wall time of this call.
+    devices: e.g. ``"8 x cpu (cpu)"``.
+  """
+
+  config: TrainConfig
+  seeds: tuple[int, ...]
+  metrics: dict[str, np.ndarray]
+  params: Any
+  state: Any
+  opt_state: Any
+  model: Model
+  start_epoch: int = 0
+  compile_seconds: float = 0.0
+  train_seconds: float = 0.0
+  devices: str = ""
+
+  @property
+  def final(self) -> dict[str, np.ndarray]:
+    """The last epoch's metrics, one value per seed."""
+    return {m: v[:, -1] for m, v in self.metrics.items()}
+
+  def summary(self) -> dict:
+    """Final-epoch metrics: ``{name: {"mean", "std", "per_seed"}}``."""
+    return {m: {"mean": float(v.mean()), "std": float(v.std()),
+                "per_seed": [float(x) for x in v]} for m, v in self.final.items()}
+
+  def to_json(self) -> dict:
+    """The record ``metrics.json`` holds (no arrays but the curves as lists)."""
+    return {"config": self.config.to_json(), "seeds": list(self.seeds),
+            "epochs_completed": int(self.metrics[METRICS[0]].shape[1]),
+            "resumed_from_epoch": self.start_epoch, "devices": self.devices,
+            "compile_seconds": self.compile_seconds, "train_seconds": self.train_seconds,
+            "final": self.summary(),
+            "curves": {m: v.tolist() for m, v in self.metrics.items()},
+            "versions": environment()}
+
+
+def _seed_list(config: TrainConfig, seeds) -> list[int]:
+  if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+    if seeds < 1:
+      raise ConfigError("seeds", seeds, "is not valid; need an integer >= 1")
+    return list(range(config.seed, config.seed + int(seeds)))
+  if isinstance(seeds, Sequence) and seeds and all(
+      isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds):
+    if len(set(seeds)) != len(seeds):
+      raise ConfigError("seeds", seeds, "repeats a seed")
+    return [int(s) for s in seeds]
+  raise ConfigError("seeds", seeds, "must be a count >= 1 or a non-empty list of seeds >= 0")
+
+
+def _resume(path, config: TrainConfig):
+  """The checkpoint's metadata, layout and leaves, checked against ``config``."""
+  metadata, layout, leaves = ckpt.load_checkpoint(path)
+  try:
+    saved = validate(TrainConfig.from_json(metadata["config"]))
+    seeds, epoch, history = metadata["seeds"], metadata["epoch"], metadata["history"]
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f"{os.fspath(path)!r} is not a jpatterns training checkpoint "
+                     f"({type(e).__name__}: {e})") from None
+  differ = [f.name for f in dataclasses.fields(TrainConfig)
+            if f.name not in ("epochs", "dataset")
+            and getattr(saved, f.name) != getattr(config, f.name)]
+  if differ:
+    what = ", ".join(f"{k}={getattr(saved, k)!r} (asked {getattr(config, k)!r})"
+                     for k in differ)
+    raise ConfigError("resume", os.fspath(path),
+                      f"was written by another configuration: {what}")
+  if epoch >= config.epochs:
+    raise ConfigError("epochs", config.epochs, f"is not more than the {epoch} epochs the "
+                      "checkpoint has trained; pass more epochs to continue")
+  return seeds, epoch, history, layout, leaves
+
+
+def _write_json(path, obj) -> None:
+  tmp = f"{path}.tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(obj, f, indent=1, ensure_ascii=False)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def fit(config: TrainConfig, data=None, *, seeds=1, devices: int | None = None,
+        out: str | os.PathLike | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None,
+        resume: str | os.PathLike | None = None) -> History:
+  """Trains ``config`` on ``data`` for one or more seeds at once.
+
+  Args:
+    config: the run (:class:`~jpatterns.train.TrainConfig`).
+    data: a :class:`~jpatterns.datasets.Dataset`, a dataset name or an .npz/.csv path;
+      None loads ``config.dataset``.
+    seeds: how many seeds (``config.seed`` onwards) or which ones; they train together
+      under ``vmap`` in one compiled program.
+    devices: how many devices to shard the batch over (default: all).
+    out: a directory for ``checkpoint.npz`` (written after every epoch, atomically)
+      and ``metrics.json`` (at the end); None writes nothing.
+    on_epoch: ``on_epoch(epoch, metrics)`` after each epoch, ``epoch`` counted from 0,
+      ``metrics`` ``{name: array (seeds,)}``.
+    resume: a checkpoint written by ``fit(..., out=...)``: training continues from its
+      epoch with its seeds and equals the uninterrupted run. ``config`` must match the
+      checkpoint's except for ``epochs``.
+
+  Returns:
+    A :class:`History`.
+
+  Raises:
+    ValueError: a bad field or argument (a :class:`~jpatterns.train.config.ConfigError`
+      naming it), an unusable data file, or an unreadable checkpoint.
+
+  Example:
+    >>> from jpatterns import datasets, train
+    >>> h = train.fit(train.TrainConfig(epochs=2, width=32), datasets.load("digits"))
+    >>> h.metrics["test_accuracy"].shape, bool(h.final["test_accuracy"][0] > 0.8)
+    ((1, 2), True)
+  """
+  return run_experiment(prepare(config, data), seeds=seeds, devices=devices, out=out,
+                        on_epoch=on_epoch, resume=resume)
+
+
+def run_experiment(exp: Experiment, *, seeds=1, devices=None, out=None, on_epoch=None,
+                   resume=None) -> History:
+  """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d."""
+  config = exp.config
+  restored = _resume(resume, config) if resume is not None else None
+  seed_list = restored[0] if restored else _seed_list(config, seeds)
+  trainer = Trainer(exp, seed_list, devices=devices)
+  carry = trainer.init_carry()
+  start, past = 0, np.zeros((len(seed_list), len(METRICS), 0), np.float32)
+  if restored:
+    _, start, history, layout, leaves = restored
+    carry = trainer.put(ckpt.fill(carry, layout, leaves, os.fspath(resume)))
+    past = np.asarray(history, np.float32).reshape(len(seed_list), len(METRICS), start)
+  if out is not None:
+    os.makedirs(out, exist_ok=True)
+  curves = [past]
+
+  def after_epoch(epoch, carry, metrics):
+    curves.append(np.stack([metrics[m] for m in METRICS])[..., None].transpose(1, 0, 2))
+    if out is not None:
+      ckpt.save_checkpoint(os.path.join(out, "checkpoint.npz"), carry, metadata={
+          "config": config.to_json(), "seeds": list(seed_list), "epoch": epoch + 1,
+          "history": np.concatenate(curves, axis=2).tolist()})
+    if on_epoch is not None:
+      on_epoch(epoch, metrics)
+
+  data_arrays = trainer.data()
+  compile_s = trainer.compile(carry, data_arrays)
+  carry, _, train_s = trainer.run(carry, data_arrays, start=start, on_epoch=after_epoch)
+  curves = np.concatenate(curves, axis=2)  # (seeds, metrics, epochs)
+  params, state, opt_state = carry
+  history = History(config, tuple(seed_list), {m: curves[:, i] for i, m in enumerate(METRICS)},
+                    params, state, opt_state, exp.model, start, compile_s, train_s,
+                    describe_devices(trainer.num_devices))
+  if out is not None:
+    _write_json(os.path.join(out, "metrics.json"), history.to_json())
+  return history
+
+
+def compare(configs: Sequence[TrainConfig], data=None, *, seeds=3,
+            devices: int | None = None,
+            on_epoch: Callable[[int, dict], None] | None = None) -> list[History]:
+  """Runs :func:`fit` for each configuration with the same seeds and data.
+
+  Every configuration is validated (and its data loaded) before the first compiles,
+  so a bad one fails at once. A dataset is loaded once for all configurations that
+  name it.
+
+  Returns:
+    One :class:`History` per configuration, in order.
+  """
+  if isinstance(configs, TrainConfig) or not isinstance(configs, Sequence) or not configs:
+    raise ConfigError("configs", configs, "must be a non-empty list of TrainConfig")
+  loaded = {}
+
+  def data_of(c):
+    if data is not None:
+      return data
+    k = (c.dataset, c.test_fraction)
+    if k not in loaded:
+      loaded[k] = load_data(validate(c))
+    return loaded[k]
+
+  experiments = [prepare(c, data_of(c)) for c in configs]  # fail before any compile
+  return [run_experiment(e, seeds=seeds, devices=devices, on_epoch=on_epoch)
+          for e in experiments]
