@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_datasets import MALFORMED, _write
 
 from jpatterns.cli import main
 from jpatterns.cli._errors import UsageError
@@ -415,10 +416,8 @@ def test_train_on_a_users_npz_and_csv(tmp_path, capsys):
     assert _metrics(out)["final"]["test_accuracy"]["mean"] > 0.9
 
 
-@pytest.mark.parametrize("name,content,message", __import__("test_datasets").MALFORMED,
-                         ids=[m[0] for m in __import__("test_datasets").MALFORMED])
+@pytest.mark.parametrize("name,content,message", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_dataset_files_exit_2_with_one_line(name, content, message, tmp_path, capsys):
-  from test_datasets import _write
   path = _write(tmp_path, name, content)
   code, _, err = _run(capsys, "train", "--dataset", path, "--epochs", "1", "--quiet")
   assert code == 2
