@@ -15,7 +15,7 @@ are not updated during ``init``; random modules draw ``self.make_rng("dropout")`
 masks as ``flax.linen.Dropout`` for the same ``rngs``; tested).
 
 House departures from Flax, as in the nnx module: ``feature_axis`` for BatchNorm's
-feature axis (Flax's ``axis``), the pure functions' ``epsilon`` defaults, the output
+feature axis (Flax's ``axis``), the pure functions' ``eps`` defaults, the output
 keeps the input dtype, and ``WeightNormDense`` / ``SpectralNormDense`` are dense layers
 rather than generic layer wrappers.
 

@@ -29,7 +29,7 @@ class BatchNorm(nn.Module):
     use_running_average: eval flag (or pass it to the call).
     feature_axis: the feature axis (Flax's ``axis``); every other axis is reduced.
     momentum: weight of the old running value.
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ.
     bias_init, scale_init: their initializers.
     param_dtype: parameter and statistic dtype.
@@ -48,7 +48,7 @@ class BatchNorm(nn.Module):
   use_running_average: bool | None = None
   feature_axis: int = -1
   momentum: float = 0.99
-  epsilon: float = 1e-5
+  eps: float = 1e-5
   use_bias: bool = True
   use_scale: bool = True
   bias_init: Initializer = _init.zeros()
@@ -78,7 +78,7 @@ class BatchNorm(nn.Module):
     scale, bias = _base.scale_bias(self, shape)
     y, new = _norm.batch_norm(x, _norm.BatchNormStats(mean.value, var.value), scale=scale,
                               bias=bias, train=not eval_mode, axis=axes,
-                              momentum=self.momentum, epsilon=self.epsilon,
+                              momentum=self.momentum, epsilon=self.eps,
                               axis_name=self.axis_name, mask=mask)
     if not eval_mode and not self.is_initializing():
       mean.value, var.value = new.mean, new.var
@@ -90,7 +90,7 @@ class LayerNorm(nn.Module):
 
   Attributes:
     axis: reduced axes (default the last), which also carry γ and β.
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ.
     bias_init, scale_init: their initializers.
     param_dtype: parameter dtype.
@@ -105,7 +105,7 @@ class LayerNorm(nn.Module):
     [[-1.225  0.     1.225]]
   """
   axis: int | Sequence[int] = -1
-  epsilon: float = 1e-5
+  eps: float = 1e-5
   use_bias: bool = True
   use_scale: bool = True
   bias_init: Initializer = _init.zeros()
@@ -118,7 +118,7 @@ class LayerNorm(nn.Module):
     x = jnp.asarray(x)
     shape = tuple(x.shape[a] for a in _shared.as_tuple(self.axis))
     scale, bias = _base.scale_bias(self, shape)
-    return _norm.layer_norm(x, scale=scale, bias=bias, axis=self.axis, epsilon=self.epsilon)
+    return _norm.layer_norm(x, scale=scale, bias=bias, axis=self.axis, epsilon=self.eps)
 
 
 class GroupNorm(nn.Module):
@@ -127,7 +127,7 @@ class GroupNorm(nn.Module):
   Attributes:
     num_groups: number of groups (divides the channels).
     channel_axis: the channel axis; statistics over every axis but 0 (batch).
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ (shape ``(C,)``).
     bias_init, scale_init: their initializers.
     param_dtype: parameter dtype.
@@ -144,7 +144,7 @@ class GroupNorm(nn.Module):
   """
   num_groups: int = 32
   channel_axis: int = -1
-  epsilon: float = 1e-5
+  eps: float = 1e-5
   use_bias: bool = True
   use_scale: bool = True
   bias_init: Initializer = _init.zeros()
@@ -158,7 +158,7 @@ class GroupNorm(nn.Module):
     shape = (x.shape[self.channel_axis],)
     scale, bias = _base.scale_bias(self, shape)
     return _norm.group_norm(x, scale=scale, bias=bias, num_groups=self.num_groups,
-                            channel_axis=self.channel_axis, epsilon=self.epsilon)
+                            channel_axis=self.channel_axis, epsilon=self.eps)
 
 
 class InstanceNorm(nn.Module):
@@ -166,7 +166,7 @@ class InstanceNorm(nn.Module):
 
   Attributes:
     channel_axis: the channel axis; statistics over every axis but 0 and it.
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ (shape ``(C,)``).
     bias_init, scale_init: their initializers.
     param_dtype: parameter dtype.
@@ -181,7 +181,7 @@ class InstanceNorm(nn.Module):
     [-1.342 -0.447  0.447  1.342]
   """
   channel_axis: int = -1
-  epsilon: float = 1e-5
+  eps: float = 1e-5
   use_bias: bool = True
   use_scale: bool = True
   bias_init: Initializer = _init.zeros()
@@ -195,7 +195,7 @@ class InstanceNorm(nn.Module):
     shape = (x.shape[self.channel_axis],)
     scale, bias = _base.scale_bias(self, shape)
     return _norm.instance_norm(x, scale=scale, bias=bias, channel_axis=self.channel_axis,
-                               epsilon=self.epsilon)
+                               epsilon=self.eps)
 
 
 class RMSNorm(nn.Module):
@@ -203,7 +203,7 @@ class RMSNorm(nn.Module):
 
   Attributes:
     axis: reduced axes (default the last).
-    epsilon: ε > 0 (1e-6, as flax).
+    eps: ε > 0 (1e-6, as flax).
     use_scale: learn γ.
     scale_init: its initializer.
     param_dtype: parameter dtype.
@@ -217,7 +217,7 @@ class RMSNorm(nn.Module):
     [0.849 1.131]
   """
   axis: int | Sequence[int] = -1
-  epsilon: float = 1e-6
+  eps: float = 1e-6
   use_scale: bool = True
   scale_init: Initializer = _init.ones()
   param_dtype: Any = jnp.float32
@@ -229,7 +229,7 @@ class RMSNorm(nn.Module):
     shape = tuple(x.shape[a] for a in _shared.as_tuple(self.axis))
     scale = (self.param("scale", self.scale_init, shape, self.param_dtype)
              if self.use_scale else None)
-    return _norm.rms_norm(x, scale=scale, axis=self.axis, epsilon=self.epsilon)
+    return _norm.rms_norm(x, scale=scale, axis=self.axis, epsilon=self.eps)
 
 
 class LocalResponseNorm(nn.Module):

@@ -28,7 +28,7 @@ class WeightNormDense(nn.Module):
     features: output size.
     use_bias: add a bias.
     kernel_init, bias_init, scale_init: initializers.
-    epsilon: ε under the square root of ‖v‖.
+    eps: ε under the square root of ‖v‖.
     param_dtype: parameter dtype.
 
   Example:
@@ -44,7 +44,7 @@ class WeightNormDense(nn.Module):
   kernel_init: Initializer = _init.lecun_normal()
   bias_init: Initializer = _init.zeros()
   scale_init: Initializer = _init.ones()
-  epsilon: float = 1e-12
+  eps: float = 1e-12
   param_dtype: Any = jnp.float32
 
   @nn.compact
@@ -56,7 +56,7 @@ class WeightNormDense(nn.Module):
     g = self.param("scale", self.scale_init, (self.features,), self.param_dtype)
     b = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
          if self.use_bias else None)
-    return _dense(x, _norm.weight_norm(v, g, epsilon=self.epsilon), b)
+    return _dense(x, _norm.weight_norm(v, g, epsilon=self.eps), b)
 
 
 class SpectralNormDense(nn.Module):
@@ -68,7 +68,7 @@ class SpectralNormDense(nn.Module):
   Attributes:
     features: output size.
     n_steps: power-iteration steps per call.
-    epsilon: ε of the l2 normalizations.
+    eps: ε of the l2 normalizations.
     update_stats: train flag (or pass it to the call).
     use_bias: add a bias.
     kernel_init, bias_init: initializers.
@@ -84,7 +84,7 @@ class SpectralNormDense(nn.Module):
   """
   features: int
   n_steps: int = 1
-  epsilon: float = 1e-12
+  eps: float = 1e-12
   update_stats: bool | None = None
   use_bias: bool = True
   kernel_init: Initializer = _init.lecun_normal()
@@ -102,7 +102,7 @@ class SpectralNormDense(nn.Module):
          if self.use_bias else None)
     u = self.variable("batch_stats", "u", lambda: jax.random.normal(
         self.make_rng("params"), (1, self.features), self.param_dtype))
-    wn, new_u = _norm.spectral_norm(w, u.value, n_steps=self.n_steps, epsilon=self.epsilon)
+    wn, new_u = _norm.spectral_norm(w, u.value, n_steps=self.n_steps, epsilon=self.eps)
     if update and not self.is_initializing():
       u.value = new_u
     return _dense(x, wn, b)

@@ -17,7 +17,7 @@ With the same ``nnx.Rngs`` seed, :class:`Dropout` draws exactly the masks of
 
 Departures from Flax, by house convention (STYLE.md): the feature axis of
 :class:`BatchNorm` is ``feature_axis`` (Flax's ``axis``), since ``axis`` means reduced
-axes everywhere in jpatterns; ``epsilon`` defaults are the pure functions' (1e-5;
+axes everywhere in jpatterns; ``eps`` defaults are the pure functions' (1e-5;
 RMSNorm 1e-6), where Flax's LayerNorm / GroupNorm use 1e-6; there is no ``dtype=``
 computation-dtype option: outputs keep the input dtype, reductions run in ≥ float32.
 ``WeightNormDense`` and ``SpectralNormDense`` are dense layers with a reparametrized

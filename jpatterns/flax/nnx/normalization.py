@@ -31,7 +31,7 @@ class BatchNorm(nnx.Module):
     use_running_average: eval mode flag (``model.eval()`` sets it True).
     feature_axis: the feature axis (Flax's ``axis``); every other axis is reduced.
     momentum: weight of the old running value, in [0, 1].
-    epsilon: ε > 0 added to the variance.
+    eps: ε > 0 added to the variance.
     use_bias, use_scale: learn β / γ.
     bias_init, scale_init: initializers of β (zeros) and γ (ones).
     param_dtype: dtype of parameters and statistics.
@@ -48,7 +48,7 @@ class BatchNorm(nnx.Module):
   """
 
   def __init__(self, num_features: int, *, use_running_average: bool | None = False,
-               feature_axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-5,
+               feature_axis: int = -1, momentum: float = 0.99, eps: float = 1e-5,
                use_bias: bool = True, use_scale: bool = True,
                bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
                param_dtype=jnp.float32, axis_name: str | None = None,
@@ -64,7 +64,7 @@ class BatchNorm(nnx.Module):
     self.use_running_average = use_running_average
     self.feature_axis = feature_axis
     self.momentum = momentum
-    self.epsilon = epsilon
+    self.eps = eps
     self.axis_name = axis_name
 
   def __call__(self, x, use_running_average: bool | None = None, *, mask=None):
@@ -85,7 +85,7 @@ class BatchNorm(nnx.Module):
     stats = _norm.BatchNormStats(self.mean[...], self.var[...])
     y, new = _norm.batch_norm(x, stats, scale=_base.value(self.scale),
                               bias=_base.value(self.bias), train=not eval_mode, axis=axes,
-                              momentum=self.momentum, epsilon=self.epsilon,
+                              momentum=self.momentum, epsilon=self.eps,
                               axis_name=self.axis_name, mask=mask)
     if not eval_mode:
       self.mean[...] = new.mean
@@ -104,7 +104,7 @@ class LayerNorm(nnx.Module):
   Args:
     num_features: the shape of ``x`` at ``axis`` (an int for one axis).
     axis: reduced axes (default the last), which also carry γ and β.
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ.
     bias_init, scale_init: their initializers.
     param_dtype: parameter dtype.
@@ -117,7 +117,7 @@ class LayerNorm(nnx.Module):
     [[-1.225  0.     1.225]]
   """
 
-  def __init__(self, num_features: int | Sequence[int], *, axis=-1, epsilon: float = 1e-5,
+  def __init__(self, num_features: int | Sequence[int], *, axis=-1, eps: float = 1e-5,
                use_bias: bool = True, use_scale: bool = True,
                bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
                param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
@@ -127,12 +127,12 @@ class LayerNorm(nnx.Module):
     self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape,
                                      param_dtype)
     self.axis = axis
-    self.epsilon = epsilon
+    self.eps = eps
 
   def __call__(self, x):
     """Returns ``layer_norm(x)`` in the dtype of ``x``."""
     return _norm.layer_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                            axis=self.axis, epsilon=self.epsilon)
+                            axis=self.axis, epsilon=self.eps)
 
 
 class GroupNorm(nnx.Module):
@@ -142,7 +142,7 @@ class GroupNorm(nnx.Module):
     num_features: number of channels C.
     num_groups: number of groups G (must divide C).
     channel_axis: the channel axis; the statistics use every axis but 0 (batch).
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ (shape ``(C,)``).
     bias_init, scale_init: their initializers.
     param_dtype: parameter dtype.
@@ -159,7 +159,7 @@ class GroupNorm(nnx.Module):
   """
 
   def __init__(self, num_features: int, *, num_groups: int = 32, channel_axis: int = -1,
-               epsilon: float = 1e-5, use_bias: bool = True, use_scale: bool = True,
+               eps: float = 1e-5, use_bias: bool = True, use_scale: bool = True,
                bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
                param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
     shape = (num_features,)
@@ -169,13 +169,13 @@ class GroupNorm(nnx.Module):
                                      param_dtype)
     self.num_groups = num_groups
     self.channel_axis = channel_axis
-    self.epsilon = epsilon
+    self.eps = eps
 
   def __call__(self, x):
     """Returns ``group_norm(x)`` in the dtype of ``x``."""
     return _norm.group_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
                             num_groups=self.num_groups, channel_axis=self.channel_axis,
-                            epsilon=self.epsilon)
+                            epsilon=self.eps)
 
 
 class InstanceNorm(nnx.Module):
@@ -184,7 +184,7 @@ class InstanceNorm(nnx.Module):
   Args:
     num_features: number of channels C.
     channel_axis: the channel axis; statistics over every axis but 0 and it.
-    epsilon: ε > 0.
+    eps: ε > 0.
     use_bias, use_scale: learn β / γ (shape ``(C,)``).
     bias_init, scale_init: their initializers.
     param_dtype: parameter dtype.
@@ -199,7 +199,7 @@ class InstanceNorm(nnx.Module):
     [-1.342 -0.447  0.447  1.342]
   """
 
-  def __init__(self, num_features: int, *, channel_axis: int = -1, epsilon: float = 1e-5,
+  def __init__(self, num_features: int, *, channel_axis: int = -1, eps: float = 1e-5,
                use_bias: bool = True, use_scale: bool = True,
                bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
                param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
@@ -209,12 +209,12 @@ class InstanceNorm(nnx.Module):
     self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape,
                                      param_dtype)
     self.channel_axis = channel_axis
-    self.epsilon = epsilon
+    self.eps = eps
 
   def __call__(self, x):
     """Returns ``instance_norm(x)`` in the dtype of ``x``."""
     return _norm.instance_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                               channel_axis=self.channel_axis, epsilon=self.epsilon)
+                               channel_axis=self.channel_axis, epsilon=self.eps)
 
 
 class RMSNorm(nnx.Module):
@@ -223,7 +223,7 @@ class RMSNorm(nnx.Module):
   Args:
     num_features: the shape of ``x`` at ``axis``.
     axis: reduced axes (default the last).
-    epsilon: ε > 0 (1e-6, as flax).
+    eps: ε > 0 (1e-6, as flax).
     use_scale: learn γ.
     scale_init: its initializer.
     param_dtype: parameter dtype.
@@ -237,18 +237,18 @@ class RMSNorm(nnx.Module):
     [0.849 1.131]
   """
 
-  def __init__(self, num_features: int | Sequence[int], *, axis=-1, epsilon: float = 1e-6,
+  def __init__(self, num_features: int | Sequence[int], *, axis=-1, eps: float = 1e-6,
                use_scale: bool = True, scale_init: Initializer = _init.ones(),
                param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
     shape = _shared.as_tuple(num_features)
     self.scale = _base.optional_param(use_scale, scale_init, _base.param_key(rngs), shape,
                                       param_dtype)
     self.axis = axis
-    self.epsilon = epsilon
+    self.eps = eps
 
   def __call__(self, x):
     """Returns ``rms_norm(x)`` in the dtype of ``x``."""
-    return _norm.rms_norm(x, scale=_base.value(self.scale), axis=self.axis, epsilon=self.epsilon)
+    return _norm.rms_norm(x, scale=_base.value(self.scale), axis=self.axis, epsilon=self.eps)
 
 
 class LocalResponseNorm(nnx.Module):

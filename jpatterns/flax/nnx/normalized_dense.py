@@ -28,7 +28,7 @@ class WeightNormDense(nnx.Module):
     in_features, out_features: kernel shape.
     use_bias: add a bias.
     kernel_init, bias_init, scale_init: initializers (lecun normal, zeros, ones).
-    epsilon: ε under the square root of ‖v‖.
+    eps: ε under the square root of ‖v‖.
     param_dtype: parameter dtype.
     rngs: ``nnx.Rngs`` for the initializers.
 
@@ -45,17 +45,17 @@ class WeightNormDense(nnx.Module):
   def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True,
                kernel_init: Initializer = _init.lecun_normal(),
                bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
-               epsilon: float = 1e-12, param_dtype=jnp.float32, rngs: nnx.Rngs):
+               eps: float = 1e-12, param_dtype=jnp.float32, rngs: nnx.Rngs):
     self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features),
                                         param_dtype))
     self.scale = nnx.Param(scale_init(rngs.params(), (out_features,), param_dtype))
     self.bias = _base.optional_param(use_bias, bias_init, rngs.params(), (out_features,),
                                      param_dtype)
-    self.epsilon = epsilon
+    self.eps = eps
 
   def __call__(self, x):
     """Returns ``x @ weight_norm(kernel, scale) + bias``."""
-    w = _norm.weight_norm(self.kernel[...], self.scale[...], epsilon=self.epsilon)
+    w = _norm.weight_norm(self.kernel[...], self.scale[...], epsilon=self.eps)
     return _dense(jnp.asarray(x), w, _base.value(self.bias))
 
 
@@ -70,7 +70,7 @@ class SpectralNormDense(nnx.Module):
   Args:
     in_features, out_features: kernel shape.
     n_steps: power-iteration steps per call.
-    epsilon: ε of the l2 normalizations.
+    eps: ε of the l2 normalizations.
     update_stats: initial mode (True = train); stored as ``use_running_average``.
     use_bias: add a bias.
     kernel_init, bias_init: initializers.
@@ -87,7 +87,7 @@ class SpectralNormDense(nnx.Module):
   """
 
   def __init__(self, in_features: int, out_features: int, *, n_steps: int = 1,
-               epsilon: float = 1e-12, update_stats: bool = True, use_bias: bool = True,
+               eps: float = 1e-12, update_stats: bool = True, use_bias: bool = True,
                kernel_init: Initializer = _init.lecun_normal(),
                bias_init: Initializer = _init.zeros(), param_dtype=jnp.float32,
                rngs: nnx.Rngs):
@@ -97,14 +97,14 @@ class SpectralNormDense(nnx.Module):
                                      param_dtype)
     self.u = nnx.BatchStat(jax.random.normal(rngs.params(), (1, out_features), param_dtype))
     self.n_steps = n_steps
-    self.epsilon = epsilon
+    self.eps = eps
     self.use_running_average = not update_stats
 
   def __call__(self, x, update_stats: bool | None = None):
     """Returns ``x @ (W/σ) + bias``; updates ``u`` when ``update_stats``."""
     update = (not self.use_running_average) if update_stats is None else update_stats
     w, u = _norm.spectral_norm(self.kernel[...], self.u[...], n_steps=self.n_steps,
-                               epsilon=self.epsilon)
+                               epsilon=self.eps)
     if update:
       self.u[...] = u
     return _dense(jnp.asarray(x), w, _base.value(self.bias))
