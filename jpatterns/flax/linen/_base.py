@@ -5,12 +5,15 @@ from __future__ import annotations
 import flax.linen as nn
 
 
+def optional_param(module, use, name, init, shape):
+  """``module.param(name, init, shape, module.param_dtype)`` when ``use``, else None."""
+  return module.param(name, init, shape, module.param_dtype) if use else None
+
+
 def scale_bias(module, shape):
   """γ and β of a norm module (``None`` where ``use_scale`` / ``use_bias`` is off)."""
-  scale = (module.param("scale", module.scale_init, shape, module.param_dtype)
-           if module.use_scale else None)
-  bias = (module.param("bias", module.bias_init, shape, module.param_dtype)
-          if module.use_bias else None)
+  scale = optional_param(module, module.use_scale, "scale", module.scale_init, shape)
+  bias = optional_param(module, module.use_bias, "bias", module.bias_init, shape)
   return scale, bias
 
 

@@ -227,8 +227,7 @@ class RMSNorm(nn.Module):
     """Returns ``rms_norm(x)`` in the dtype of ``x``."""
     x = jnp.asarray(x)
     shape = tuple(x.shape[a] for a in _shared.as_tuple(self.axis))
-    scale = (self.param("scale", self.scale_init, shape, self.param_dtype)
-             if self.use_scale else None)
+    scale = _base.optional_param(self, self.use_scale, "scale", self.scale_init, shape)
     return _norm.rms_norm(x, scale=scale, axis=self.axis, epsilon=self.eps)
 
 

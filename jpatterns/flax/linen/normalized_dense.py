@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jpatterns import initializers as _init
 from jpatterns import normalization as _norm
 from jpatterns.flax._shared import Initializer
+from jpatterns.flax.linen import _base
 from jpatterns.layers import _dense
 
 
@@ -54,8 +55,7 @@ class WeightNormDense(nn.Module):
     v = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
                    self.param_dtype)
     g = self.param("scale", self.scale_init, (self.features,), self.param_dtype)
-    b = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-         if self.use_bias else None)
+    b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     return _dense(x, _norm.weight_norm(v, g, epsilon=self.eps), b)
 
 
@@ -98,8 +98,7 @@ class SpectralNormDense(nn.Module):
     x = jnp.asarray(x)
     w = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
                    self.param_dtype)
-    b = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-         if self.use_bias else None)
+    b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     u = self.variable("batch_stats", "u", lambda: jax.random.normal(
         self.make_rng("params"), (1, self.features), self.param_dtype))
     wn, new_u = _norm.spectral_norm(w, u.value, n_steps=self.n_steps, epsilon=self.eps)

@@ -217,8 +217,7 @@ class DropConnectDense(_base.Stochastic):
     x = jnp.asarray(x)
     w = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
                    self.param_dtype)
-    b = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-         if self.use_bias else None)
+    b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     if train:
       return _stoch.dropconnect(self._key(rng), x, w, rate=self.rate, bias=b,
                                 activation=self.activation)
@@ -270,11 +269,9 @@ class Standout(_base.Stochastic):
     x = jnp.asarray(x)
     shape = (x.shape[-1], self.features)
     w = self.param("kernel", self.kernel_init, shape, self.param_dtype)
-    b = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-         if self.use_bias else None)
+    b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     ws = self.param("gate_kernel", self.kernel_init, shape, self.param_dtype)
-    bs = (self.param("gate_bias", self.bias_init, (self.features,), self.param_dtype)
-          if self.use_bias else None)
+    bs = _base.optional_param(self, self.use_bias, "gate_bias", self.bias_init, (self.features,))
     key = self._key(rng) if train else None
     return _stoch.standout(key, x, w, ws, bias=b, gate_bias=bs, activation=self.activation,
                            gate=self.gate, train=train)
