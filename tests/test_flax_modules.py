@@ -104,6 +104,16 @@ def test_linen_matches_flax_linen(name):
   _assert_close(ours.apply(variables, x), theirs.apply(variables, x), rtol=1e-5, atol=2e-5)
 
 
+def test_eps_is_flax_epsilon():
+  # The modules spell it `eps` (one spelling across jpatterns); Flax's is `epsilon`.
+  x = _x((3, 6), offset=2.0) * 1e-2
+  theirs = nnx.LayerNorm(6, epsilon=1e-2, use_fast_variance=False, rngs=nnx.Rngs(0))
+  _assert_close(jnnx.LayerNorm(6, eps=1e-2)(x), theirs(x))
+  y, _ = jlinen.LayerNorm(eps=1e-2).init_with_output(jax.random.key(0), x)
+  _assert_close(y, theirs(x))
+  assert jnnx.RMSNorm(6).eps == jlinen.RMSNorm().eps == 1e-6
+
+
 def test_batch_norm_nnx_matches_flax_over_train_steps():
   ours = jnnx.BatchNorm(5, momentum=0.9)
   theirs = nnx.BatchNorm(5, momentum=0.9, use_fast_variance=False, rngs=nnx.Rngs(0))
