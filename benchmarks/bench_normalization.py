@@ -29,7 +29,8 @@ def _cases(shape):
   c = shape[-1]
 
   def bn_ours(x, s, b):
-    return jn.batch_norm(x, jn.init_batch_norm_stats(c), s, b, train=True, epsilon=EPS)[0]
+    return jn.batch_norm(x, jn.init_batch_norm_stats(c), scale=s, bias=b, train=True,
+                         epsilon=EPS)[0]
 
   def bn_flax(x, s, b):
     m = fnn.BatchNorm(use_running_average=False, epsilon=EPS)

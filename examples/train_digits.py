@@ -1,6 +1,7 @@
-"""Train a small network built from jpatterns functions on the scikit-learn digits.
+"""Train a small network built from jpatterns functions on the 8×8 digits.
 
-The data ships with scikit-learn (1797 8×8 images, 10 classes): no download.
+The data ships inside jpatterns (``jpatterns.datasets.load("digits")``: the UCI /
+scikit-learn 8×8 digits, 1797 images, 10 classes, a fixed 80/20 split): no download.
 The model is an MLP whose every piece is a jpatterns pattern:
 
   He-normal init → dense → batch norm → GELU → dropout → … → dense → softmax CE
@@ -11,7 +12,8 @@ schedule, with global-norm gradient clipping. One epoch is one compiled
 statistics are donated to the jitted epoch.
 
 Run:  python examples/train_digits.py [--epochs 40] [--seed 0]
-It prints the loss every 5 epochs and the final test accuracy (0.994 with seed 0).
+It prints the loss every 5 epochs and the final test accuracy (0.9861 with seed 0;
+0.983–0.989 over seeds 0–2, which change the initialization, dropout and batches).
 """
 
 from __future__ import annotations
@@ -23,23 +25,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from sklearn.datasets import load_digits
 
 import jpatterns as jp
+from jpatterns import datasets
 from jpatterns import optim
 
 HIDDEN = (256, 256)
 BATCH = 64
 
 
-def load(seed: int):
-  """Digits scaled to [0, 1], split 80/20 with a fixed permutation."""
-  x, y = load_digits(return_X_y=True)
-  x = (x / 16.0).astype(np.float32)
-  perm = np.random.default_rng(seed).permutation(len(x))
-  n_train = int(0.8 * len(x))
-  tr, te = perm[:n_train], perm[n_train:]
-  return (x[tr], y[tr].astype(np.int32)), (x[te], y[te].astype(np.int32))
+def load():
+  """The digits embedded in jpatterns (``jpatterns.datasets.load("digits")``: its fixed
+  80/20 split), flattened to 64 features in [0, 1]."""
+  d = datasets.load("digits")
+  flat = lambda x: x.reshape(len(x), -1)
+  return (flat(d.x_train), d.y_train), (flat(d.x_test), d.y_test)
 
 
 def init_model(key, sizes):
@@ -63,7 +63,7 @@ def forward(params, stats, x, key, *, train: bool, rate: float = 0.2):
   keys = jax.random.split(key, len(stats))
   for layer, s, k in zip(params[:-1], stats, keys):
     h = x @ layer["w"] + layer["b"]
-    h, s = jp.batch_norm(h, s, layer["bn_scale"], layer["bn_bias"], train=train)
+    h, s = jp.batch_norm(h, s, scale=layer["bn_scale"], bias=layer["bn_bias"], train=train)
     h = jp.gelu(h)
     x = jp.dropout(k, h, rate=rate, train=train)
     new_stats.append(s)
@@ -109,7 +109,7 @@ def main(argv=None):
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args(argv)
 
-  (x_tr, y_tr), (x_te, y_te) = load(args.seed)
+  (x_tr, y_tr), (x_te, y_te) = load()
   key = jax.random.key(args.seed)
   key, init_key = jax.random.split(key)
   params, stats = init_model(init_key, (64, *HIDDEN, 10))

@@ -1,4 +1,4 @@
-"""Adam family (jpatterns.optim._adam, _lion) against optax, torch.optim and NumPy
+"""Adam family (jpatterns.optim._adam, _adamax, _lion) against optax, torch.optim and NumPy
 transcriptions of the formulas written here.
 
 Every trajectory comparison runs 50 steps on both problems of tests/optim_helpers.py
@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from jpatterns.optim._adam import adam, adamw, amsgrad, nadam
-from jpatterns.optim._lion import adamax, lion
+from jpatterns.optim._adamax import adamax
+from jpatterns.optim._lion import lion
 from optim_helpers import (PROBLEMS, assert_trajectories_close, init_params,
                                  jax_loss, run_jax, run_torch)
 

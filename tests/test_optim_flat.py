@@ -74,7 +74,7 @@ OPTIMIZERS = {
     "jp.adamw": _jp("_adam", "adamw", 1e-2, weight_decay=1e-2),
     "jp.amsgrad": _jp("_adam", "amsgrad", 1e-2),
     "jp.nadam": _jp("_adam", "nadam", 1e-2),
-    "jp.adamax": _jp("_lion", "adamax", 1e-2),
+    "jp.adamax": _jp("_adamax", "adamax", 1e-2),
     "jp.lion": _jp("_lion", "lion", 1e-3),
 }
 STEPS = 20

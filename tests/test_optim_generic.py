@@ -20,7 +20,8 @@ import pytest
 
 from jpatterns.optim._adam import adam, adamw, amsgrad, nadam
 from jpatterns.optim._adaptive import adadelta, adagrad, rmsprop
-from jpatterns.optim._lion import adamax, lion
+from jpatterns.optim._adamax import adamax
+from jpatterns.optim._lion import lion
 from jpatterns.optim._sgd import momentum, nesterov, sgd
 from optim_helpers import init_params, jax_loss
 

@@ -17,7 +17,7 @@ from jpatterns.optim._adam import adamw as adamw
 from jpatterns.optim._adam import amsgrad as amsgrad
 from jpatterns.optim._adam import nadam as nadam
 
-from jpatterns.optim._lion import adamax as adamax
+from jpatterns.optim._adamax import adamax as adamax
 from jpatterns.optim._lion import lion as lion
 
 from jpatterns.optim._schedules import inverse_time_decay as inverse_time_decay

@@ -38,18 +38,14 @@ import jax.numpy as jnp
 import optax
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 from jpatterns.optim import _common
 from jpatterns.optim._common import ScalarOrSchedule
 
 __all__ = ["adam", "adamw", "amsgrad", "nadam"]
 
 
-# ---------------------------------------------------------------- shared helpers
-
-
-def _bias_correction(decay, t):
-  """1 − βᵗ as a float32 scalar (t = steps taken including this one)."""
-  return 1 - jnp.asarray(decay, jnp.float32) ** t.astype(jnp.float32)
+# ---------------------------------------------------------------- checks
 
 
 def _check_common(fn: str, learning_rate, b1, b2, eps, eps_root=0.0, weight_decay=0.0):
@@ -65,20 +61,6 @@ def _check_common(fn: str, learning_rate, b1, b2, eps, eps_root=0.0, weight_deca
     raise ValueError(
         f"{fn}: eps=0 and eps_root=0 divide 0 by 0 wherever a gradient stays zero; "
         "choose eps > 0 or eps_root > 0")
-
-
-def _decay_mask(mask, params, treedef) -> list:
-  """Per-leaf booleans: where weight decay applies (``mask=None``: everywhere).
-
-  ``mask`` is a pytree of Python bools with the structure of ``params`` (or a
-  prefix of it), or a callable ``params -> mask``, as in ``optax.masked``.
-  """
-  if mask is None:
-    return [True] * treedef.num_leaves
-  if callable(mask):
-    mask = mask(params)
-  full = jax.tree.map(lambda m, sub: jax.tree.map(lambda _: m, sub), mask, params)
-  return [bool(m) for m in treedef.flatten_up_to(full)]
 
 
 # ---------------------------------------------------------------- adam
@@ -157,11 +139,11 @@ def adam(
     _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
     count = _common.increment(state.count)  # t
-    bc1, bc2 = _bias_correction(b1, count), _bias_correction(b2, count)
+    bc1, bc2 = _common.bias_correction(b1, count), _common.bias_correction(b2, count)
     use_l2 = not _common.is_static_zero(weight_decay)
 
     def leaf(g, m, v, p):
-      ct = _common.compute_dtype(g.dtype)
+      ct = compute_dtype(g.dtype)
       gc = g.astype(ct)
       if use_l2:
         gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
@@ -256,14 +238,14 @@ def adamw(
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
     wd = _common.learning_rate_at(weight_decay, state.count)  # λ_t
     count = _common.increment(state.count)  # t
-    bc1, bc2 = _bias_correction(b1, count), _bias_correction(b2, count)
+    bc1, bc2 = _common.bias_correction(b1, count), _common.bias_correction(b2, count)
     treedef = jax.tree.structure(grads)
     use_decay = not _common.is_static_zero(weight_decay)
-    decays = (_decay_mask(mask, params, treedef) if use_decay
+    decays = (_common.decay_mask(mask, params, treedef) if use_decay
               else [False] * treedef.num_leaves)
 
     def leaf(g, m, v, p, decay):
-      ct = _common.compute_dtype(g.dtype)
+      ct = compute_dtype(g.dtype)
       gc = g.astype(ct)
       m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
       v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t = β₂G_{t−1} + (1−β₂)g⊙g
@@ -361,11 +343,11 @@ def amsgrad(
     _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
     count = _common.increment(state.count)  # t
-    bc1, bc2 = _bias_correction(b1, count), _bias_correction(b2, count)
+    bc1, bc2 = _common.bias_correction(b1, count), _common.bias_correction(b2, count)
     use_l2 = not _common.is_static_zero(weight_decay)
 
     def leaf(g, m, v, v_max, p):
-      ct = _common.compute_dtype(g.dtype)
+      ct = compute_dtype(g.dtype)
       gc = g.astype(ct)
       if use_l2:
         gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
@@ -486,11 +468,11 @@ def nadam(
     mu_product_next = mu_product * mu_next  # Π_{i≤t+1} μ_i
     coef_m = mu_next / (1 - mu_product_next)  # μ_{t+1} / (1 − Π_{t+1})
     coef_g = (1 - mu) / (1 - mu_product)  # (1 − μ_t) / (1 − Π_t)
-    bc2 = _bias_correction(b2, count)
+    bc2 = _common.bias_correction(b2, count)
     use_l2 = not _common.is_static_zero(weight_decay)
 
     def leaf(g, m, v, p):
-      ct = _common.compute_dtype(g.dtype)
+      ct = compute_dtype(g.dtype)
       gc = g.astype(ct)
       if use_l2:
         gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ

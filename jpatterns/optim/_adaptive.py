@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import optax
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 from jpatterns.optim import _common
 from jpatterns.optim._common import ScalarOrSchedule
-from jpatterns.optim._sgd import _check_weight_decay, _gradient, _VELOCITIES
 
 __all__ = ["adagrad", "adadelta", "rmsprop"]
 
@@ -118,7 +118,7 @@ def adagrad(
   _common.check_learning_rate(fn, learning_rate)
   _validation.check_non_negative(fn, "eps", eps)
   _validation.check_non_negative(fn, "initial_accumulator_value", initial_accumulator_value)
-  _check_weight_decay(fn, weight_decay)
+  _common.check_weight_decay(fn, weight_decay)
 
   def init(params):
     return AdagradState(
@@ -130,8 +130,8 @@ def adagrad(
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, acc, p):
-      ct = _common.compute_dtype(g.dtype)
-      gc = _gradient(g, p, weight_decay, ct)
+      ct = compute_dtype(g.dtype)
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)
       acc_new = acc.astype(ct) + gc * gc  # G_t = G_{t−1} + g⊙g
       delta = -lr * _divide(gc, _root(acc_new, eps, eps_inside_sqrt), eps)  # Δθ = −α g/√(G+ε)
       return delta.astype(g.dtype), acc_new.astype(acc.dtype)
@@ -207,7 +207,7 @@ def adadelta(
   _common.check_learning_rate(fn, learning_rate)
   _common.check_decay(fn, "rho", rho)
   _validation.check_positive(fn, "eps", eps)
-  _check_weight_decay(fn, weight_decay)
+  _common.check_weight_decay(fn, weight_decay)
 
   def init(params):
     return AdadeltaState(
@@ -220,8 +220,8 @@ def adadelta(
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, acc_g, acc_dx2, p):
-      ct = _common.compute_dtype(g.dtype)
-      gc = _gradient(g, p, weight_decay, ct)
+      ct = compute_dtype(g.dtype)
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)
       dx2 = acc_dx2.astype(ct)  # ΔX²_{t−1}
       acc_g_new = rho * acc_g.astype(ct) + (1 - rho) * gc * gc  # G_t = ρG + (1−ρ)g⊙g
       step = -jnp.sqrt(dx2 + eps) / jnp.sqrt(acc_g_new + eps) * gc  # Δθ_t = −√(ΔX²+ε)/√(G+ε) g
@@ -336,8 +336,8 @@ def rmsprop(
   _validation.check_non_negative(fn, "eps", eps)
   _validation.check_non_negative(fn, "initial_scale", initial_scale)
   _common.check_decay(fn, "momentum", mu)
-  _validation.check_choice(fn, "velocity", velocity, _VELOCITIES)
-  _check_weight_decay(fn, weight_decay)
+  _validation.check_choice(fn, "velocity", velocity, _common.VELOCITIES)
+  _common.check_weight_decay(fn, weight_decay)
   use_momentum = not _common.is_static_zero(mu)
   if nesterov and not use_momentum:
     raise ValueError(f"{fn}: nesterov=True needs momentum > 0; got momentum={mu!r}")
@@ -356,8 +356,8 @@ def rmsprop(
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, acc_g, acc_m, v, p):
-      ct = _common.compute_dtype(g.dtype)
-      gc = _gradient(g, p, weight_decay, ct)
+      ct = compute_dtype(g.dtype)
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)
       acc_g_new = decay * acc_g.astype(ct) + (1 - decay) * gc * gc  # G_t = βG + (1−β)g⊙g
       var = acc_g_new
       acc_m_new = None

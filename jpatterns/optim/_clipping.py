@@ -17,19 +17,19 @@ gradient stays zero (no 0/0).
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import optax
 
 from jpatterns import _validation
+from jpatterns.optim import _common
 
 __all__ = ["clip_by_value", "clip_by_norm", "clip_by_global_norm"]
 
 
 def _sum_squares(g) -> jax.Array:
-  g32 = g.astype(jnp.promote_types(g.dtype, jnp.float32))
-  return jnp.sum(g32 * g32)
+  gc = _common.upcast(g)  # at least float32
+  return jnp.sum(gc * gc)
 
 
 def _scale_down(norm, bound):

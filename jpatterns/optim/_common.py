@@ -1,4 +1,10 @@
-"""Pieces every optimizer shares: learning-rate lookup, accumulators, checks."""
+"""Pieces the optimizer files share: learning-rate lookup, accumulators, checks, the
+coupled-L2 gradient, bias correction and weight-decay masks.
+
+Every helper used by more than one file of :mod:`jpatterns.optim` lives here; the
+per-optimizer files import from this module (and :mod:`jpatterns._dtypes`,
+:mod:`jpatterns._validation`), never from each other.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 
 Schedule = Callable[[jax.Array], jax.Array]
 ScalarOrSchedule = Union[float, jax.Array, Schedule]
@@ -30,6 +37,15 @@ def check_decay(fn: str, name: str, value: Any) -> None:
   _validation.check_in_range(fn, name, value, 0.0, 1.0, hi_open=True)
 
 
+def check_weight_decay(fn: str, weight_decay: Any) -> None:
+  """A constant weight decay λ must be >= 0."""
+  _validation.check_non_negative(fn, "weight_decay", weight_decay)
+
+
+# What a momentum buffer holds: Δθ with α included ("seed"), or a sum of gradients.
+VELOCITIES = ("seed", "gradient")
+
+
 def zeros_like(params: Any, dtype=None) -> Any:
   """An accumulator per leaf, in ``dtype`` (default: the leaf's own dtype)."""
   return jax.tree.map(lambda p: jnp.zeros_like(p, dtype=dtype or p.dtype), params)
@@ -44,9 +60,9 @@ def increment(count: jax.Array) -> jax.Array:
   return optax.safe_int32_increment(count)
 
 
-def compute_dtype(dtype):
-  """At least float32 for the arithmetic."""
-  return jnp.promote_types(dtype, jnp.float32)
+def upcast(x: jax.Array) -> jax.Array:
+  """``x`` cast to :func:`jpatterns._dtypes.compute_dtype` (at least float32)."""
+  return x.astype(compute_dtype(x))
 
 
 def is_static_zero(value) -> bool:
@@ -75,3 +91,30 @@ def per_leaf(fn: Callable, n_out: int, treedef, *trees) -> tuple:
   if not outs:
     return tuple(treedef.unflatten([]) for _ in range(n_out))
   return tuple(treedef.unflatten(list(col)) for col in zip(*outs))
+
+
+def coupled_gradient(g, p, weight_decay, ct):
+  """g in the compute dtype ``ct``, plus the coupled L2 term λθ when λ ≠ 0 (torch's)."""
+  gc = g.astype(ct)
+  if not is_static_zero(weight_decay):
+    gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
+  return gc
+
+
+def bias_correction(decay, t):
+  """1 − βᵗ as a float32 scalar (t = steps taken including this one)."""
+  return 1 - jnp.asarray(decay, jnp.float32) ** t.astype(jnp.float32)
+
+
+def decay_mask(mask, params, treedef) -> list:
+  """Per-leaf booleans: where weight decay applies (``mask=None``: everywhere).
+
+  ``mask`` is a pytree of Python bools with the structure of ``params`` (or a
+  prefix of it), or a callable ``params -> mask``, as in ``optax.masked``.
+  """
+  if mask is None:
+    return [True] * treedef.num_leaves
+  if callable(mask):
+    mask = mask(params)
+  full = jax.tree.map(lambda m, sub: jax.tree.map(lambda _: m, sub), mask, params)
+  return [bool(m) for m in treedef.flatten_up_to(full)]

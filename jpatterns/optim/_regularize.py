@@ -30,7 +30,7 @@ from jax import lax
 
 from jpatterns import _validation
 from jpatterns.optim import _common
-from jpatterns.optim._common import ScalarOrSchedule
+from jpatterns.optim._common import ScalarOrSchedule, upcast
 from jpatterns.regularization import _full_mask
 
 __all__ = [
@@ -48,10 +48,6 @@ Mask = Union[None, Any, Callable[[Any], Any]]
 def _needs_params(fn: str, params):
   if params is None:
     raise ValueError(f"{fn}: update needs params; call update(updates, state, params)")
-
-
-def _compute(x):
-  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def _map_masked(fn_name, f, updates, params, mask):
@@ -91,7 +87,7 @@ def add_l2(weight: float, *, mask: Mask = None) -> optax.GradientTransformation:
 
   def update(updates, state, params=None):
     _needs_params("add_l2", params)
-    return _map_masked("add_l2", lambda g, w: _compute(g) + weight * _compute(w),  # g + λw
+    return _map_masked("add_l2", lambda g, w: upcast(g) + weight * upcast(w),  # g + λw
                        updates, params, mask), state
 
   return optax.GradientTransformation(optax.init_empty_state, update)
@@ -125,7 +121,7 @@ def add_l1(weight: float, *, mask: Mask = None) -> optax.GradientTransformation:
 
   def update(updates, state, params=None):
     _needs_params("add_l1", params)
-    return _map_masked("add_l1", lambda g, w: _compute(g) + weight * jnp.sign(w),  # g + λ sgn w
+    return _map_masked("add_l1", lambda g, w: upcast(g) + weight * jnp.sign(w),  # g + λ sgn w
                        updates, params, mask), state
 
   return optax.GradientTransformation(optax.init_empty_state, update)
@@ -193,7 +189,7 @@ def weight_decay(
     _needs_params(fn, params)
     eta = _common.learning_rate_at(learning_rate, state.weight_decay_count)
     rate = jnp.asarray(eta, jnp.float32) * weight_decay  # η_t λ
-    updates = _map_masked(fn, lambda u, p: _compute(u) - rate * _compute(p),  # Δθ − ηλθ
+    updates = _map_masked(fn, lambda u, p: upcast(u) - rate * upcast(p),  # Δθ − ηλθ
                           updates, params, mask)
     return updates, WeightDecayState(_common.increment(state.weight_decay_count))
 
@@ -247,12 +243,12 @@ def max_norm(
   _validation.check_positive(fn, "max_value", max_value)
 
   def project(u, p):
-    new = _compute(p) + _compute(u)  # θ' = θ + Δθ
+    new = upcast(p) + upcast(u)  # θ' = θ + Δθ
     axes = None if axis is None else _validation.canonical_axes(fn, "axis", axis, p.ndim)
     norm = jnp.sqrt(jnp.sum(new * new, axis=axes, keepdims=True))  # ‖w'‖ per slice
     over = norm > max_value
     scale = jnp.where(over, max_value / jnp.where(over, norm, 1.0), 1.0)  # min(1, k/‖w'‖)
-    return new * scale - _compute(p)  # proj(θ') − θ
+    return new * scale - upcast(p)  # proj(θ') − θ
 
   def update(updates, state, params=None):
     _needs_params(fn, params)

@@ -33,29 +33,11 @@ import jax.numpy as jnp
 import optax
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 from jpatterns.optim import _common
 from jpatterns.optim._common import ScalarOrSchedule
 
 __all__ = ["sgd", "momentum", "nesterov"]
-
-_VELOCITIES = ("seed", "gradient")
-
-
-# ---------------------------------------------------------------- shared helpers
-# (also used by _adaptive.py)
-
-
-def _check_weight_decay(fn: str, weight_decay) -> None:
-  _validation.check_non_negative(fn, "weight_decay", weight_decay)
-
-
-def _gradient(g, p, weight_decay, ct):
-  """g in the compute dtype, plus the coupled L2 term λθ when λ ≠ 0."""
-  gc = g.astype(ct)
-  if not _common.is_static_zero(weight_decay):
-    gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
-  return gc
-
 
 # ---------------------------------------------------------------- sgd
 
@@ -101,7 +83,7 @@ def sgd(
   """
   fn = "sgd"
   _common.check_learning_rate(fn, learning_rate)
-  _check_weight_decay(fn, weight_decay)
+  _common.check_weight_decay(fn, weight_decay)
   del accumulator_dtype
 
   def init(params):
@@ -113,7 +95,7 @@ def sgd(
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, p):
-      gc = _gradient(g, p, weight_decay, _common.compute_dtype(g.dtype))
+      gc = _common.coupled_gradient(g, p, weight_decay, compute_dtype(g.dtype))
       return ((-lr * gc).astype(g.dtype),)  # Δθ = −α g
 
     treedef = jax.tree.structure(grads)
@@ -191,9 +173,9 @@ def momentum(
   rho = momentum
   _common.check_learning_rate(fn, learning_rate)
   _common.check_decay(fn, "momentum", rho)
-  _validation.check_choice(fn, "velocity", velocity, _VELOCITIES)
+  _validation.check_choice(fn, "velocity", velocity, _common.VELOCITIES)
   _validation.check_in_range(fn, "dampening", dampening, 0.0, 1.0)
-  _check_weight_decay(fn, weight_decay)
+  _common.check_weight_decay(fn, weight_decay)
   seed_form = velocity == "seed"
 
   def init(params):
@@ -209,8 +191,8 @@ def momentum(
       keep = jnp.where(state.count == 0, 1.0, 1.0 - jnp.asarray(dampening, jnp.float32))
 
     def leaf(g, v, p):
-      ct = _common.compute_dtype(g.dtype)
-      gc = _gradient(g, p, weight_decay, ct)
+      ct = compute_dtype(g.dtype)
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)
       if not _common.is_static_zero(dampening):
         gc = keep.astype(ct) * gc  # (1 − d) g_t
       if seed_form:
@@ -305,8 +287,8 @@ def nesterov(
   rho = momentum
   _common.check_learning_rate(fn, learning_rate)
   _common.check_decay(fn, "momentum", rho)
-  _validation.check_choice(fn, "velocity", velocity, _VELOCITIES)
-  _check_weight_decay(fn, weight_decay)
+  _validation.check_choice(fn, "velocity", velocity, _common.VELOCITIES)
+  _common.check_weight_decay(fn, weight_decay)
   seed_form = velocity == "seed"
 
   def init(params):
@@ -319,8 +301,9 @@ def nesterov(
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
 
     def leaf(g, v, p):
-      ct = _common.compute_dtype(g.dtype)
-      gc = _gradient(g, p, weight_decay, ct)  # g_t = g(φ_{t−1}), the look-ahead point
+      ct = compute_dtype(g.dtype)
+      # g_t = g(φ_{t−1}), the gradient at the look-ahead point
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)
       if seed_form:
         v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
         delta = rho * v_new - lr * gc  # φ_t − φ_{t−1} = ρΔθ_t − α g_t
