@@ -290,3 +290,63 @@ def test_python_dash_m_subprocess():
 def test_too_narrow_width_exits_2(capsys):
   status, out, err = _list(capsys, "--width", "5")
   assert status == 2 and out == "" and "--width: 5 is too narrow" in err
+
+
+# -- one taxonomy: list and verify --family take the same names ----------------------
+
+
+def test_list_and_verify_accept_the_same_family_names(capsys):
+  """Every family and alias of the catalogue works for ``list`` and for ``verify
+  --family`` (``--list``: nothing runs), selecting the same family; the families of
+  the conformance checks are catalogue families that ``list`` takes."""
+  from jpatterns import catalogue
+
+  assert set(catalogue.FAMILY_NAMES) == set(FAMILIES) | set(catalogue.ALIASES)
+  assert set(catalogue.ALIASES.values()) <= set(FAMILIES)
+  assert {"optim", "norm"} <= set(catalogue.ALIASES)
+  for name in catalogue.FAMILY_NAMES:
+    family = catalogue.family(name)
+    status, out, err = _list(capsys, name, "--format", "json")
+    assert status == 0, err
+    assert {r["family"] for r in json.loads(out)} == {family}, name
+    assert main(["verify", "--family", name, "--list", "--format", "json"]) == 0, name
+    out, err = capsys.readouterr()
+    assert {c["family"] for c in json.loads(out)["checks"]} <= {family}, name
+  # vice versa: every family verify reports is one list takes
+  assert main(["verify", "--list", "--format", "json"]) == 0
+  verify_families = {c["family"] for c in json.loads(capsys.readouterr().out)["checks"]}
+  assert verify_families <= set(FAMILIES)
+  for name in verify_families:
+    assert _list(capsys, name, "--format", "json")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["optimisers", "optimizer ", "NORM"])
+def test_family_resolution_is_the_catalogues(name):
+  from jpatterns import catalogue
+
+  if name == "optimisers":
+    with pytest.raises(ValueError, match=r"did you mean optimizers\?"):
+      catalogue.family(name)
+  else:
+    assert catalogue.family(name) in FAMILIES
+
+
+def test_unknown_family_is_refused_alike_by_list_and_verify(capsys):
+  status, _, list_err = _list(capsys, "optimisers")
+  assert status == 2
+  assert main(["verify", "--family", "optimisers", "--list"]) == 2
+  verify_err = capsys.readouterr().err
+  for err, what in ((list_err, "FAMILY"), (verify_err, "--family")):
+    assert f"{what}: 'optimisers' is not valid (did you mean optimizers?)" in err
+    assert ", ".join(FAMILIES) in err and "optim = optimizers" in err
+
+
+def test_help_lists_the_catalogue_names(capsys):
+  from jpatterns import catalogue
+
+  for argv in (["list", "--help"], ["verify", "--help"]):
+    with pytest.raises(SystemExit):
+      main(argv)
+    text = " ".join(capsys.readouterr().out.split())
+    for name in catalogue.FAMILY_NAMES:
+      assert name in text, (argv, name)
