@@ -7,6 +7,7 @@ import functools
 import flax.linen as fnn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jpatterns import normalization as norm
 from jpatterns.conformance import add
@@ -124,33 +125,145 @@ def _batch_norm_analytic(key, dtype):
   return ours, jax.grad(loss(plain), argnums=(0, 1, 2))(h, g, b)
 
 
-@add("local_response_norm", "torch local_response_norm with α·n", "torch", torch=True)
+# torch: on the host CPU through on_torch (jax.pure_callback); NCHW where torch wants it.
+
+
+def _torch():
+  import torch  # noqa: PLC0415  (imported only when a torch check runs)
+
+  return torch
+
+
+@add("local_response_norm", "torch local_response_norm with α·n, sizes 1..5", "torch", torch=True)
 def _torch_lrn(key, dtype):
   x = normal(0, (2, 7, 3, 3), scale=3.0)  # NCHW
-  size, alpha, beta, k = 5, 1e-2, 0.75, 2.0
+  sizes, alpha, beta, k = (1, 2, 3, 4, 5), 1e-2, 0.75, 2.0
 
   def ref(x):
-    import torch  # noqa: PLC0415
+    F = _torch().nn.functional
+    t = _torch().tensor(x)
+    return [F.local_response_norm(t, n, alpha=alpha * n, beta=beta, k=k).numpy() for n in sizes]
 
-    return torch.nn.functional.local_response_norm(
-      torch.tensor(x), size, alpha=alpha * size, beta=beta, k=k
-    ).numpy()
-
-  got = norm.local_response_norm(x, size=size, k=k, alpha=alpha, beta=beta, channel_axis=1)
+  got = [
+    norm.local_response_norm(x, size=n, k=k, alpha=alpha, beta=beta, channel_axis=1) for n in sizes
+  ]
   return got, on_torch(ref, x, like=got)
 
 
-@add("layer_norm", "torch.nn.functional.layer_norm", "torch", torch=True)
+@add(
+  "layer_norm",
+  "torch.nn.functional.layer_norm, last axis and last two axes without bias",
+  "torch",
+  torch=True,
+)
 def _torch_layer_norm(key, dtype):
   x = normal(0, (4, 5, 8), scale=2.0, loc=1.0)
   s, b = _scale_bias(1, 8)
+  s2 = 1.0 + 0.3 * normal(3, (5, 8))
+
+  def ref(x, s, b, s2):
+    torch = _torch()
+    t = torch.tensor(x)
+    F = torch.nn.functional
+    return [
+      F.layer_norm(t, (8,), torch.tensor(s), torch.tensor(b), eps=_EPS).numpy(),
+      F.layer_norm(t, (5, 8), torch.tensor(s2), None, eps=_EPS).numpy(),
+    ]
+
+  got = [
+    norm.layer_norm(x, scale=s, bias=b, epsilon=_EPS),
+    norm.layer_norm(x, scale=s2, bias=None, axis=(1, 2), epsilon=_EPS),
+  ]
+  return got, on_torch(ref, x, s, b, s2, like=got)
+
+
+@add("group_norm", "torch.nn.functional.group_norm, NCHW (channel_axis=1)", "torch", torch=True)
+def _torch_group_norm(key, dtype):
+  x = normal(0, (2, 6, 4, 5), scale=2.0, loc=1.0)  # NCHW
+  s, b = _scale_bias(1, 6)
 
   def ref(x, s, b):
-    import torch  # noqa: PLC0415
-
-    return torch.nn.functional.layer_norm(
-      torch.tensor(x), (8,), torch.tensor(s), torch.tensor(b), eps=_EPS
+    torch = _torch()
+    return torch.nn.functional.group_norm(
+      torch.tensor(x), 3, torch.tensor(s), torch.tensor(b), eps=_EPS
     ).numpy()
 
-  got = norm.layer_norm(x, scale=s, bias=b, epsilon=_EPS)
+  got = norm.group_norm(x, scale=s, bias=b, num_groups=3, channel_axis=1, epsilon=_EPS)
   return got, on_torch(ref, x, s, b, like=got)
+
+
+@add(
+  "instance_norm", "torch.nn.functional.instance_norm, NCHW (channel_axis=1)", "torch", torch=True
+)
+def _torch_instance_norm(key, dtype):
+  x = normal(0, (2, 6, 4, 5), scale=2.0, loc=1.0)  # NCHW
+  s, b = _scale_bias(1, 6)
+
+  def ref(x, s, b):
+    torch = _torch()
+    return torch.nn.functional.instance_norm(
+      torch.tensor(x), weight=torch.tensor(s), bias=torch.tensor(b), eps=_EPS
+    ).numpy()
+
+  got = norm.instance_norm(x, scale=s, bias=b, channel_axis=1, epsilon=_EPS)
+  return got, on_torch(ref, x, s, b, like=got)
+
+
+@add("rms_norm", "torch.nn.functional.rms_norm", "torch", torch=True)
+def _torch_rms_norm(key, dtype):
+  x = normal(0, (4, 8), scale=0.5)
+  s, _ = _scale_bias(1, 8)
+
+  def ref(x, s):
+    torch = _torch()
+    return torch.nn.functional.rms_norm(torch.tensor(x), (8,), torch.tensor(s), eps=1e-6).numpy()
+
+  got = norm.rms_norm(x, scale=s, epsilon=1e-6)
+  return got, on_torch(ref, x, s, like=got)
+
+
+@add(
+  "batch_norm",
+  "torch BatchNorm2d (converted settings: momentum 1 − 0.1, unbiased running var; 3 steps + eval)",
+  "torch",
+  torch=True,
+)
+def _torch_batch_norm(key, dtype):
+  c = 5
+  s, b = _scale_bias(1, c)
+  xs = normal(2, (3, 4, 3, 3, c), scale=2.0) + jnp.arange(1.0, 4.0)[:, None, None, None, None]
+  x_eval = normal(3, (2, 3, 3, c))
+
+  def ref(xs, x_eval, s, b):
+    torch = _torch()
+    m = torch.nn.BatchNorm2d(c, momentum=0.1, eps=_EPS)
+    with torch.no_grad():
+      m.weight.copy_(torch.tensor(s))
+      m.bias.copy_(torch.tensor(b))
+      m.train()
+      ys, means, vars_ = [], [], []
+      for x in xs:  # NHWC here, NCHW for torch
+        ys.append(m(torch.tensor(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy())
+        means.append(m.running_mean.numpy().copy())
+        vars_.append(m.running_var.numpy().copy())
+      m.eval()
+      y = m(torch.tensor(x_eval).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    return [(np.stack(ys), np.stack(means), np.stack(vars_)), y]
+
+  def step(stats, x):
+    y, stats = norm.batch_norm(
+      x,
+      stats,
+      scale=s,
+      bias=b,
+      train=True,
+      momentum=1 - 0.1,
+      epsilon=_EPS,
+      unbiased_running_var=True,
+    )
+    return stats, (y, stats.mean, stats.var)
+
+  stats, trained = jax.lax.scan(step, norm.init_batch_norm_stats(c), xs)
+  y, _ = norm.batch_norm(x_eval, stats, scale=s, bias=b, train=False, epsilon=_EPS)
+  got = [trained, y]
+  return got, on_torch(ref, xs, x_eval, s, b, like=got)
