@@ -22,7 +22,8 @@ CASES = [(check, dtype) for check in conformance.CHECKS for dtype in check.dtype
 
 def _id(case):
   check, dtype = case
-  return f"{check.family}/{check.pattern}{' vs torch' if check.torch else ''}/{dtype}"
+  reference = check.reference.split()[0].rstrip(",")
+  return f"{check.family}/{check.pattern} vs {reference}/{dtype}"
 
 
 @functools.cache
@@ -35,7 +36,16 @@ def _group(family, dtype):
   return dict(zip(checks, results))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+# xdist_group: under ``pytest -n N --dist loadgroup`` a family and dtype stay on one
+# worker, so each group compiles once in all (without it, once per worker that gets one).
+@pytest.mark.parametrize(
+  "case",
+  [
+    pytest.param(c, marks=pytest.mark.xdist_group(f"conformance-{c[0].family}-{c[1]}"))
+    for c in CASES
+  ],
+  ids=[_id(c) for c in CASES],
+)
 def test_check_is_within_its_tolerance(case):
   check, dtype = case
   row = _group(check.family, dtype)[check]
