@@ -20,28 +20,46 @@ import sys
 
 import pytest
 
-from jpatterns.cli import main
 from jpatterns.catalogue import BEYOND, FAMILIES, PATTERNS, Pattern, by_name, resolve
+from jpatterns.cli import main
 
-MODULES = ("activations", "initializers", "normalization", "stochastic", "optim",
-           "regularization", "losses", "augment", "preprocessing", "layers", "gradcheck")
+MODULES = (
+  "activations",
+  "initializers",
+  "normalization",
+  "stochastic",
+  "optim",
+  "regularization",
+  "losses",
+  "augment",
+  "preprocessing",
+  "layers",
+  "gradcheck",
+)
 
 # Public names that are not patterns: state/parameter types, their initializers and
 # the flat-buffer training machinery. Anything else in an ``__all__`` needs a row.
 NOT_PATTERNS = {
-    "normalization": {"BatchNormStats", "init_batch_norm_stats"},
-    "optim": {"FlatLayout", "flatten_params", "flat_train_step"},
-    "preprocessing": {"MinMaxStats", "StandardizationStats", "WhiteningStats"},
-    "layers": {"init_multi_head_attention", "init_lstm_params", "init_lstm_carry"},
-    "gradcheck": {"GradCheckResult"},
+  "normalization": {"BatchNormStats", "init_batch_norm_stats"},
+  "optim": {"FlatLayout", "flatten_params", "flat_train_step"},
+  "preprocessing": {"MinMaxStats", "StandardizationStats", "WhiteningStats"},
+  "layers": {"init_multi_head_attention", "init_lstm_params", "init_lstm_carry"},
+  "gradcheck": {"GradCheckResult"},
 }
 
 # The families whose rows are exactly one module's ``__all__`` (minus NOT_PATTERNS).
-FAMILY_MODULE = {"activations": "activations", "initializers": "initializers",
-                 "normalization": "normalization", "dropout": "stochastic",
-                 "losses": "losses", "augmentation": "augment", "layers": "layers",
-                 "preprocessing": "preprocessing", "regularization": "regularization",
-                 "tools": "gradcheck"}
+FAMILY_MODULE = {
+  "activations": "activations",
+  "initializers": "initializers",
+  "normalization": "normalization",
+  "dropout": "stochastic",
+  "losses": "losses",
+  "augmentation": "augment",
+  "layers": "layers",
+  "preprocessing": "preprocessing",
+  "regularization": "regularization",
+  "tools": "gradcheck",
+}
 
 
 def _module(name):
@@ -107,7 +125,8 @@ def test_seed_column_is_the_docstrings():
     summary = doc.split("\n\n")[0]
     if p.seed == BEYOND:
       assert not re.search(r"\(seed \d{3}", summary), (
-          f"{p.name}: docstring names a seed section, the catalogue says {BEYOND!r}")
+        f"{p.name}: docstring names a seed section, the catalogue says {BEYOND!r}"
+      )
       continue
     for part in _seed_parts(p.seed):
       number, _, section = part.partition(" ")
@@ -116,17 +135,24 @@ def test_seed_column_is_the_docstrings():
       assert section in doc, f"{p.name}: {section!r} not in its docstring"
 
 
-@pytest.mark.parametrize("name,doc_latex,formula_text", [
+@pytest.mark.parametrize(
+  "name,doc_latex,formula_text",
+  [
     # the formula column transcribes the docstring's .. math:: line
     ("momentum", r"\rho\,\Delta\theta_{t-1}", "ρ Δθ_{t−1} − α_t g_t"),
     ("glorot_uniform", r"\sqrt{\frac{6}{n_{in} + n_{out}}}", "√(6 / (n_in + n_out))"),
     ("inverse_time_decay", r"\frac{\alpha_0}{1 + \beta\, t / T}", "α₀ / (1 + β t/T)"),
     ("clip_by_value", r"\max(\min(g_t, b), a)", "max(min(g_t, b), a)"),
     ("l1_penalty", r"\mathrm{sgn}(0) = 0", "sgn(0) = 0"),
-    ("gaussian_dropout", r"N\!\left(1, \tfrac{\text{rate}}{1 - \text{rate}}\right)",
-     "N(1, rate/(1 − rate))"),
+    (
+      "gaussian_dropout",
+      r"N\!\left(1, \tfrac{\text{rate}}{1 - \text{rate}}\right)",
+      "N(1, rate/(1 − rate))",
+    ),
     ("residual", r"y = f(x) + x", "y = f(x) + x"),
-], ids=lambda v: v if re.fullmatch(r"[a-z_]+", v) else "")
+  ],
+  ids=lambda v: v if re.fullmatch(r"[a-z_]+", v) else "",
+)
 def test_formula_column_matches_the_docstring(name, doc_latex, formula_text):
   p = by_name(name)
   assert doc_latex in inspect.getdoc(resolve(p))
@@ -157,6 +183,7 @@ def test_default_table_lists_everything(capsys):
 @pytest.mark.parametrize("width", [60, 80, 120])
 def test_table_fits_the_width_and_wraps_without_losing_text(capsys, width):
   from jpatterns.cli.list_cmd import _width
+
   status, out, _ = _list(capsys, "optimizers", "schedules", "--width", str(width))
   assert status == 0
   lines = out.splitlines()
@@ -178,13 +205,17 @@ def test_family_filter_returns_all_of_that_family_only(capsys, family):
 
 
 def test_optim_splits_into_three_families(capsys):
-  _, out, _ = _list(capsys, "--family", "optimizers", "--family", "schedules",
-                    "transforms", "--format", "json")
+  _, out, _ = _list(
+    capsys, "--family", "optimizers", "--family", "schedules", "transforms", "--format", "json"
+  )
   rows = json.loads(out)
   assert {r["name"] for r in rows} == _patterns_of("optim")
   assert {r["family"] for r in rows} == {"optimizers", "schedules", "transforms"}
   assert {r["name"] for r in rows if r["family"] == "schedules"} >= {
-      "exponential_decay", "cosine_decay", "warmup"}
+    "exponential_decay",
+    "cosine_decay",
+    "warmup",
+  }
 
 
 def test_json_has_every_field(capsys):
@@ -239,13 +270,19 @@ def test_bad_format_is_an_argparse_error(capsys):
 def test_python_dash_m_subprocess():
   """The real command line: ``python -m jpatterns list optimizers``."""
   env = dict(os.environ, COLUMNS="200", PYTHONIOENCODING="utf-8")
-  proc = subprocess.run([sys.executable, "-m", "jpatterns", "list", "optimizers"],
-                        capture_output=True, text=True, encoding="utf-8", env=env,
-                        timeout=120, check=False)
+  proc = subprocess.run(
+    [sys.executable, "-m", "jpatterns", "list", "optimizers"],
+    capture_output=True,
+    text=True,
+    encoding="utf-8",
+    env=env,
+    timeout=120,
+    check=False,
+  )
   assert proc.returncode == 0, proc.stderr
   rows = [ln.split()[0] for ln in proc.stdout.splitlines()[2:] if ln and ln[0] != " "]
   optimizers = [p.name for p in PATTERNS if p.family == "optimizers"]
-  assert rows[:len(optimizers)] == optimizers
+  assert rows[: len(optimizers)] == optimizers
   assert rows[-1] == str(len(optimizers))  # "12 patterns in 1 family"
   assert "batch_norm" not in proc.stdout and "002 Adam算法" in proc.stdout
 
@@ -253,3 +290,63 @@ def test_python_dash_m_subprocess():
 def test_too_narrow_width_exits_2(capsys):
   status, out, err = _list(capsys, "--width", "5")
   assert status == 2 and out == "" and "--width: 5 is too narrow" in err
+
+
+# -- one taxonomy: list and verify --family take the same names ----------------------
+
+
+def test_list_and_verify_accept_the_same_family_names(capsys):
+  """Every family and alias of the catalogue works for ``list`` and for ``verify
+  --family`` (``--list``: nothing runs), selecting the same family; the families of
+  the conformance checks are catalogue families that ``list`` takes."""
+  from jpatterns import catalogue
+
+  assert set(catalogue.FAMILY_NAMES) == set(FAMILIES) | set(catalogue.ALIASES)
+  assert set(catalogue.ALIASES.values()) <= set(FAMILIES)
+  assert {"optim", "norm"} <= set(catalogue.ALIASES)
+  for name in catalogue.FAMILY_NAMES:
+    family = catalogue.family(name)
+    status, out, err = _list(capsys, name, "--format", "json")
+    assert status == 0, err
+    assert {r["family"] for r in json.loads(out)} == {family}, name
+    assert main(["verify", "--family", name, "--list", "--format", "json"]) == 0, name
+    out, err = capsys.readouterr()
+    assert {c["family"] for c in json.loads(out)["checks"]} <= {family}, name
+  # vice versa: every family verify reports is one list takes
+  assert main(["verify", "--list", "--format", "json"]) == 0
+  verify_families = {c["family"] for c in json.loads(capsys.readouterr().out)["checks"]}
+  assert verify_families <= set(FAMILIES)
+  for name in verify_families:
+    assert _list(capsys, name, "--format", "json")[0] == 0
+
+
+@pytest.mark.parametrize("name", ["optimisers", "optimizer ", "NORM"])
+def test_family_resolution_is_the_catalogues(name):
+  from jpatterns import catalogue
+
+  if name == "optimisers":
+    with pytest.raises(ValueError, match=r"did you mean optimizers\?"):
+      catalogue.family(name)
+  else:
+    assert catalogue.family(name) in FAMILIES
+
+
+def test_unknown_family_is_refused_alike_by_list_and_verify(capsys):
+  status, _, list_err = _list(capsys, "optimisers")
+  assert status == 2
+  assert main(["verify", "--family", "optimisers", "--list"]) == 2
+  verify_err = capsys.readouterr().err
+  for err, what in ((list_err, "FAMILY"), (verify_err, "--family")):
+    assert f"{what}: 'optimisers' is not valid (did you mean optimizers?)" in err
+    assert ", ".join(FAMILIES) in err and "optim = optimizers" in err
+
+
+def test_help_lists_the_catalogue_names(capsys):
+  from jpatterns import catalogue
+
+  for argv in (["list", "--help"], ["verify", "--help"]):
+    with pytest.raises(SystemExit):
+      main(argv)
+    text = " ".join(capsys.readouterr().out.split())
+    for name in catalogue.FAMILY_NAMES:
+      assert name in text, (argv, name)

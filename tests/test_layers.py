@@ -369,72 +369,6 @@ def _flax_mha_params(p, heads):
       "out": {"kernel": p["wo"].reshape(heads, hd, -1), "bias": p["bo"]}}}
 
 
-@pytest.mark.parametrize("heads", [1, 4])
-def test_mha_matches_flax(heads, key):
-  p = _mha_params(key, 8, kv_dim=6)
-  q = _normal(jax.random.fold_in(key, 1), (2, 4, 8))
-  kv = _normal(jax.random.fold_in(key, 2), (2, 6, 6))
-  mask = _make_causal_mask(jax.random.fold_in(key, 3))
-  module = fnn.MultiHeadDotProductAttention(
-      num_heads=heads, qkv_features=8, out_features=8, deterministic=True)
-  want = jax.jit(module.apply)(_flax_mha_params(p, heads), q, kv, kv, mask=mask)
-  got = jax.jit(lambda p, q, kv, m: jl.multi_head_attention(
-      p, q, key_value=kv, num_heads=heads, mask=m))(p, q, kv, mask)
-  np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-5)
-  # Self-attention (key_value defaults to query), no mask.
-  p = _mha_params(key, 8)
-  want = jax.jit(module.apply)(_flax_mha_params(p, heads), q)
-  got = jax.jit(lambda *a: jl.multi_head_attention(*a, num_heads=heads))(p, q)
-  np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-5)
-
-
-def test_mha_matches_jax_nn_dot_product_attention(key):
-  heads, dim = 2, 8
-  p = _mha_params(key, dim)
-  x = _normal(jax.random.fold_in(key, 1), (3, 5, dim))
-
-  def heads_of(w, b):  # (B, T, D) -> (B, T, H, d_k), projections done in NumPy
-    return (_np(x) @ _np(w) + _np(b)).reshape(3, 5, heads, dim // heads)
-
-  q, k, v = (jnp.asarray(heads_of(p[w], p[b]), jnp.float32)
-             for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv")))
-  att = jax.jit(jax.nn.dot_product_attention, static_argnames="is_causal")(
-      q, k, v, is_causal=True)
-  want = _np(att).reshape(3, 5, dim) @ _np(p["wo"]) + _np(p["bo"])
-  got = jax.jit(lambda p, x: jl.multi_head_attention(p, x, num_heads=heads,
-                                                     causal=True))(p, x)
-  np.testing.assert_allclose(_np(got), want, rtol=1e-5, atol=1e-5)
-  # The same causal mask given as an explicit boolean mask.
-  tri = jnp.tril(jnp.ones((5, 5), bool))
-  got = jax.jit(lambda p, x, m: jl.multi_head_attention(p, x, num_heads=heads,
-                                                        mask=m))(p, x, tri)
-  np.testing.assert_allclose(_np(got), want, rtol=1e-5, atol=1e-5)
-
-
-def test_mha_matches_torch(key):
-  heads, dim, b, t = 4, 8, 2, 5
-  p = _mha_params(key, dim)
-  x = _normal(jax.random.fold_in(key, 1), (b, t, dim))
-  padding = np.zeros((b, t), bool)
-  padding[1, -2:] = True  # torch key_padding_mask: True = ignore this key
-  causal = np.tril(np.ones((t, t), bool))
-  m = torch.nn.MultiheadAttention(dim, heads, batch_first=True).double()
-  with torch.no_grad():
-    m.in_proj_weight.copy_(torch.from_numpy(
-        np.concatenate([_np(p["wq"]), _np(p["wk"]), _np(p["wv"])], axis=1).T))
-    m.in_proj_bias.copy_(torch.from_numpy(
-        np.concatenate([_np(p["bq"]), _np(p["bk"]), _np(p["bv"])])))
-    m.out_proj.weight.copy_(torch.from_numpy(_np(p["wo"]).T))
-    m.out_proj.bias.copy_(torch.from_numpy(_np(p["bo"])))
-    xt = torch.from_numpy(_np(x))
-    want, _ = m(xt, xt, xt, attn_mask=torch.from_numpy(~causal),  # torch: True = blocked
-                key_padding_mask=torch.from_numpy(padding), need_weights=False)
-  ours = causal[None, None] & ~padding[:, None, None, :]  # ours: True = attend
-  got = jax.jit(lambda p, x, m: jl.multi_head_attention(p, x, num_heads=heads,
-                                                        mask=m))(p, x, ours)
-  np.testing.assert_allclose(_np(got), want.numpy(), rtol=1e-5, atol=1e-5)
-
-
 def test_mha_fully_masked_row_is_finite(key):
   """A query whose keys are all masked averages the values (flax/jax.nn): no NaN."""
   p = _mha_params(key, 8)
@@ -487,21 +421,6 @@ def _torch_lstm_weights(p, module, key):
     getattr(module, "bias_hh" + suffix).copy_(torch.from_numpy(b_hh))
 
 
-def test_lstm_cell_matches_torch(key):
-  p = _lstm_params(key)
-  c, h, x = (_normal(jax.random.fold_in(key, i), s)
-             for i, s in ((1, (2, 4)), (2, (2, 4)), (3, (2, 3))))
-  cell = torch.nn.LSTMCell(3, 4).double()
-  _torch_lstm_weights(p, cell, jax.random.fold_in(key, 9))
-  with torch.no_grad():
-    h_t, c_t = cell(torch.from_numpy(_np(x)),
-                    (torch.from_numpy(_np(h)), torch.from_numpy(_np(c))))  # (h, c)
-  (c2, h2), out = jax.jit(jl.lstm_cell)(p, (c, h), x)  # ours: (c, h)
-  np.testing.assert_allclose(_np(c2), c_t.numpy(), rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(_np(h2), h_t.numpy(), rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(_np(out), h_t.numpy(), rtol=1e-5, atol=1e-5)
-
-
 def test_lstm_scan_matches_torch_lstm_values_and_grads(key):
   p = _lstm_params(key)
   c0, h0 = (_normal(jax.random.fold_in(key, i), (2, 4)) for i in (1, 2))
@@ -525,22 +444,6 @@ def test_lstm_scan_matches_torch_lstm_values_and_grads(key):
   np.testing.assert_allclose(_np(g["w_i"]), lstm.weight_ih_l0.grad.numpy().T, **tol)
   np.testing.assert_allclose(_np(g["w_h"]), lstm.weight_hh_l0.grad.numpy().T, **tol)
   np.testing.assert_allclose(_np(g["b"]), lstm.bias_ih_l0.grad.numpy(), **tol)
-
-
-def test_lstm_cell_matches_flax(key):
-  p = _lstm_params(key)
-  c, h, x = (_normal(jax.random.fold_in(key, i), s)
-             for i, s in ((1, (2, 4)), (2, (2, 4)), (3, (2, 3))))
-  hid = 4
-  fp = {}
-  for k, gate in enumerate("ifgo"):
-    cols = slice(k * hid, (k + 1) * hid)
-    fp["i" + gate] = {"kernel": p["w_i"][:, cols]}
-    fp["h" + gate] = {"kernel": p["w_h"][:, cols], "bias": p["b"][cols]}
-  (fc, fh), fout = jax.jit(fnn.LSTMCell(hid).apply)({"params": fp}, (c, h), x)
-  (c2, h2), out = jax.jit(jl.lstm_cell)(p, (c, h), x)
-  for a, b in ((c2, fc), (h2, fh), (out, fout)):
-    np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=1e-5)
 
 
 def test_lstm_init(key):

@@ -346,43 +346,6 @@ def test_flax_one_pass_is_inaccurate_there():
 # flax references.
 # ------------------------------------------------------------------------------------
 
-def test_layer_norm_vs_flax():
-  x = _rand((4, 5, 8), 0, 1.0, 2.0)
-  s, b = _sb(8, jnp.float32)
-  m = nnx.LayerNorm(8, epsilon=EPS, use_fast_variance=False, rngs=nnx.Rngs(0))
-  m.scale[...] = s
-  m.bias[...] = b
-  np.testing.assert_allclose(jn.layer_norm(x, s, b), m(x), rtol=1e-5, atol=1e-5)
-
-
-def test_group_norm_vs_flax():
-  x = _rand((2, 3, 4, 6), 0, 1.0, 2.0)
-  s, b = _sb(6, jnp.float32)
-  m = nnx.GroupNorm(6, num_groups=3, epsilon=EPS, use_fast_variance=False,
-                    rngs=nnx.Rngs(0))
-  m.scale[...] = s
-  m.bias[...] = b
-  np.testing.assert_allclose(jn.group_norm(x, s, b, num_groups=3), m(x),
-                             rtol=1e-5, atol=1e-5)
-
-
-def test_instance_norm_vs_flax():
-  x = _rand((2, 3, 4, 6), 0, 1.0, 2.0)
-  s, b = _sb(6, jnp.float32)
-  m = nnx.InstanceNorm(6, epsilon=EPS, use_fast_variance=False, rngs=nnx.Rngs(0))
-  m.scale[...] = s
-  m.bias[...] = b
-  np.testing.assert_allclose(jn.instance_norm(x, s, b), m(x), rtol=1e-5, atol=1e-5)
-
-
-def test_rms_norm_vs_flax():
-  x = _rand((4, 8), 0, 0.5)
-  s, _ = _sb(8, jnp.float32)
-  m = nnx.RMSNorm(8, epsilon=1e-6, rngs=nnx.Rngs(0))
-  m.scale[...] = s
-  np.testing.assert_allclose(jn.rms_norm(x, s, epsilon=1e-6), m(x), rtol=1e-5, atol=1e-6)
-
-
 def test_batch_norm_vs_flax_outputs_and_running_stats():
   c = 6
   s, b = _sb(c, jnp.float32)
@@ -459,63 +422,6 @@ def test_spectral_norm_converges_to_top_singular_value():
 # torch references.
 # ------------------------------------------------------------------------------------
 
-def test_layer_norm_vs_torch():
-  x = _rand((4, 5, 8), 0, 1.0, 2.0)
-  s, b = _sb(8, jnp.float32)
-  want = F.layer_norm(_t(x), (8,), _t(s), _t(b), eps=EPS)
-  np.testing.assert_allclose(jn.layer_norm(x, s, b), want.numpy(), rtol=1e-5, atol=1e-5)
-  s2 = 1 + 0.3 * _rand((5, 8), 3)
-  want = F.layer_norm(_t(x), (5, 8), _t(s2), None, eps=EPS)
-  np.testing.assert_allclose(jn.layer_norm(x, s2, None, axis=(1, 2)), want.numpy(),
-                             rtol=1e-5, atol=1e-5)
-
-
-def test_group_and_instance_norm_vs_torch_nchw():
-  x = _rand((2, 6, 4, 5), 0, 1.0, 2.0)  # NCHW, channel_axis=1
-  s, b = _sb(6, jnp.float32)
-  want = F.group_norm(_t(x), 3, _t(s), _t(b), eps=EPS)
-  np.testing.assert_allclose(jn.group_norm(x, s, b, num_groups=3, channel_axis=1),
-                             want.numpy(), rtol=1e-5, atol=1e-5)
-  want = F.instance_norm(_t(x), weight=_t(s), bias=_t(b), eps=EPS)
-  np.testing.assert_allclose(jn.instance_norm(x, s, b, channel_axis=1), want.numpy(),
-                             rtol=1e-5, atol=1e-5)
-
-
-def test_rms_norm_vs_torch():
-  x = _rand((4, 8), 0, 0.5)
-  s, _ = _sb(8, jnp.float32)
-  m = torch.nn.RMSNorm(8, eps=1e-6)
-  with torch.no_grad():
-    m.weight.copy_(_t(s))
-    want = m(_t(x)).numpy()
-  np.testing.assert_allclose(jn.rms_norm(x, s, epsilon=1e-6), want, rtol=1e-5, atol=1e-6)
-
-
-def test_batch_norm_vs_torch_with_converted_settings():
-  c = 5
-  s, b = _sb(c, jnp.float32)
-  m = torch.nn.BatchNorm2d(c, momentum=0.1, eps=EPS)
-  with torch.no_grad():
-    m.weight.copy_(_t(s))
-    m.bias.copy_(_t(b))
-  stats = jn.init_batch_norm_stats(c)
-  for step in range(3):
-    x = _rand((4, 3, 3, c), step, 1.0 + step, 2.0)  # NHWC here, NCHW for torch
-    y, stats = jn.batch_norm(x, stats, s, b, train=True, momentum=1 - 0.1,
-                             unbiased_running_var=True)
-    m.train()
-    with torch.no_grad():
-      want = m(_t(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
-    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(stats.mean, m.running_mean.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(stats.var, m.running_var.numpy(), rtol=1e-5, atol=1e-6)
-  x = _rand((2, 3, 3, c), 9)
-  y, _ = jn.batch_norm(x, stats, s, b, train=False)
-  want = F.batch_norm(_t(x).permute(0, 3, 1, 2), m.running_mean, m.running_var, _t(s),
-                      _t(b), training=False, eps=EPS).permute(0, 2, 3, 1).numpy()
-  np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
-
-
 def test_weight_norm_vs_torch():
   v = _rand((4, 3, 2, 2))  # torch conv weight (out, in, kh, kw); dim=0 keeps `out`
   g = 1 + _rand((4,), 1) ** 2
@@ -529,15 +435,6 @@ def test_weight_norm_vs_torch():
     want2 = lin.weight.numpy()
   np.testing.assert_allclose(jn.weight_norm(v2, g2, axis=1, epsilon=1e-30), want2,
                              rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
-def test_local_response_norm_vs_torch_alpha_times_size(size):
-  x = _rand((2, 7, 3, 3), 0, 0.0, 3.0)  # NCHW
-  alpha, beta, k = 1e-2, 0.75, 2.0
-  want = F.local_response_norm(_t(x), size, alpha=alpha * size, beta=beta, k=k).numpy()
-  got = jn.local_response_norm(x, size=size, k=k, alpha=alpha, beta=beta, channel_axis=1)
-  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------

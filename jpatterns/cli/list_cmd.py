@@ -6,8 +6,10 @@
     jpatterns list --search adam --format json
 
 The table wraps its long cells to the terminal width (``--width`` overrides it);
-markdown and json never wrap or truncate. An unknown family is a usage error (exit 2)
-that lists the valid ones. The rows are :data:`jpatterns.catalogue.PATTERNS`.
+markdown and json never wrap or truncate. A family may be named by an alias (``optim``,
+``norm``, ...): :func:`jpatterns.catalogue.family` resolves it, as for ``jpatterns
+verify --family``. An unknown family is a usage error (exit 2) that lists the valid
+ones. The rows are :data:`jpatterns.catalogue.PATTERNS`.
 """
 
 from __future__ import annotations
@@ -17,59 +19,102 @@ import shutil
 import sys
 import unicodedata
 
-from jpatterns.cli._errors import UsageError, choose_from
+from jpatterns import catalogue
 from jpatterns.catalogue import FAMILIES, PATTERNS
+from jpatterns.cli._errors import UsageError
 
 __all__ = ["add_parser", "run", "select", "render_table", "render_markdown", "render_json"]
 
 FORMATS = ("table", "markdown", "json")
 # (header, Pattern attribute) of the columns shown by table and markdown.
-COLUMNS = (("name", "name"), ("family", "family"), ("formula", "formula"),
-           ("seed", "seed"), ("verified against", "reference"))
+COLUMNS = (
+  ("name", "name"),
+  ("family", "family"),
+  ("formula", "formula"),
+  ("seed", "seed"),
+  ("verified against", "reference"),
+)
 _JSON_FIELDS = ("name", "family", "formula", "seed", "reference", "target")
-_GAP = "  "          # between table columns
-_MIN_WIDTH = 10      # narrowest a wrapped column gets
-_NARROW = 60         # below this room for formula/seed/reference, family -> headings
+_GAP = "  "  # between table columns
+_MIN_WIDTH = 10  # narrowest a wrapped column gets
+_NARROW = 60  # below this room for formula/seed/reference, family -> headings
 _DEFAULT_WIDTH = 120  # when the output is not a terminal and COLUMNS is unset
 
 
 def add_parser(subparsers) -> None:
   p = subparsers.add_parser(
-      "list", help="list the catalogue's patterns: formula, seed section, reference",
-      description="List every jpatterns pattern: name, family, formula, seed section "
-                  "and what it is verified against. Families: " + ", ".join(FAMILIES) + ".")
-  p.add_argument("families", nargs="*", metavar="FAMILY",
-                 help="show only these families (default: all)")
-  p.add_argument("--family", action="append", default=[], dest="family_opt",
-                 metavar="FAMILY", help="same as a positional FAMILY; may be repeated")
-  p.add_argument("--format", choices=FORMATS, default="table",
-                 help="table (default; wraps to the terminal), markdown or json")
-  p.add_argument("--search", metavar="TEXT", default=None,
-                 help="only patterns whose name, formula or seed contains TEXT "
-                      "(case-insensitive)")
-  p.add_argument("--width", type=int, default=None, metavar="COLUMNS",
-                 help="table width in characters (default: the terminal's)")
+    "list",
+    help="list the catalogue's patterns: formula, seed section, reference",
+    description="List every jpatterns pattern: name, family, formula, seed section "
+    "and what it is verified against. Families: " + ", ".join(FAMILIES) + ".",
+  )
+  p.add_argument(
+    "families",
+    nargs="*",
+    metavar="FAMILY",
+    help="show only these families (default: all): " + family_help(),
+  )
+  p.add_argument(
+    "--family",
+    action="append",
+    default=[],
+    dest="family_opt",
+    metavar="FAMILY",
+    help="same as a positional FAMILY; may be repeated",
+  )
+  p.add_argument(
+    "--format",
+    choices=FORMATS,
+    default="table",
+    help="table (default; wraps to the terminal), markdown or json",
+  )
+  p.add_argument(
+    "--search",
+    metavar="TEXT",
+    default=None,
+    help="only patterns whose name, formula or seed contains TEXT (case-insensitive)",
+  )
+  p.add_argument(
+    "--width",
+    type=int,
+    default=None,
+    metavar="COLUMNS",
+    help="table width in characters (default: the terminal's)",
+  )
   p.set_defaults(run=run)
+
+
+def family_help() -> str:
+  """The family names and aliases for ``--help`` (shared with ``jpatterns verify``)."""
+  aliases = ", ".join(f"{a} = {f}" for a, f in catalogue.ALIASES.items())
+  return f"{', '.join(FAMILIES)} (aliases: {aliases})"
+
+
+def resolve_family(what: str, name: str) -> str:
+  """:func:`jpatterns.catalogue.family`, its ValueError as a UsageError naming ``what``."""
+  try:
+    return catalogue.family(name)
+  except ValueError as e:
+    raise UsageError(f"{what}: {e}") from None
 
 
 def select(families=(), search=None):
   """The rows of the given families (all when empty) matching ``search``, in order.
 
+  A family may be an alias of :data:`jpatterns.catalogue.ALIASES`.
+
   Raises:
-    UsageError: a family that is not one of :data:`FAMILIES`.
+    UsageError: a name that is neither a family nor an alias.
   """
-  wanted = set()
-  for f in families:
-    name = f.strip().lower()
-    if name not in FAMILIES:
-      raise choose_from("FAMILY", f, FAMILIES)
-    wanted.add(name)
+  wanted = {resolve_family("FAMILY", f) for f in families}
   rows = [p for p in PATTERNS if not wanted or p.family in wanted]
   if search:
     needle = search.lower()
-    rows = [p for p in rows
-            if needle in p.name.lower() or needle in p.formula.lower()
-            or needle in p.seed.lower()]
+    rows = [
+      p
+      for p in rows
+      if needle in p.name.lower() or needle in p.formula.lower() or needle in p.seed.lower()
+    ]
   return rows
 
 
@@ -98,16 +143,18 @@ def run(args) -> int:
 
 def render_json(rows, *, ensure_ascii=False) -> str:
   """A JSON list of objects with the fields name, family, formula, seed, reference, target."""
-  return json.dumps([{k: getattr(p, k) for k in _JSON_FIELDS} for p in rows],
-                    ensure_ascii=ensure_ascii, indent=2)
+  return json.dumps(
+    [{k: getattr(p, k) for k in _JSON_FIELDS} for p in rows], ensure_ascii=ensure_ascii, indent=2
+  )
 
 
 def render_markdown(rows) -> str:
   """A GitHub-flavoured Markdown table; cells are never wrapped or truncated."""
+
   def cell(s):
     return s.replace("\\", "\\\\").replace("|", "\\|")
-  lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |",
-           "|" + "---|" * len(COLUMNS)]
+
+  lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
   for p in rows:
     cells = [f"`{p.name}`"] + [cell(getattr(p, a)) for _, a in COLUMNS[1:]]
     lines.append("| " + " | ".join(cells) + " |")
@@ -145,8 +192,10 @@ def render_table(rows, width: int) -> str:
       out.append(_line([w[k] if k < len(w) else "" for w in wrapped], widths))
   n_families = len({p.family for p in rows})
   out.append("")
-  out.append(f"{len(rows)} pattern{'s' * (len(rows) != 1)} in {n_families} "
-             f"famil{'ies' if n_families != 1 else 'y'}")
+  out.append(
+    f"{len(rows)} pattern{'s' * (len(rows) != 1)} in {n_families} "
+    f"famil{'ies' if n_families != 1 else 'y'}"
+  )
   return "\n".join(out)
 
 
@@ -198,8 +247,10 @@ def _line(cells, widths) -> str:
 
 def _width(s: str) -> int:
   """Display width: East Asian wide/fullwidth characters take two columns."""
-  return sum(2 if unicodedata.east_asian_width(ch) in "WF" else
-             0 if unicodedata.combining(ch) else 1 for ch in s)
+  return sum(
+    2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1
+    for ch in s
+  )
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -214,7 +265,7 @@ def _wrap(text: str, width: int) -> list[str]:
         continue
       head = _take(word, room)
       lines.append(f"{cur} {head}" if cur else head)
-      cur, word = "", word[len(head):]
+      cur, word = "", word[len(head) :]
     if not cur:
       cur = word
     elif _width(cur) + 1 + _width(word) <= width:
@@ -233,7 +284,7 @@ def _take(word: str, room: int) -> str:
   least half of what fits, else as long as fits.
   """
   n = 1
-  while n < len(word) and _width(word[:n + 1]) <= room:
+  while n < len(word) and _width(word[: n + 1]) <= room:
     n += 1
   cut = max([word.rfind(c, 0, n) + 1 for c in "_/,."] + [word.rfind("(", 0, n + 1)])
   if n // 2 <= cut < n:
