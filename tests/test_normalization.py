@@ -679,3 +679,77 @@ def test_group_norm_other_layouts_grad_equals_autodiff(shape, channel_axis):
   got = jax.jit(jax.grad(lambda *a: jnp.sum(ours(*a) * cot), (0, 1, 2)))(x, s, b)
   want = jax.jit(jax.grad(lambda *a: jnp.sum(plain(*a) * cot), (0, 1, 2)))(x, s, b)
   h.tree_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------
+# scale=None / bias=None (the defaults) equal explicit ones / zeros.
+# ------------------------------------------------------------------------------------
+
+def _bn_train_kw(x, **kw):
+  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), train=True,
+                       **kw)[0]
+
+
+def _bn_eval_kw(x, **kw):
+  stats = jn.BatchNormStats(jnp.linspace(-0.5, 0.5, x.shape[-1]),
+                            jnp.linspace(0.5, 2.0, x.shape[-1]))
+  return jn.batch_norm(x, stats, train=False, **kw)[0]
+
+
+# name -> (fn(x, **scale/bias keywords), the keywords it takes)
+NONE_CASES = {
+    "layer_norm": (jn.layer_norm, ("scale", "bias")),
+    "instance_norm": (jn.instance_norm, ("scale", "bias")),
+    "group_norm": (lambda x, **kw: jn.group_norm(x, num_groups=3, **kw), ("scale", "bias")),
+    "rms_norm": (jn.rms_norm, ("scale",)),
+    "batch_norm_train": (_bn_train_kw, ("scale", "bias")),
+    "batch_norm_eval": (_bn_eval_kw, ("scale", "bias")),
+    "batch_norm_analytic": (jn.batch_norm_analytic, ("scale", "bias")),
+}
+
+
+def _none_variants(names, dtype, c=6):
+  """Each subset of the keywords left out (None), the rest explicit ones / zeros."""
+  full = {"scale": jnp.ones(c, dtype), "bias": jnp.zeros(c, dtype)}
+  subsets = [(), ("scale",), ("bias",), ("scale", "bias")]
+  return [({k: full[k] for k in names}, {k: full[k] for k in names if k not in drop})
+          for drop in subsets if set(drop) <= set(names)]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("name", sorted(NONE_CASES))
+def test_none_scale_bias_equal_ones_zeros(name, dtype):
+  f, names = NONE_CASES[name]
+  x = jnp.asarray(_rand((2, 3, 4, 6), 0, 0.5, 2.0), dtype)
+  for explicit, partial in _none_variants(names, dtype):
+    want = jax.jit(lambda x, kw: f(x, **kw))(x, explicit)
+    got = jax.jit(lambda x, kw: f(x, **kw))(x, partial)
+    assert got.dtype == x.dtype == want.dtype, (name, partial.keys())
+    np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
+  # defaults: f(x) is f(x, scale=None, bias=None)
+  np.testing.assert_array_equal(np.asarray(f(x), np.float32),
+                                np.asarray(f(x, **explicit), np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(NONE_CASES))
+def test_none_scale_bias_grad_and_vmap(name):
+  f, names = NONE_CASES[name]
+  x = jnp.asarray(_rand((2, 3, 4, 6), 0, 0.5, 2.0))
+  cot = jnp.asarray(_rand(x.shape, 5))
+  explicit = {k: v for k, v in (("scale", jnp.ones(6)), ("bias", jnp.zeros(6)))
+              if k in names}
+  got = jax.jit(jax.grad(lambda x: jnp.sum(f(x) * cot)))(x)
+  want = jax.jit(jax.grad(lambda x: jnp.sum(f(x, **explicit) * cot)))(x)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  xs = jnp.stack([x, 2 * x + 1])
+  np.testing.assert_allclose(jax.vmap(f)(xs), jnp.stack([f(xs[0]), f(xs[1])]),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_scale_and_bias_are_keyword_only():
+  x, s = jnp.ones((2, 4)), jnp.ones(4)
+  for call in (lambda: jn.layer_norm(x, s), lambda: jn.rms_norm(x, s),
+               lambda: jn.instance_norm(x, s), lambda: jn.batch_norm_analytic(x, s),
+               lambda: jn.batch_norm(x, jn.init_batch_norm_stats(4), s, train=True)):
+    with pytest.raises(TypeError):
+      call()
