@@ -23,6 +23,7 @@ from jax import lax
 import numpy as np
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 
 __all__ = [
     "sigmoid",
@@ -54,11 +55,6 @@ def _as_float(x):
   if not jnp.issubdtype(x.dtype, jnp.inexact):
     x = x.astype(jnp.float32)
   return x
-
-
-def _acc_dtype(dtype):
-  """The dtype reductions run in: at least float32."""
-  return jnp.promote_types(dtype, jnp.float32)
 
 
 # --------------------------------------------------------------------------
@@ -546,7 +542,7 @@ def softmax(x, *, axis=-1):
   """
   x = _as_float(x)
   axes = _softmax_axes("softmax", x, axis)
-  xf = x.astype(_acc_dtype(x.dtype))
+  xf = x.astype(compute_dtype(x.dtype))
   m = lax.stop_gradient(jnp.max(xf, axes, keepdims=True))  # m = max_j x_j
   unnormalized = jnp.exp(xf - m)  # e^{x_i − m}
   return (unnormalized / jnp.sum(unnormalized, axes, keepdims=True)).astype(x.dtype)  # / Σ_j
@@ -580,7 +576,7 @@ def log_softmax(x, *, axis=-1):
   """
   x = _as_float(x)
   axes = _softmax_axes("log_softmax", x, axis)
-  xf = x.astype(_acc_dtype(x.dtype))
+  xf = x.astype(compute_dtype(x.dtype))
   shifted = xf - lax.stop_gradient(jnp.max(xf, axes, keepdims=True))  # x − max x
   lse = jnp.log(jnp.sum(jnp.exp(shifted), axes, keepdims=True))  # log Σ e^{x_j − max x}
   return (shifted - lse).astype(x.dtype)

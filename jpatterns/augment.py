@@ -56,6 +56,7 @@ import jax.numpy as jnp
 from jax import lax, random
 from jax.scipy import ndimage
 
+from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import (
     check_choice,
     check_in_range,
@@ -133,12 +134,6 @@ def _cast_back(values, dtype):
   return values.astype(dtype)
 
 
-def _compute_dtype(dtype):
-  if jnp.issubdtype(dtype, jnp.floating):
-    return jnp.promote_types(dtype, jnp.float32)
-  return jnp.float32
-
-
 def _check_resampling(fn: str, order, mode):
   check_choice(fn, "order", order, (0, 1))
   check_choice(fn, "mode", mode, _MODES)
@@ -147,7 +142,7 @@ def _check_resampling(fn: str, order, mode):
 def _resample(image, matrix, offset, *, order, mode, cval):
   """out[o] = image[A (o - c) + c + t] on an HWC image, one channel at a time."""
   height, width, _ = image.shape
-  dtype = _compute_dtype(image.dtype)
+  dtype = compute_dtype(image.dtype)
   rows, cols = jnp.meshgrid(
       jnp.arange(height, dtype=dtype), jnp.arange(width, dtype=dtype), indexing="ij")
   centre = ((height - 1) / 2.0, (width - 1) / 2.0)
@@ -397,7 +392,7 @@ def rotate(image, angle, *, order: int = 1, mode: str = "nearest", cval=0.0,
   fn = "rotate"
   _check_resampling(fn, order, mode)
   hwc = _to_hwc(fn, image, channel_axis)
-  angle = jnp.asarray(angle, _compute_dtype(hwc.dtype))
+  angle = jnp.asarray(angle, compute_dtype(hwc.dtype))
   cos, sin = jnp.cos(angle), jnp.sin(angle)
   matrix = jnp.stack([jnp.stack([cos, sin]), jnp.stack([-sin, cos])])  # pull matrix
   out = _resample(hwc, matrix, (0.0, 0.0), order=order, mode=mode, cval=cval)
@@ -481,7 +476,7 @@ def zoom(image, factor, *, order: int = 1, mode: str = "nearest", cval=0.0,
   for value in (factor_h, factor_w):
     check_positive(fn, "factor", value)
   hwc = _to_hwc(fn, image, channel_axis)
-  dtype = _compute_dtype(hwc.dtype)
+  dtype = compute_dtype(hwc.dtype)
   inv_h = 1.0 / jnp.asarray(factor_h, dtype)  # input = c + (o - c) / s
   inv_w = 1.0 / jnp.asarray(factor_w, dtype)
   zero = jnp.zeros((), dtype)
@@ -573,7 +568,7 @@ def translate(image, shift, *, order: int = 1, mode: str = "nearest", cval=0.0,
   fn = "translate"
   _check_resampling(fn, order, mode)
   hwc = _to_hwc(fn, image, channel_axis)
-  dtype = _compute_dtype(hwc.dtype)
+  dtype = compute_dtype(hwc.dtype)
   shift = jnp.asarray(shift, dtype)
   if shift.shape != (2,):
     raise ValueError(
@@ -661,7 +656,7 @@ def gaussian_noise(key, image, *, stddev, channel_axis: int = -1):
     raise ValueError(
         f"{fn}: image dtype {image.dtype} is not floating; convert first, e.g. "
         "image.astype(jnp.float32) / 255")
-  dtype = _compute_dtype(image.dtype)
+  dtype = compute_dtype(image.dtype)
   noise = random.normal(key, image.shape, dtype)  # ε ~ N(0, 1)
   return (image.astype(dtype) + jnp.asarray(stddev, dtype) * noise).astype(
       image.dtype)  # y = x + σ ε
@@ -780,7 +775,7 @@ def mixup(key, images, labels, *, alpha):
   perm = random.permutation(key_perm, images.shape[0])  # π
 
   def mix(v):
-    dtype = _compute_dtype(v.dtype)
+    dtype = compute_dtype(v.dtype)
     v32 = v.astype(dtype)
     lam_ = lam.astype(dtype)
     return (lam_ * v32 + (1 - lam_) * v32[perm]).astype(v.dtype)  # λ v + (1-λ) v[π]

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 from jax import lax
 import numpy as np
 
+from jpatterns._validation import check_positive_int
+
 __all__ = ["GradCheckResult", "check_grads"]
 
 
@@ -133,8 +135,7 @@ def check_grads(f, params, *, eps=None, floor=None, batch_size=None):
   theta = jnp.concatenate([leaves[i].astype(dtype).ravel() for i in checked])
   if batch_size is None:
     batch_size = max(1, min(n, 2**22 // n))
-  if not (isinstance(batch_size, int) and batch_size >= 1):
-    raise ValueError(f"{fn}: batch_size={batch_size!r} must be an integer >= 1 or None")
+  check_positive_int(fn, "batch_size", batch_size)  # an int >= 1, or None (the default)
 
   def numeric_and_analytic(theta):
     value, analytic = jax.value_and_grad(f_flat)(theta)

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 
 __all__ = [
     "variance_scaling",
@@ -535,7 +536,7 @@ def orthogonal(*, scale=1.0, column_axis=-1):
       return jnp.zeros(shape, dtype)
     n_rows, n_cols = math.prod(shape) // shape[axis], shape[axis]
     # QR has no bfloat16/float16 kernel: sample in float32, round once at the end.
-    qr_dtype = jnp.promote_types(dtype, jnp.float32)
+    qr_dtype = compute_dtype(dtype)
     q = jax.random.orthogonal(key, n_rows, (), qr_dtype, n_cols)  # Haar-random Q
     q = jnp.reshape(q, tuple(np.delete(shape, axis)) + (n_cols,))
     w = jnp.array(scale, qr_dtype) * jnp.moveaxis(q, -1, axis)  # W = scale·Q

@@ -25,7 +25,8 @@ from jax import lax
 import numpy as np
 
 from jpatterns import initializers
-from jpatterns._validation import check_choice
+from jpatterns._dtypes import compute_dtype
+from jpatterns._validation import check_choice, check_positive_int
 
 __all__ = [
     "max_pool",
@@ -37,11 +38,6 @@ __all__ = [
     "init_lstm_params",
     "init_lstm_carry",
 ]
-
-
-def _compute_dtype(*dtypes):
-  """At least float32 (float64 stays float64)."""
-  return jnp.promote_types(jnp.result_type(*dtypes), jnp.float32)
 
 
 def _per_dim(fn: str, name: str, value, ndim: int) -> tuple[int, ...]:
@@ -187,7 +183,7 @@ def avg_pool(x, *, window, strides=None, padding="VALID", count_include_pad=Fals
     LeCun et al., "Gradient-based learning applied to document recognition", 1998.
   """
   dims, strides, pads = _pool_setup("avg_pool", x, window, strides, padding)
-  ct = _compute_dtype(x.dtype)
+  ct = compute_dtype(x.dtype)
   zero = np.array(0, ct)  # concrete, so lax uses reduce_window_sum (see max_pool)
   total = lax.reduce_window(
       x.astype(ct), zero, lax.add, dims, strides, pads)  # sum over window
@@ -257,7 +253,7 @@ def residual(f: Callable[[Any], Any], x, *, projection=None):
     dtype = jnp.result_type(x, w)
     shortcut = jnp.matmul(
         x.astype(dtype), w.astype(dtype),
-        preferred_element_type=_compute_dtype(dtype))  # shortcut = x W_s
+        preferred_element_type=compute_dtype(dtype))  # shortcut = x W_s
   if jnp.shape(shortcut) != fx_shape:
     raise ValueError(
         f"residual: the projected shortcut has shape {jnp.shape(shortcut)} but f(x) "
@@ -265,12 +261,19 @@ def residual(f: Callable[[Any], Any], x, *, projection=None):
   return fx + shortcut.astype(fx.dtype)  # y = f(x) + x
 
 
-def _dense(x, w, b):
-  """x @ w + b, accumulated in float32, returned in x's dtype."""
-  y = jnp.matmul(x, w.astype(x.dtype), preferred_element_type=_compute_dtype(x.dtype))
+def _dense(x, w, b=None):
+  """``x @ w (+ b)``: the library's one dense product (also used by ``jpatterns.train``).
+
+  The product runs in the promoted dtype ``result_type(x, w)``, accumulated in at least
+  float32 (:func:`jpatterns._dtypes.compute_dtype`), the bias added in that accumulator;
+  the result has dtype ``result_type(x, w)``.
+  """
+  dtype = jnp.result_type(x, w)
+  y = jnp.matmul(jnp.asarray(x, dtype), jnp.asarray(w, dtype),
+                 preferred_element_type=compute_dtype(dtype))  # x W
   if b is not None:
-    y = y + b.astype(y.dtype)
-  return y.astype(x.dtype)
+    y = y + jnp.asarray(b).astype(y.dtype)  # + b
+  return y.astype(dtype)
 
 
 def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
@@ -349,10 +352,10 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
                      f"({dim}, D_out)")
   head_dim = dim // num_heads
   dtype = query.dtype
-  ct = _compute_dtype(dtype)
+  ct = compute_dtype(dtype)
 
-  def split(x):  # (..., T, D) -> (..., T, H, d_k)
-    return x.reshape(*x.shape[:-1], num_heads, head_dim)
+  def split(x):  # (..., T, D) -> (..., T, H, d_k), in query's dtype
+    return x.astype(dtype).reshape(*x.shape[:-1], num_heads, head_dim)
 
   q = split(_dense(query, params["wq"], params.get("bq")))  # Q = x_q W_q + b_q
   k = split(_dense(key_value.astype(dtype), params["wk"], params.get("bk")))
@@ -372,7 +375,7 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
   heads = jnp.einsum("...hts,...shd->...thd", weights.astype(dtype), v,
                      preferred_element_type=ct).astype(dtype)  # Σ_s a_ts V_s
   concat = heads.reshape(*heads.shape[:-2], dim)  # [head_1, ..., head_H]
-  return _dense(concat, params["wo"], params.get("bo"))  # concat W_o + b_o
+  return _dense(concat, params["wo"], params.get("bo")).astype(dtype)  # concat W_o + b_o
 
 
 def init_multi_head_attention(key, dim, *, kv_dim=None, out_dim=None, use_bias=True,
@@ -483,7 +486,7 @@ def lstm_cell(params, carry, x):
   if c.shape[-1] != hidden or h.shape[-1] != hidden:
     raise ValueError(f"{fn}: carry (c, h) has shapes {c.shape}, {h.shape}; expected "
                      f"(..., {hidden}) each (carry order is (c, h))")
-  ct = _compute_dtype(x.dtype, h.dtype, c.dtype)
+  ct = compute_dtype(x.dtype, h.dtype, c.dtype)
   z = (jnp.matmul(x, w_i.astype(x.dtype), preferred_element_type=ct)
        + jnp.matmul(h, w_h.astype(h.dtype), preferred_element_type=ct)
        + b.astype(ct))  # z = x W_i + h W_h + b
@@ -524,8 +527,7 @@ def init_lstm_params(key, in_features, hidden, *, forget_bias=1.0,
     architectures", 2015.
   """
   for name, value in (("in_features", in_features), ("hidden", hidden)):
-    if not isinstance(value, numbers.Integral) or value <= 0:
-      raise ValueError(f"init_lstm_params: {name}={value!r} must be a positive int")
+    check_positive_int("init_lstm_params", name, value)
   ki, kh = jax.random.split(key)
   w_i = initializers.glorot_uniform()(ki, (in_features, 4 * hidden), dtype)
   w_h = initializers.orthogonal()(kh, (hidden, 4 * hidden), dtype)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 from jpatterns.regularization import label_smoothing as _seed_label_smoothing
 
 __all__ = [
@@ -44,11 +45,6 @@ def _float(x):
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.float32)
   return x
-
-
-def _acc_dtype(dtype):
-  """The dtype losses are computed in: at least float32."""
-  return jnp.promote_types(dtype, jnp.float32)
 
 
 def _check_same_shape(fn, a_name, a, b_name, b):
@@ -129,7 +125,7 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, axis=-1):
         f"{fn}: label_smoothing={label_smoothing!r} needs at least 2 classes but "
         f"logits has {num_classes} along axis {axis}; use label_smoothing=0")
   dtype = logits.dtype
-  z = logits.astype(_acc_dtype(dtype))
+  z = logits.astype(compute_dtype(dtype))
   log_norm = jax.nn.logsumexp(z, axis=axis)  # log sum_k exp(z_k)
   eps = label_smoothing
 
@@ -157,7 +153,7 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, axis=-1):
     y = labels.astype(z.dtype)
     if not (isinstance(eps, (int, float)) and eps == 0):
       # (1-eps) y + eps/(K-1) (1-y), classes on the last axis
-      y = jnp.moveaxis(_seed_label_smoothing(jnp.moveaxis(y, axis, -1), epsilon=eps), -1, axis)
+      y = jnp.moveaxis(_seed_label_smoothing(jnp.moveaxis(y, axis, -1), eps=eps), -1, axis)
     log_p = z - jnp.expand_dims(log_norm, axis)  # log softmax
     # -sum_k y_k log p_k, with 0 log 0 = 0 (a masked class, z_k = -inf, has y_k = 0)
     loss = -jnp.sum(jnp.where(y == 0, 0.0, y * log_p), axis=axis)
@@ -197,7 +193,7 @@ def sigmoid_binary_cross_entropy(logits, labels):
   labels = jnp.asarray(labels)
   _check_same_shape(fn, "logits", logits, "labels", labels)
   dtype = logits.dtype
-  z = logits.astype(_acc_dtype(dtype))
+  z = logits.astype(compute_dtype(dtype))
   y = labels.astype(z.dtype)
   loss = jax.nn.softplus(z) - y * z  # softplus(z) - y z
   return loss.astype(dtype)
@@ -270,7 +266,7 @@ def dice_loss(predictions, targets, *, from_logits=True, smooth=1.0, axis=None):
           f"{fn}: axis={axis!r} includes the class axis {ndim - 1}; "
           "sum over the spatial axes only")
   dtype = predictions.dtype
-  p = predictions.astype(_acc_dtype(dtype))
+  p = predictions.astype(compute_dtype(dtype))
   if from_logits:
     p = jax.nn.sigmoid(p) if p.shape[-1] == 1 else jax.nn.softmax(p, axis=-1)
   t = targets.astype(p.dtype)
@@ -312,7 +308,7 @@ def mean_squared_error(predictions, targets):
   targets = jnp.asarray(targets)
   _check_same_shape("mean_squared_error", "predictions", predictions, "targets", targets)
   dtype = predictions.dtype
-  acc = _acc_dtype(dtype)
+  acc = compute_dtype(dtype)
   err = predictions.astype(acc) - targets.astype(acc)  # e = y_hat - y
   return jnp.square(err).astype(dtype)  # e^2
 
@@ -349,7 +345,7 @@ def huber(predictions, targets, *, delta=1.0):
   _check_same_shape(fn, "predictions", predictions, "targets", targets)
   _validation.check_positive(fn, "delta", delta)
   dtype = predictions.dtype
-  acc = _acc_dtype(dtype)
+  acc = compute_dtype(dtype)
   abs_err = jnp.abs(predictions.astype(acc) - targets.astype(acc))  # |e|
   quad = jnp.minimum(abs_err, delta)  # quadratic part, |e| clipped at delta
   lin = abs_err - quad  # linear part, |e| - delta beyond delta
@@ -398,7 +394,7 @@ def focal_loss(logits, labels, *, gamma=2.0, alpha=None):
   if alpha is not None:
     _validation.check_in_range(fn, "alpha", alpha, 0.0, 1.0)
   dtype = logits.dtype
-  z = logits.astype(_acc_dtype(dtype))
+  z = logits.astype(compute_dtype(dtype))
   y = labels.astype(z.dtype)
   ce = jax.nn.softplus(z) - y * z  # -log p_t
   log_p = jax.nn.log_sigmoid(z)  # log sigma(z)

@@ -1,12 +1,13 @@
 """Normalization layers as pure functions (seed 002 逐层归一化, 004 §2, 001).
 
 Layer, instance, group, RMS and batch norm share one float32 two-pass core with a
-fused ``jax.custom_vjp`` backward (see :mod:`jpatterns._batch_norm`): accurate on
+fused ``jax.custom_vjp`` backward (see :mod:`jpatterns._norm_core`): accurate on
 inputs far from zero (mean 1000, std 1: ~1e-4 vs flax's one-pass ~0.35) and no slower
 than flax's layers. Weight norm, local response norm and spectral norm follow.
 
 Parameter shapes: ``scale``/``bias`` have one value per normalized feature and are
-optional (pass None). ``axis`` always names the reduced axes (NumPy's meaning).
+optional keyword arguments: None (the default) means no scale / no bias, as flax's
+``use_scale=False`` / ``use_bias=False``. ``axis`` always names the reduced axes (NumPy's meaning).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import jax.numpy as jnp
 from jax import lax
 
 from jpatterns import _validation as val
-from jpatterns._batch_norm import (
+from jpatterns._dtypes import compute_dtype
+from jpatterns._norm_core import (
     BatchNormStats,
-    _check_epsilon,
-    _compute_dtype,
+    _check_eps,
     _normalize,
     _param,
     batch_norm,
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 
-def layer_norm(x, scale, bias, *, axis=-1, epsilon=1e-5):
+def layer_norm(x, *, scale=None, bias=None, axis=-1, eps=1e-5):
   r"""Layer normalization (seed 002 层归一化; 004 §2.2).
 
   .. math::
@@ -56,14 +57,14 @@ def layer_norm(x, scale, bias, *, axis=-1, epsilon=1e-5):
     scale: γ with shape ``x.shape`` at ``axis`` (as torch's ``normalized_shape``), or None.
     bias: β with the same shape, or None.
     axis: reduced axes (int or tuple), default the last.
-    epsilon: ε > 0.
+    eps: ε > 0.
 
   Returns:
     The normalized array, dtype of ``x``.
 
   Example:
     >>> import numpy as np
-    >>> print(np.round(np.asarray(layer_norm(jnp.array([[1., 2., 3.]]), None, None)), 3))
+    >>> print(np.round(np.asarray(layer_norm(jnp.array([[1., 2., 3.]]))), 3))
     [[-1.225  0.     1.225]]
 
   References:
@@ -72,12 +73,12 @@ def layer_norm(x, scale, bias, *, axis=-1, epsilon=1e-5):
   fn = "layer_norm"
   x = jnp.asarray(x)
   axes = val.canonical_axes(fn, "axis", axis, x.ndim)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   feat = tuple(x.shape[a] for a in axes)
   bshape = tuple(s if i in axes else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
   bias = _param(fn, "bias", bias, feat, bshape)
-  return _normalize(x, scale, bias, axes, epsilon, True)
+  return _normalize(x, scale, bias, axes, eps=eps, center=True)
 
 
 def _spatial_axes(fn, x, channel_axis, axis):
@@ -92,7 +93,7 @@ def _spatial_axes(fn, x, channel_axis, axis):
   return c, axes
 
 
-def instance_norm(x, scale, bias, *, channel_axis=-1, axis=None, epsilon=1e-5):
+def instance_norm(x, *, scale=None, bias=None, channel_axis=-1, axis=None, eps=1e-5):
   r"""Instance normalization: per example and channel, over the spatial axes (seed 002 IN).
 
   .. math:: y_{nc\cdot} = \frac{x_{nc\cdot}-\mu_{nc}}{\sqrt{\sigma^2_{nc}+\epsilon}}\gamma_c+\beta_c
@@ -103,7 +104,7 @@ def instance_norm(x, scale, bias, *, channel_axis=-1, axis=None, epsilon=1e-5):
     bias: β of shape ``(C,)`` or None.
     channel_axis: the channel axis.
     axis: reduced axes; default all but axis 0 (batch) and ``channel_axis``.
-    epsilon: ε > 0.
+    eps: ε > 0.
 
   Returns:
     The normalized array, dtype of ``x``.
@@ -111,7 +112,7 @@ def instance_norm(x, scale, bias, *, channel_axis=-1, axis=None, epsilon=1e-5):
   Example:
     >>> import numpy as np
     >>> x = jnp.arange(8.).reshape(1, 4, 2)
-    >>> print(np.round(np.asarray(instance_norm(x, None, None)[0, :, 0]), 3))
+    >>> print(np.round(np.asarray(instance_norm(x)[0, :, 0]), 3))
     [-1.342 -0.447  0.447  1.342]
 
   References:
@@ -119,15 +120,16 @@ def instance_norm(x, scale, bias, *, channel_axis=-1, axis=None, epsilon=1e-5):
   """
   fn = "instance_norm"
   x = jnp.asarray(x)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   c, axes = _spatial_axes(fn, x, channel_axis, axis)
   bshape = tuple(s if i == c else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, (x.shape[c],), bshape)
   bias = _param(fn, "bias", bias, (x.shape[c],), bshape)
-  return _normalize(x, scale, bias, axes, epsilon, True)
+  return _normalize(x, scale, bias, axes, eps=eps, center=True)
 
 
-def group_norm(x, scale, bias, *, num_groups, channel_axis=-1, axis=None, epsilon=1e-5):
+def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=None,
+               eps=1e-5):
   r"""Group normalization: channel groups normalized with the spatial axes (seed 002 GN).
 
   .. math::
@@ -145,7 +147,7 @@ def group_norm(x, scale, bias, *, num_groups, channel_axis=-1, axis=None, epsilo
     num_groups: number of groups G; must divide C.
     channel_axis: the channel axis.
     axis: reduced non-channel axes; default all but axis 0 and ``channel_axis``.
-    epsilon: ε > 0.
+    eps: ε > 0.
 
   Returns:
     The normalized array, dtype of ``x``.
@@ -153,7 +155,7 @@ def group_norm(x, scale, bias, *, num_groups, channel_axis=-1, axis=None, epsilo
   Example:
     >>> import numpy as np
     >>> x = jnp.arange(8.).reshape(1, 2, 4)
-    >>> print(np.round(np.asarray(group_norm(x, None, None, num_groups=2)[0]), 3))
+    >>> print(np.round(np.asarray(group_norm(x, num_groups=2)[0]), 3))
     [[-1.213 -0.728 -1.213 -0.728]
      [ 0.728  1.213  0.728  1.213]]
 
@@ -162,12 +164,10 @@ def group_norm(x, scale, bias, *, num_groups, channel_axis=-1, axis=None, epsilo
   """
   fn = "group_norm"
   x = jnp.asarray(x)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   c, axes = _spatial_axes(fn, x, channel_axis, axis)
   channels = x.shape[c]
-  if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
-    raise ValueError(f"{fn}: num_groups={num_groups!r} must be a positive int; "
-                     f"choose a divisor of {channels}")
+  val.check_positive_int(fn, "num_groups", num_groups)
   if channels % num_groups:
     raise ValueError(f"{fn}: num_groups={num_groups} does not divide {channels} "
                      f"channels; choose a divisor of {channels}")
@@ -176,7 +176,7 @@ def group_norm(x, scale, bias, *, num_groups, channel_axis=-1, axis=None, epsilo
     bshape = tuple(s if i in (c, c + 1) else 1 for i, s in enumerate(shape))
     scale = _param(fn, "scale", scale, (channels,), bshape)
     bias = _param(fn, "bias", bias, (channels,), bshape)
-    y = _normalize(x.reshape(shape), scale, bias, (c + 1,), epsilon, True)
+    y = _normalize(x.reshape(shape), scale, bias, (c + 1,), eps=eps, center=True)
     return y.reshape(x.shape)
   # Statistics: Σ over the spatial axes per channel, then within each group of C/G
   # channels (on the small (N, C) sums), which keeps the large reductions in the fast
@@ -184,10 +184,10 @@ def group_norm(x, scale, bias, *, num_groups, channel_axis=-1, axis=None, epsilo
   bshape = tuple(s if i == c else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, (channels,), bshape)
   bias = _param(fn, "bias", bias, (channels,), bshape)
-  return _normalize(x, scale, bias, axes, epsilon, True, (c, num_groups))
+  return _normalize(x, scale, bias, axes, eps=eps, center=True, group=(c, num_groups))
 
 
-def rms_norm(x, scale, *, axis=-1, epsilon=1e-6):
+def rms_norm(x, *, scale=None, axis=-1, eps=1e-6):
   r"""RMS normalization: layer norm without centering (beyond the seeds; as flax/torch RMSNorm).
 
   .. math:: y = \frac{x}{\sqrt{\frac{1}{n}\sum_i x_i^2+\epsilon}}\odot\gamma
@@ -196,14 +196,14 @@ def rms_norm(x, scale, *, axis=-1, epsilon=1e-6):
     x: input.
     scale: γ with shape ``x.shape`` at ``axis``, or None.
     axis: reduced axes, default the last.
-    epsilon: ε > 0.
+    eps: ε > 0.
 
   Returns:
     The normalized array, dtype of ``x``.
 
   Example:
     >>> import numpy as np
-    >>> print(np.round(np.asarray(rms_norm(jnp.array([3., 4.]), None)), 3))
+    >>> print(np.round(np.asarray(rms_norm(jnp.array([3., 4.]))), 3))
     [0.849 1.131]
 
   References:
@@ -212,14 +212,14 @@ def rms_norm(x, scale, *, axis=-1, epsilon=1e-6):
   fn = "rms_norm"
   x = jnp.asarray(x)
   axes = val.canonical_axes(fn, "axis", axis, x.ndim)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   feat = tuple(x.shape[a] for a in axes)
   bshape = tuple(s if i in axes else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
-  return _normalize(x, scale, None, axes, epsilon, False)
+  return _normalize(x, scale, None, axes, eps=eps, center=False)
 
 
-def weight_norm(v, g, *, axis=None, epsilon=1e-12):
+def weight_norm(v, g, *, axis=None, eps=1e-12):
   r"""Weight normalization: direction times a learned length (seed 002 weight normalization).
 
   .. math:: w = g\,\frac{v}{\|v\|},\qquad \|v\| = \sqrt{\textstyle\sum_{\text{axis}} v^2 + \epsilon}
@@ -234,7 +234,7 @@ def weight_norm(v, g, *, axis=None, epsilon=1e-12):
       axes are reduced).
     axis: reduced axes; default all but the last (a dense kernel ``(in, out)``
       normalized per output unit, as flax's default ``feature_axes=-1``).
-    epsilon: ε > 0 under the square root.
+    eps: ε > 0 under the square root.
 
   Returns:
     ``w`` of the shape of ``v``, in the dtype of ``v``.
@@ -250,15 +250,15 @@ def weight_norm(v, g, *, axis=None, epsilon=1e-12):
   """
   fn = "weight_norm"
   vv = jnp.asarray(v)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   axes = (tuple(range(vv.ndim - 1)) if axis is None
           else val.canonical_axes(fn, "axis", axis, vv.ndim))
   feat = tuple(s for i, s in enumerate(vv.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(vv.shape))
   g = _param(fn, "g", g, feat, bshape)
-  ct = _compute_dtype(vv.dtype)
+  ct = compute_dtype(vv.dtype)
   v32 = vv.astype(ct)
-  inv = lax.rsqrt(jnp.sum(v32 * v32, axis=axes, keepdims=True) + epsilon)  # 1/‖v‖
+  inv = lax.rsqrt(jnp.sum(v32 * v32, axis=axes, keepdims=True) + eps)  # 1/‖v‖
   return (g.astype(ct) * v32 * inv).astype(vv.dtype)  # w = g · v/‖v‖
 
 
@@ -301,12 +301,11 @@ def local_response_norm(x, *, size, k=2.0, alpha=1e-4, beta=0.75, channel_axis=-
   """
   fn = "local_response_norm"
   x = jnp.asarray(x)
-  if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-    raise ValueError(f"{fn}: size={size!r} must be an int >= 1; choose e.g. size=5")
+  val.check_positive_int(fn, "size", size)
   val.check_positive(fn, "k", k)
   val.check_non_negative(fn, "alpha", alpha)
   c = val.canonical_axes(fn, "channel_axis", channel_axis, x.ndim)[0]
-  ct = _compute_dtype(x.dtype)
+  ct = compute_dtype(x.dtype)
   x32 = x.astype(ct)
   dims = tuple(size if i == c else 1 for i in range(x.ndim))
   pads = tuple((size // 2, (size - 1) // 2) if i == c else (0, 0) for i in range(x.ndim))
@@ -315,11 +314,11 @@ def local_response_norm(x, *, size, k=2.0, alpha=1e-4, beta=0.75, channel_axis=-
   return (x32 * (k + alpha * sq) ** (-beta)).astype(x.dtype)  # Y / (k + α Σ)^β
 
 
-def _l2_normalize(a, epsilon):
-  return a * lax.rsqrt(jnp.sum(a * a) + epsilon)  # a / ‖a‖
+def _l2_normalize(a, eps):
+  return a * lax.rsqrt(jnp.sum(a * a) + eps)  # a / ‖a‖
 
 
-def spectral_norm(w, u, *, n_steps=1, epsilon=1e-12):
+def spectral_norm(w, u, *, n_steps=1, eps=1e-12):
   r"""Spectral normalization by power iteration, ``u`` carried as state (beyond the seeds).
 
   ``W`` is viewed as a matrix ``(−1, out)`` (last axis = outputs, as flax). Each step:
@@ -336,7 +335,7 @@ def spectral_norm(w, u, *, n_steps=1, epsilon=1e-12):
     w: weight of rank ≥ 2 (rank 1 / 0 are returned unchanged, as flax does).
     u: the carried vector, shape ``(out,)`` or ``(1, out)``; start from a random normal.
     n_steps: power-iteration steps per call, ≥ 1.
-    epsilon: ε > 0 in the l2 normalizations.
+    eps: ε > 0 in the l2 normalizations.
 
   Returns:
     ``(w / σ, new_u)``: the normalized weight in the dtype of ``w`` and the updated
@@ -356,13 +355,12 @@ def spectral_norm(w, u, *, n_steps=1, epsilon=1e-12):
   """
   fn = "spectral_norm"
   w = jnp.asarray(w)
-  if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-    raise ValueError(f"{fn}: n_steps={n_steps!r} must be an int >= 1")
-  _check_epsilon(fn, epsilon)
+  val.check_positive_int(fn, "n_steps", n_steps)
+  _check_eps(fn, eps)
   u = jnp.asarray(u)
   if w.ndim < 2:
     return w, u
-  ct = _compute_dtype(w.dtype)
+  ct = compute_dtype(w.dtype)
   mat = w.astype(ct).reshape(-1, w.shape[-1])
   if u.size != mat.shape[1]:
     raise ValueError(f"{fn}: u has shape {u.shape}; expected ({mat.shape[1]},) or "
@@ -370,8 +368,8 @@ def spectral_norm(w, u, *, n_steps=1, epsilon=1e-12):
   uu = u.astype(ct).reshape(-1)
   vv = None
   for _ in range(n_steps):
-    vv = _l2_normalize(mat @ uu, epsilon)  # v = u Wᵀ / ‖u Wᵀ‖
-    uu = _l2_normalize(vv @ mat, epsilon)  # u = v W / ‖v W‖
+    vv = _l2_normalize(mat @ uu, eps)  # v = u Wᵀ / ‖u Wᵀ‖
+    uu = _l2_normalize(vv @ mat, eps)  # u = v W / ‖v W‖
   uu = lax.stop_gradient(uu)
   vv = lax.stop_gradient(vv)
   sigma = vv @ mat @ uu  # σ = v W uᵀ

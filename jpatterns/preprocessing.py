@@ -17,7 +17,7 @@ broadcast against new data of shape ``(..., *features)``. Statistics are compute
 in at least float32; transformed data keeps the input dtype. Constant features give
 finite outputs (never NaN): min-max maps them to the low end of the range and
 standardization to 0 (as scikit-learn), whitening divides by
-``sqrt(variance + epsilon)``.
+``sqrt(variance + eps)``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jpatterns import _validation
+from jpatterns._dtypes import compute_dtype
 
 __all__ = [
     "MinMaxStats",
@@ -77,7 +78,7 @@ def _float(x):
 
 
 def _acc(x):
-  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+  return x.astype(compute_dtype(x.dtype))
 
 
 def _sample_axes(fn, axis, ndim):
@@ -171,7 +172,7 @@ def min_max_scale(x, stats):
   return (_acc(x) * stats.scale + stats.offset).astype(x.dtype)  # x s + o
 
 
-def fit_standardization(x, *, axis=0, epsilon=0.0):
+def fit_standardization(x, *, axis=0, eps=0.0):
   r"""Fits standardization, 标准归一化 (seed 002 数据预处理).
 
   .. math:: \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}
@@ -180,13 +181,13 @@ def fit_standardization(x, *, axis=0, epsilon=0.0):
   scikit-learn's ``StandardScaler``) over the sample axes. A constant feature (a
   variance within rounding error of 0, scikit-learn's test
   :math:`\sigma^2 \le n\,\varepsilon\,\sigma^2 + (n\,\mu\,\varepsilon)^2`) gets
-  ``std = 1``, so it maps to 0, never NaN. ``epsilon = 0`` reproduces
+  ``std = 1``, so it maps to 0, never NaN. ``eps = 0`` reproduces
   scikit-learn.
 
   Args:
     x: data, sample axes first.
     axis: the leading axes reduced over.
-    epsilon: :math:`\epsilon \ge 0` added to the variance.
+    eps: :math:`\epsilon \ge 0` added to the variance.
 
   Returns:
     ``StandardizationStats(mean, std)`` of the feature shape.
@@ -204,15 +205,15 @@ def fit_standardization(x, *, axis=0, epsilon=0.0):
   fn = "fit_standardization"
   x = _acc(_float(x))
   axes = _sample_axes(fn, axis, x.ndim)
-  _validation.check_non_negative(fn, "epsilon", epsilon)
+  _validation.check_non_negative(fn, "eps", eps)
   n = 1
   for a in axes:
     n *= x.shape[a]
   mean = jnp.mean(x, axis=axes)  # mu
   var = jnp.mean(jnp.square(x - mean), axis=axes)  # sigma^2 (two-pass)
-  eps = jnp.finfo(x.dtype).eps
-  constant = var <= n * eps * var + jnp.square(n * mean * eps)  # sklearn's test
-  std = jnp.sqrt(var + epsilon)  # sqrt(sigma^2 + eps)
+  ulp = jnp.finfo(x.dtype).eps
+  constant = var <= n * ulp * var + jnp.square(n * mean * ulp)  # sklearn's test
+  std = jnp.sqrt(var + eps)  # sqrt(sigma^2 + eps)
   std = jnp.where(constant | (std == 0), 1.0, std)
   return StandardizationStats(mean, std)
 
@@ -240,7 +241,7 @@ def standardize(x, stats):
   return ((_acc(x) - stats.mean) / stats.std).astype(x.dtype)  # (x - mu) / sigma
 
 
-def fit_whitening(x, *, method="zca", epsilon=1e-5, n_components=None):
+def fit_whitening(x, *, method="zca", eps=1e-5, n_components=None):
   r"""Fits PCA or ZCA whitening, 白化 (seed 002 数据预处理).
 
   .. math::
@@ -256,16 +257,16 @@ def fit_whitening(x, *, method="zca", epsilon=1e-5, n_components=None):
 
   The covariance uses ``n - 1`` (as scikit-learn's ``PCA(whiten=True)``); the
   eigenvectors' signs are fixed so that each one's largest-magnitude entry is
-  positive (eigh's signs are arbitrary). ``epsilon`` is in variance units: it keeps
+  positive (eigh's signs are arbitrary). ``eps`` is in variance units: it keeps
   zero-variance directions (constant features, ``n <= d``) finite and bounds the
   amplification of noise; the whitened covariance is
-  :math:`\Lambda / (\Lambda + \epsilon)`, within ``epsilon / λ_min`` of identity.
+  :math:`\Lambda / (\Lambda + \epsilon)`, within ``eps / λ_min`` of identity.
 
   Args:
     x: data of shape ``(n, d)``, ``n >= 2`` samples of ``d`` features (flatten
       images to ``(n, h * w * c)`` first).
     method: ``"zca"`` or ``"pca"``.
-    epsilon: :math:`\epsilon > 0`, added to the eigenvalues.
+    eps: :math:`\epsilon > 0`, added to the eigenvalues.
     n_components: :math:`k` in ``[1, d]``, the leading components kept; ``None``
       keeps all ``d``.
 
@@ -288,7 +289,7 @@ def fit_whitening(x, *, method="zca", epsilon=1e-5, n_components=None):
   """
   fn = "fit_whitening"
   _validation.check_choice(fn, "method", method, ("zca", "pca"))
-  _validation.check_positive(fn, "epsilon", epsilon)
+  _validation.check_positive(fn, "eps", eps)
   x = _acc(_float(x))
   if x.ndim != 2:
     raise ValueError(
@@ -311,7 +312,7 @@ def fit_whitening(x, *, method="zca", epsilon=1e-5, n_components=None):
   u = u[:, ::-1][:, :k]
   pivot = jnp.take_along_axis(u, jnp.argmax(jnp.abs(u), axis=0)[None], axis=0)
   u = u * jnp.where(pivot < 0, -1.0, 1.0)  # largest entry of each column positive
-  pca = u / jnp.sqrt(lam + epsilon)  # W_pca = U (Lambda + eps)^(-1/2)
+  pca = u / jnp.sqrt(lam + eps)  # W_pca = U (Lambda + eps)^(-1/2)
   if method == "pca":
     matrix = pca
   else:
@@ -334,7 +335,7 @@ def whiten(x, stats):
   Example:
     >>> import jax.numpy as jnp
     >>> x = jnp.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
-    >>> stats = fit_whitening(x, method="pca", epsilon=1e-6)
+    >>> stats = fit_whitening(x, method="pca", eps=1e-6)
     >>> print(jnp.abs(whiten(x, stats)).round(3))
     [[0.866 0.866]
      [0.866 0.866]

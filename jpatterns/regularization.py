@@ -21,6 +21,7 @@ from typing import Any, Union
 import jax
 import jax.numpy as jnp
 
+from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import check_in_range, check_non_negative
 
 __all__ = ["l2_penalty", "l1_penalty", "label_smoothing"]
@@ -43,10 +44,6 @@ def _full_mask(fn: str, mask: Mask, params) -> Any:
         f"{fn}: mask of structure {jax.tree.structure(m)} does not match (a prefix "
         f"of) the params structure {jax.tree.structure(params)}; give one bool per "
         f"leaf or subtree") from e
-
-
-def _acc_dtype(x):
-  return jnp.promote_types(jnp.result_type(x), jnp.float32)
 
 
 def _signed_abs(w):
@@ -91,7 +88,7 @@ def l2_penalty(params, *, weight, mask: Mask = None) -> jax.Array:
   fn = "l2_penalty"
   _check_weight(fn, weight)
   full = _full_mask(fn, mask, params)
-  terms = [jnp.sum(jnp.square(w.astype(_acc_dtype(w))))  # Σ w²
+  terms = [jnp.sum(jnp.square(w.astype(compute_dtype(w))))  # Σ w²
            for w, m in zip(jax.tree.leaves(params), jax.tree.leaves(full)) if m]
   total = sum(terms) if terms else jnp.float32(0.0)
   return 0.5 * weight * total  # λ/2 Σ w²
@@ -128,13 +125,13 @@ def l1_penalty(params, *, weight, mask: Mask = None) -> jax.Array:
   fn = "l1_penalty"
   _check_weight(fn, weight)
   full = _full_mask(fn, mask, params)
-  terms = [jnp.sum(_signed_abs(w.astype(_acc_dtype(w))))  # Σ |w|
+  terms = [jnp.sum(_signed_abs(w.astype(compute_dtype(w))))  # Σ |w|
            for w, m in zip(jax.tree.leaves(params), jax.tree.leaves(full)) if m]
   total = sum(terms) if terms else jnp.float32(0.0)
   return weight * total  # λ Σ |w|
 
 
-def label_smoothing(labels, *, epsilon, num_classes: int | None = None,
+def label_smoothing(labels, *, eps, num_classes: int | None = None,
                     dtype=jnp.float32) -> jax.Array:
   r"""Label smoothing as seed 002 writes it: 1 − ε on the true class, ε/(K−1) elsewhere.
 
@@ -151,7 +148,7 @@ def label_smoothing(labels, *, epsilon, num_classes: int | None = None,
   Args:
     labels: integer class indices (any shape; ``num_classes`` required), or one-hot /
       soft labels of floating dtype with the K classes on the last axis.
-    epsilon: ε in [0, 1], the probability mass moved off the true class.
+    eps: ε in [0, 1], the probability mass moved off the true class.
     num_classes: K ≥ 2. Required for integer labels; for one-hot labels it must equal
       ``labels.shape[-1]`` if given.
     dtype: output dtype for integer labels (floating labels keep their dtype).
@@ -162,14 +159,14 @@ def label_smoothing(labels, *, epsilon, num_classes: int | None = None,
 
   Example:
     >>> import jax.numpy as jnp
-    >>> print(label_smoothing(jnp.array([2]), epsilon=0.3, num_classes=4))
+    >>> print(label_smoothing(jnp.array([2]), eps=0.3, num_classes=4))
     [[0.1 0.1 0.7 0.1]]
 
   References:
     Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", 2016.
   """
   fn = "label_smoothing"
-  check_in_range(fn, "epsilon", epsilon, 0.0, 1.0)
+  check_in_range(fn, "eps", eps, 0.0, 1.0)
   labels = jnp.asarray(labels)
   if jnp.issubdtype(labels.dtype, jnp.integer):
     if num_classes is None:
@@ -195,7 +192,7 @@ def label_smoothing(labels, *, epsilon, num_classes: int | None = None,
         f"floating one-hot labels")
   if not isinstance(k, numbers.Integral) or k < 2:
     raise ValueError(f"{fn}: num_classes={k!r} must be an integer >= 2 (ε/(K−1))")
-  off = epsilon / (k - 1)  # ε/(K−1) on every other class
-  y32 = y.astype(jnp.promote_types(y.dtype, jnp.float32))
-  out = y32 * (1.0 - epsilon) + (1.0 - y32) * off  # ỹ = y(1 − ε) + (1 − y) ε/(K−1)
+  off = eps / (k - 1)  # ε/(K−1) on every other class
+  y32 = y.astype(compute_dtype(y.dtype))
+  out = y32 * (1.0 - eps) + (1.0 - y32) * off  # ỹ = y(1 − ε) + (1 − y) ε/(K−1)
   return out.astype(y.dtype)

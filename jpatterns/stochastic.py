@@ -31,7 +31,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax, random
 
-from jpatterns._validation import canonical_axes, check_in_range, is_static_number
+from jpatterns._dtypes import compute_dtype
+from jpatterns._validation import (
+    canonical_axes,
+    check_in_range,
+    check_positive_int,
+    is_static_number,
+)
+from jpatterns.activations import _SELU_ALPHA, _SELU_SCALE
 
 __all__ = [
     "dropout",
@@ -44,9 +51,7 @@ __all__ = [
     "drop_path",
 ]
 
-# SELU constants (Klambauer et al., 2017); alpha' = -lambda * alpha is SELU's limit at -inf.
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
+# alpha' = -lambda * alpha is SELU's limit at -inf (constants of Klambauer et al., 2017).
 _ALPHA_PRIME = -_SELU_SCALE * _SELU_ALPHA  # -1.7580993408473766, torch's constant
 
 
@@ -70,11 +75,6 @@ def _safe_sqrt(v):
   """sqrt(v) with a finite gradient at v == 0 (where sqrt' is infinite)."""
   positive = v > 0
   return jnp.where(positive, jnp.sqrt(jnp.where(positive, v, 1.0)), 0.0)
-
-
-def _compute_dtype(*dtypes):
-  """At least float32 for matrix products; the caller casts back."""
-  return jnp.promote_types(jnp.result_type(*dtypes), jnp.float32)
 
 
 def _identity(u):
@@ -240,7 +240,7 @@ def dropconnect(
   _check_dense(fn, x, w, bias)
   f = _identity if activation is None else activation
   s = _safe_reciprocal(q) if inverted else 1.0
-  ct = _compute_dtype(x.dtype, w.dtype)
+  ct = compute_dtype(x.dtype, w.dtype)
   key_w, key_b = random.split(key)
   mask_w = random.bernoulli(key_w, q, w.shape)  # M_ij ~ Bernoulli(q)
   u = x.astype(ct) @ jnp.where(mask_w, w.astype(ct), 0)  # u = x (W ⊙ M)
@@ -310,12 +310,11 @@ def dropconnect_inference(
   """
   fn = "dropconnect_inference"
   q = _keep_prob(fn, rate)
-  if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
-    raise ValueError(f"{fn}: num_samples={num_samples!r} must be an int >= 1")
+  check_positive_int(fn, "num_samples", num_samples)
   x, w = jnp.asarray(x), jnp.asarray(w)
   _check_dense(fn, x, w, bias)
   s = _safe_reciprocal(q) if inverted else 1.0
-  ct = _compute_dtype(x.dtype, w.dtype)
+  ct = compute_dtype(x.dtype, w.dtype)
   xc, wc = x.astype(ct), w.astype(ct)
   mean = xc @ wc  # x W
   second = (xc * xc) @ (wc * wc)  # (x ⊙ x)(W ⊙ W)
@@ -395,7 +394,7 @@ def standout(
   if ws.shape != w.shape:
     raise ValueError(f"{fn}: ws has shape {ws.shape}; expected the shape of w {w.shape}")
   f = _identity if activation is None else activation
-  ct = _compute_dtype(x.dtype, w.dtype, ws.dtype)
+  ct = compute_dtype(x.dtype, w.dtype, ws.dtype)
   xc = x.astype(ct)
   pre = xc @ w.astype(ct)  # W x
   pre_s = xc @ ws.astype(ct)  # W_s x

@@ -52,8 +52,8 @@ def _unequal_mask():
 
 def _sharded(mesh, **kw):
   def local(x, s, b, mask, stats):
-    return jn.batch_norm(x, stats, s, b, train=True, axis_name="batch", mask=mask,
-                         momentum=0.9, **kw)
+    return jn.batch_norm(x, stats, scale=s, bias=b, train=True, axis_name="batch",
+                         mask=mask, momentum=0.9, **kw)
   return jax.shard_map(local, mesh=mesh,
                        in_specs=(P("batch"), P(), P(), P("batch"), P()),
                        out_specs=(P("batch"), P()))
@@ -71,8 +71,8 @@ def _args(mesh, x, s, b, mask):
 
 def _single(x, s, b, mask, **kw):
   stats = jn.BatchNormStats(jnp.full(C, 0.5), jnp.full(C, 2.0))
-  return jn.batch_norm(jnp.asarray(x), stats, jnp.asarray(s), jnp.asarray(b), train=True,
-                       mask=jnp.asarray(mask), momentum=0.9, **kw)
+  return jn.batch_norm(jnp.asarray(x), stats, scale=jnp.asarray(s), bias=jnp.asarray(b),
+                       train=True, mask=jnp.asarray(mask), momentum=0.9, **kw)
 
 
 @pytest.mark.parametrize("case", ["full", "unequal_mask"])
@@ -180,7 +180,8 @@ def test_named_vmap_axis(mesh):
   stats = jn.BatchNormStats(jnp.full(C, 0.5), jnp.full(C, 2.0))
 
   def local(x, m):
-    return jn.batch_norm(x, stats, s, b, train=True, axis_name="i", mask=m, momentum=0.9)
+    return jn.batch_norm(x, stats, scale=s, bias=b, train=True, axis_name="i", mask=m,
+                         momentum=0.9)
   y, st = jax.vmap(local, axis_name="i")(xs, ms)
   y1, st1 = _single(x, s, b, mask)
   np.testing.assert_allclose(y.reshape(-1, C), y1, rtol=1e-5, atol=2e-5)

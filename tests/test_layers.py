@@ -469,3 +469,30 @@ def test_lstm_bad_input(key):
     jl.lstm_cell({**p, "b": jnp.zeros(8)}, carry, jnp.ones((2, 3)))
   with pytest.raises(ValueError, match="init_lstm_params: hidden=0"):
     jl.init_lstm_params(key, 3, 0)
+
+
+# ------------------------------------------------------------------------------------
+# _dense, the library's one dense product (also jpatterns.train's).
+# ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("xd,wd", [(jnp.float32, jnp.float32), (jnp.bfloat16, jnp.float32),
+                                   (jnp.float16, jnp.float16), (jnp.bfloat16, jnp.bfloat16)])
+def test_dense_promotes_and_matches_numpy(xd, wd):
+  _dense = jl._dense
+  key = jax.random.key(0)
+  x = _normal(key, (3, 5), xd)
+  w = _normal(jax.random.fold_in(key, 1), (5, 4), wd)
+  b = _normal(jax.random.fold_in(key, 2), (4,), wd)
+  out_dtype = jnp.result_type(x, w)
+  x64, w64, b64 = (np.asarray(a, np.float64) for a in (x, w, b))
+  for args, want in (((x, w), x64 @ w64), ((x, w, None), x64 @ w64),
+                     ((x, w, b), x64 @ w64 + b64)):
+    got = jax.jit(_dense)(*args)
+    assert got.dtype == out_dtype
+    tol = 1e-5 if out_dtype == jnp.float32 else 3e-2
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol)
+  g = jax.grad(lambda w: jnp.sum(_dense(x, w, b).astype(jnp.float32)))(w)
+  assert g.dtype == w.dtype and np.all(np.isfinite(np.asarray(g, np.float32)))
+  y = jax.vmap(_dense, in_axes=(0, None, None))(jnp.stack([x, x]), w, b)
+  np.testing.assert_array_equal(np.asarray(y[1], np.float32),
+                                np.asarray(_dense(x, w, b), np.float32))

@@ -93,14 +93,14 @@ def np_spectral(w, u, n_steps, eps=1e-12):
 # ------------------------------------------------------------------------------------
 
 def _bn_train(x, s, b):  # running statistics kept in the dtype they are created in
-  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), s, b,
+  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), scale=s, bias=b,
                        train=True)
 
 
 def _bn_eval(x, s, b):
   stats = jn.BatchNormStats(jnp.linspace(-0.5, 0.5, x.shape[-1]),
                             jnp.linspace(0.5, 2.0, x.shape[-1]))
-  return jn.batch_norm(x, stats, s, b, train=False)[0]
+  return jn.batch_norm(x, stats, scale=s, bias=b, train=False)[0]
 
 
 def _np_bn_eval(x, s, b):
@@ -126,28 +126,28 @@ def _args_nhwc(dtype, shape=(2, 3, 4, 6)):
 
 
 CASES = {
-    "layer_norm": (lambda x, s, b: jn.layer_norm(x, s, b),
+    "layer_norm": (lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
                    lambda dt: (jnp.asarray(_rand((4, 8), 0, 1.0, 2.0), dt),) + _sb(8, dt),
                    lambda x, s, b: np_layer_norm(x, s, b)),
     "layer_norm_2axes": (
-        lambda x, s, b: jn.layer_norm(x, s, b, axis=(1, 2)),
+        lambda x, s, b: jn.layer_norm(x, scale=s, bias=b, axis=(1, 2)),
         lambda dt: (jnp.asarray(_rand((3, 4, 5)), dt),
                     jnp.asarray(1 + 0.3 * _rand((4, 5), 1), dt),
                     jnp.asarray(0.2 * _rand((4, 5), 2), dt)),
         lambda x, s, b: np_layer_norm(x, s, b, axes=(1, 2))),
-    "instance_norm": (lambda x, s, b: jn.instance_norm(x, s, b), _args_nhwc,
+    "instance_norm": (lambda x, s, b: jn.instance_norm(x, scale=s, bias=b), _args_nhwc,
                       np_instance_norm),
-    "group_norm": (lambda x, s, b: jn.group_norm(x, s, b, num_groups=3), _args_nhwc,
+    "group_norm": (lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=3), _args_nhwc,
                    lambda x, s, b: np_group_norm(x, s, b, 3)),
-    "rms_norm": (lambda x, s: jn.rms_norm(x, s, epsilon=EPS),
+    "rms_norm": (lambda x, s: jn.rms_norm(x, scale=s, eps=EPS),
                  lambda dt: (jnp.asarray(_rand((4, 8), 0, 0.5), dt),
                              jnp.asarray(1 + 0.3 * _rand((8,), 1), dt)),
                  np_rms_norm),
     "batch_norm_train": (_bn_train, _args_nhwc, _np_bn_train),
     "batch_norm_eval": (_bn_eval, _args_nhwc, _np_bn_eval),
     "batch_norm_analytic": (
-        lambda x, s, b: jn.batch_norm_analytic(x, s, b), _args_nhwc, np_batch_norm),
-    "weight_norm": (lambda v, g: jn.weight_norm(v, g, epsilon=1e-30),
+        lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b), _args_nhwc, np_batch_norm),
+    "weight_norm": (lambda v, g: jn.weight_norm(v, g, eps=1e-30),
                     lambda dt: (jnp.asarray(_rand((5, 3)), dt),
                                 jnp.asarray(1 + _rand((3,), 1) ** 2, dt)),
                     np_weight_norm),
@@ -239,24 +239,24 @@ def _plain_gn(x, s, b, g):
 
 
 GRAD_CASES = {
-    "layer_norm": (lambda x, s, b: jn.layer_norm(x, s, b),
+    "layer_norm": (lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
                    lambda x, s, b: _plain(x, s, b, (3,), bshape=(6,))),
-    "layer_norm_2axes": (lambda x, s, b: jn.layer_norm(x, s.reshape(4, 6), b.reshape(4, 6),
-                                                       axis=(2, 3)),
+    "layer_norm_2axes": (lambda x, s, b: jn.layer_norm(x, scale=s.reshape(4, 6),
+                                                       bias=b.reshape(4, 6), axis=(2, 3)),
                          lambda x, s, b: _plain(x, s, b, (2, 3), bshape=(4, 6))),
-    "instance_norm": (lambda x, s, b: jn.instance_norm(x, s, b),
+    "instance_norm": (lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
                       lambda x, s, b: _plain(x, s, b, (1, 2), bshape=(6,))),
-    "group_norm": (lambda x, s, b: jn.group_norm(x, s, b, num_groups=2),
+    "group_norm": (lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=2),
                    lambda x, s, b: _plain_gn(x, s, b, 2)),
-    "rms_norm": (lambda x, s, b: jn.rms_norm(x, s, epsilon=EPS) + 0 * b,
+    "rms_norm": (lambda x, s, b: jn.rms_norm(x, scale=s, eps=EPS) + 0 * b,
                  lambda x, s, b: _plain(x, s, None, (3,), center=False, bshape=(6,)) + 0 * b),
     "batch_norm": (lambda x, s, b: _bn_train(x, s, b)[0],
                    lambda x, s, b: _plain(x, s, b, (0, 1, 2), bshape=(6,))),
     "batch_norm_no_params": (lambda x, s, b: _bn_train(x, None, None)[0] * s + b,
                              lambda x, s, b: _plain(x, None, None, (0, 1, 2)) * s + b),
-    "batch_norm_analytic": (lambda x, s, b: jn.batch_norm_analytic(x, s, b),
+    "batch_norm_analytic": (lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
                             lambda x, s, b: _plain(x, s, b, (0, 1, 2), bshape=(6,))),
-    "layer_norm_no_params": (lambda x, s, b: jn.layer_norm(x, None, None) * s + b,
+    "layer_norm_no_params": (lambda x, s, b: jn.layer_norm(x) * s + b,
                              lambda x, s, b: _plain(x, None, None, (3,)) * s + b),
 }
 
@@ -293,7 +293,7 @@ def test_batch_norm_masked_grad_equals_autodiff():
     return (x - mu) / jnp.sqrt(var + EPS) * s + b
 
   def ours(x, s, b):
-    return jn.batch_norm(x, jn.init_batch_norm_stats(5), s, b, train=True, mask=mask)[0]
+    return jn.batch_norm(x, jn.init_batch_norm_stats(5), scale=s, bias=b, train=True, mask=mask)[0]
   np.testing.assert_allclose(ours(x, s, b), plain(x, s, b), rtol=1e-5, atol=1e-5)
   got = jax.jit(jax.grad(lambda *a: jnp.sum(ours(*a) * cot), (0, 1, 2)))(x, s, b)
   want = jax.jit(jax.grad(lambda *a: jnp.sum(plain(*a) * cot), (0, 1, 2)))(x, s, b)
@@ -303,9 +303,9 @@ def test_batch_norm_masked_grad_equals_autodiff():
 def test_custom_vjp_check_grads():
   x = jnp.asarray(_rand((5, 6), 0, 1.0, 2.0))
   s, b = _sb(6, jnp.float32)
-  for f in (lambda x, s, b: jn.layer_norm(x, s, b),
+  for f in (lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
             lambda x, s, b: _bn_train(x, s, b)[0],
-            lambda x, s, b: jn.batch_norm_analytic(x, s, b)):
+            lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b)):
     check_grads(jax.jit(f), (x, s, b), order=1, modes=("rev",), atol=5e-2, rtol=5e-2)
 
 
@@ -316,10 +316,10 @@ def test_custom_vjp_check_grads():
 ACC_CASES = {
     "batch_norm": (lambda x: _bn_train(x, None, None)[0],
                    lambda x: np_norm(x, (0, 1, 2))),
-    "layer_norm": (lambda x: jn.layer_norm(x, None, None), lambda x: np_norm(x, (3,))),
-    "instance_norm": (lambda x: jn.instance_norm(x, None, None),
+    "layer_norm": (lambda x: jn.layer_norm(x), lambda x: np_norm(x, (3,))),
+    "instance_norm": (lambda x: jn.instance_norm(x),
                       lambda x: np_norm(x, (1, 2))),
-    "group_norm": (lambda x: jn.group_norm(x, None, None, num_groups=4),
+    "group_norm": (lambda x: jn.group_norm(x, num_groups=4),
                    lambda x: np_group_norm(x, 1.0, 0.0, 4)),
 }
 
@@ -356,13 +356,13 @@ def test_batch_norm_vs_flax_outputs_and_running_stats():
   stats = jn.init_batch_norm_stats(c)
   for step in range(3):
     x = _rand((8, 3, 3, c), step, 1.0 + step, 2.0)
-    y, stats = jn.batch_norm(x, stats, s, b, train=True, momentum=0.9)
+    y, stats = jn.batch_norm(x, stats, scale=s, bias=b, train=True, momentum=0.9)
     m.train()
     np.testing.assert_allclose(y, m(x), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(stats.mean, m.mean[...], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(stats.var, m.var[...], rtol=1e-5, atol=1e-6)
   x = _rand((4, 3, 3, c), 9)
-  y, same = jn.batch_norm(x, stats, s, b, train=False)
+  y, same = jn.batch_norm(x, stats, scale=s, bias=b, train=False)
   m.eval()
   np.testing.assert_allclose(y, m(x), rtol=1e-5, atol=1e-5)
   assert same is stats
@@ -377,7 +377,7 @@ def test_batch_norm_mask_vs_flax_linen():
   y_ref, upd = fnn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=EPS,
                              use_fast_variance=False).apply(
                                  variables, x, mask=mask, mutable=["batch_stats"])
-  y, st = jn.batch_norm(x, jn.init_batch_norm_stats(4), s, b, train=True, momentum=0.9,
+  y, st = jn.batch_norm(x, jn.init_batch_norm_stats(4), scale=s, bias=b, train=True, momentum=0.9,
                         mask=mask[:, :1])
   np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(st.mean, upd["batch_stats"]["mean"], rtol=1e-5, atol=1e-6)
@@ -426,14 +426,14 @@ def test_weight_norm_vs_torch():
   v = _rand((4, 3, 2, 2))  # torch conv weight (out, in, kh, kw); dim=0 keeps `out`
   g = 1 + _rand((4,), 1) ** 2
   want = torch._weight_norm(_t(v), _t(g).reshape(4, 1, 1, 1), 0).numpy()
-  got = jn.weight_norm(v, g, axis=(1, 2, 3), epsilon=1e-30)
+  got = jn.weight_norm(v, g, axis=(1, 2, 3), eps=1e-30)
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
   lin = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(5, 3), dim=0)
   with torch.no_grad():
     v2 = lin.parametrizations.weight.original1.numpy()  # (out, in)
     g2 = lin.parametrizations.weight.original0.numpy().reshape(3)
     want2 = lin.weight.numpy()
-  np.testing.assert_allclose(jn.weight_norm(v2, g2, axis=1, epsilon=1e-30), want2,
+  np.testing.assert_allclose(jn.weight_norm(v2, g2, axis=1, eps=1e-30), want2,
                              rtol=1e-5, atol=1e-6)
 
 
@@ -445,17 +445,17 @@ def test_group_norm_bad_num_groups():
   x = jnp.ones((2, 4, 4, 64))
   with pytest.raises(ValueError, match=r"group_norm: num_groups=3 does not divide 64 "
                      r"channels; choose a divisor of 64"):
-    jn.group_norm(x, None, None, num_groups=3)
+    jn.group_norm(x, num_groups=3)
   with pytest.raises(ValueError, match="num_groups=0"):
-    jn.group_norm(x, None, None, num_groups=0)
+    jn.group_norm(x, num_groups=0)
 
 
 @pytest.mark.parametrize("fn", [
-    lambda s: jn.layer_norm(jnp.ones((2, 4)), s, None),
-    lambda s: jn.instance_norm(jnp.ones((2, 3, 4)), s, None),
-    lambda s: jn.group_norm(jnp.ones((2, 3, 4)), None, s, num_groups=2),
-    lambda s: jn.rms_norm(jnp.ones((2, 4)), s),
-    lambda s: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), s, None,
+    lambda s: jn.layer_norm(jnp.ones((2, 4)), scale=s),
+    lambda s: jn.instance_norm(jnp.ones((2, 3, 4)), scale=s),
+    lambda s: jn.group_norm(jnp.ones((2, 3, 4)), bias=s, num_groups=2),
+    lambda s: jn.rms_norm(jnp.ones((2, 4)), scale=s),
+    lambda s: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), scale=s,
                             train=True),
     lambda s: jn.weight_norm(jnp.ones((3, 4)), s),
 ])
@@ -466,49 +466,49 @@ def test_param_shape_mismatch(fn):
 
 @pytest.mark.parametrize("eps", [0.0, -1e-5])
 @pytest.mark.parametrize("fn", [
-    lambda e: jn.layer_norm(jnp.ones((2, 4)), None, None, epsilon=e),
-    lambda e: jn.instance_norm(jnp.ones((2, 3, 4)), None, None, epsilon=e),
-    lambda e: jn.group_norm(jnp.ones((2, 3, 4)), None, None, num_groups=2, epsilon=e),
-    lambda e: jn.rms_norm(jnp.ones((2, 4)), None, epsilon=e),
-    lambda e: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), None, None,
-                            train=True, epsilon=e),
-    lambda e: jn.batch_norm_analytic(jnp.ones((2, 4)), jnp.ones(4), jnp.zeros(4),
-                                     epsilon=e),
-    lambda e: jn.weight_norm(jnp.ones((3, 4)), jnp.ones(4), epsilon=e),
-    lambda e: jn.spectral_norm(jnp.ones((3, 4)), jnp.ones(4), epsilon=e),
+    lambda e: jn.layer_norm(jnp.ones((2, 4)), eps=e),
+    lambda e: jn.instance_norm(jnp.ones((2, 3, 4)), eps=e),
+    lambda e: jn.group_norm(jnp.ones((2, 3, 4)), num_groups=2, eps=e),
+    lambda e: jn.rms_norm(jnp.ones((2, 4)), eps=e),
+    lambda e: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4),
+                            train=True, eps=e),
+    lambda e: jn.batch_norm_analytic(jnp.ones((2, 4)), scale=jnp.ones(4), bias=jnp.zeros(4),
+                                     eps=e),
+    lambda e: jn.weight_norm(jnp.ones((3, 4)), jnp.ones(4), eps=e),
+    lambda e: jn.spectral_norm(jnp.ones((3, 4)), jnp.ones(4), eps=e),
 ])
 def test_epsilon_not_positive(fn, eps):
-  with pytest.raises(ValueError, match=r"epsilon=.* must be > 0"):
+  with pytest.raises(ValueError, match=r"eps=.* must be > 0"):
     fn(eps)
 
 
 def test_other_bad_arguments():
-  with pytest.raises(ValueError, match=r"local_response_norm: size=0 must be an int >= 1"):
+  with pytest.raises(ValueError, match=r"local_response_norm: size=0 must be an integer >= 1"):
     jn.local_response_norm(jnp.ones((2, 4)), size=0)
   with pytest.raises(ValueError, match=r"k=0"):
     jn.local_response_norm(jnp.ones((2, 4)), size=3, k=0.0)
   with pytest.raises(ValueError, match=r"batch_norm: momentum=1.5 is outside"):
-    jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), None, None, train=True,
+    jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), train=True,
                   momentum=1.5)
   with pytest.raises(ValueError, match=r"batch_norm: stats have shapes"):
-    jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(3), None, None, train=True)
+    jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(3), train=True)
   with pytest.raises(ValueError, match=r"spectral_norm: n_steps=0"):
     jn.spectral_norm(jnp.ones((3, 4)), jnp.ones(4), n_steps=0)
   with pytest.raises(ValueError, match=r"spectral_norm: u has shape"):
     jn.spectral_norm(jnp.ones((3, 4)), jnp.ones(3))
   with pytest.raises(ValueError, match=r"axis=.* is out of range"):
-    jn.layer_norm(jnp.ones((2, 4)), None, None, axis=2)
+    jn.layer_norm(jnp.ones((2, 4)), axis=2)
   with pytest.raises(ValueError, match=r"instance_norm: axis=.* contains channel_axis"):
-    jn.instance_norm(jnp.ones((2, 3, 4)), None, None, axis=(1, 2))
+    jn.instance_norm(jnp.ones((2, 3, 4)), axis=(1, 2))
 
 
 CONSTANT_CASES = {
-    "layer_norm": lambda x, s, b: jn.layer_norm(x, s, b),
-    "instance_norm": lambda x, s, b: jn.instance_norm(x, s, b),
-    "group_norm": lambda x, s, b: jn.group_norm(x, s, b, num_groups=2),
-    "rms_norm_zero": lambda x, s, b: jn.rms_norm(0 * x, s),
+    "layer_norm": lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
+    "instance_norm": lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
+    "group_norm": lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=2),
+    "rms_norm_zero": lambda x, s, b: jn.rms_norm(0 * x, scale=s),
     "batch_norm": lambda x, s, b: _bn_train(x, s, b)[0],
-    "batch_norm_analytic": lambda x, s, b: jn.batch_norm_analytic(x, s, b),
+    "batch_norm_analytic": lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
 }
 
 
@@ -526,7 +526,7 @@ def test_constant_input_is_finite(name):
 
 def test_batch_norm_all_masked_is_finite():
   x = jnp.asarray(_rand((4, 3)))
-  f = lambda x: jn.batch_norm(x, jn.init_batch_norm_stats(3), None, None, train=True,
+  f = lambda x: jn.batch_norm(x, jn.init_batch_norm_stats(3), train=True,
                               mask=jnp.zeros((4, 1), bool))
   y, st = f(x)
   assert np.all(np.isfinite(np.asarray(y))) and np.all(np.isfinite(np.asarray(st.var)))
@@ -549,7 +549,7 @@ def test_spectral_norm_zero_weight_is_finite():
 
 def test_batch_norm_unbiased_running_var():
   x = _rand((6, 3), 0, 1.0, 2.0)
-  _, st = jn.batch_norm(x, jn.init_batch_norm_stats(3), None, None, train=True,
+  _, st = jn.batch_norm(x, jn.init_batch_norm_stats(3), train=True,
                         momentum=0.0, unbiased_running_var=True)
   np.testing.assert_allclose(st.var, x.astype(np.float64).var(0, ddof=1), rtol=1e-5)
   np.testing.assert_allclose(st.mean, x.astype(np.float64).mean(0), rtol=1e-5, atol=1e-6)
@@ -571,8 +571,82 @@ def test_group_norm_other_layouts_grad_equals_autodiff(shape, channel_axis):
         bshape)
 
   def ours(x, s, b):
-    return jn.group_norm(x, s, b, num_groups=4, channel_axis=channel_axis)
+    return jn.group_norm(x, scale=s, bias=b, num_groups=4, channel_axis=channel_axis)
   np.testing.assert_allclose(ours(x, s, b), plain(x, s, b), rtol=1e-5, atol=1e-5)
   got = jax.jit(jax.grad(lambda *a: jnp.sum(ours(*a) * cot), (0, 1, 2)))(x, s, b)
   want = jax.jit(jax.grad(lambda *a: jnp.sum(plain(*a) * cot), (0, 1, 2)))(x, s, b)
   h.tree_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------
+# scale=None / bias=None (the defaults) equal explicit ones / zeros.
+# ------------------------------------------------------------------------------------
+
+def _bn_train_kw(x, **kw):
+  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), train=True,
+                       **kw)[0]
+
+
+def _bn_eval_kw(x, **kw):
+  stats = jn.BatchNormStats(jnp.linspace(-0.5, 0.5, x.shape[-1]),
+                            jnp.linspace(0.5, 2.0, x.shape[-1]))
+  return jn.batch_norm(x, stats, train=False, **kw)[0]
+
+
+# name -> (fn(x, **scale/bias keywords), the keywords it takes)
+NONE_CASES = {
+    "layer_norm": (jn.layer_norm, ("scale", "bias")),
+    "instance_norm": (jn.instance_norm, ("scale", "bias")),
+    "group_norm": (lambda x, **kw: jn.group_norm(x, num_groups=3, **kw), ("scale", "bias")),
+    "rms_norm": (jn.rms_norm, ("scale",)),
+    "batch_norm_train": (_bn_train_kw, ("scale", "bias")),
+    "batch_norm_eval": (_bn_eval_kw, ("scale", "bias")),
+    "batch_norm_analytic": (jn.batch_norm_analytic, ("scale", "bias")),
+}
+
+
+def _none_variants(names, dtype, c=6):
+  """Each subset of the keywords left out (None), the rest explicit ones / zeros."""
+  full = {"scale": jnp.ones(c, dtype), "bias": jnp.zeros(c, dtype)}
+  subsets = [(), ("scale",), ("bias",), ("scale", "bias")]
+  return [({k: full[k] for k in names}, {k: full[k] for k in names if k not in drop})
+          for drop in subsets if set(drop) <= set(names)]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("name", sorted(NONE_CASES))
+def test_none_scale_bias_equal_ones_zeros(name, dtype):
+  f, names = NONE_CASES[name]
+  x = jnp.asarray(_rand((2, 3, 4, 6), 0, 0.5, 2.0), dtype)
+  for explicit, partial in _none_variants(names, dtype):
+    want = jax.jit(lambda x, kw: f(x, **kw))(x, explicit)
+    got = jax.jit(lambda x, kw: f(x, **kw))(x, partial)
+    assert got.dtype == x.dtype == want.dtype, (name, partial.keys())
+    np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
+  # defaults: f(x) is f(x, scale=None, bias=None)
+  np.testing.assert_array_equal(np.asarray(f(x), np.float32),
+                                np.asarray(f(x, **explicit), np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(NONE_CASES))
+def test_none_scale_bias_grad_and_vmap(name):
+  f, names = NONE_CASES[name]
+  x = jnp.asarray(_rand((2, 3, 4, 6), 0, 0.5, 2.0))
+  cot = jnp.asarray(_rand(x.shape, 5))
+  explicit = {k: v for k, v in (("scale", jnp.ones(6)), ("bias", jnp.zeros(6)))
+              if k in names}
+  got = jax.jit(jax.grad(lambda x: jnp.sum(f(x) * cot)))(x)
+  want = jax.jit(jax.grad(lambda x: jnp.sum(f(x, **explicit) * cot)))(x)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  xs = jnp.stack([x, 2 * x + 1])
+  np.testing.assert_allclose(jax.vmap(f)(xs), jnp.stack([f(xs[0]), f(xs[1])]),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_scale_and_bias_are_keyword_only():
+  x, s = jnp.ones((2, 4)), jnp.ones(4)
+  for call in (lambda: jn.layer_norm(x, s), lambda: jn.rms_norm(x, s),
+               lambda: jn.instance_norm(x, s), lambda: jn.batch_norm_analytic(x, s),
+               lambda: jn.batch_norm(x, jn.init_batch_norm_stats(4), s, train=True)):
+    with pytest.raises(TypeError):
+      call()

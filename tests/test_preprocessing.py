@@ -2,10 +2,10 @@
 
 Tolerances:
 - min-max / standardization vs sklearn (float64 NumPy): rtol=1e-5, atol=1e-5 (float32);
-- PCA whitening vs sklearn PCA(whiten=True), float64 (jax.enable_x64), epsilon=1e-12:
+- PCA whitening vs sklearn PCA(whiten=True), float64 (jax.enable_x64), eps=1e-12:
   rtol=1e-7, atol=1e-8, per component up to sign;
 - ZCA vs a NumPy eigh transcription: float64, rtol=1e-8, atol=1e-9;
-- whitened covariance (float32, epsilon=1e-5, eigenvalues >= ~0.1): max |cov - I| < 1e-3;
+- whitened covariance (float32, eps=1e-5, eigenvalues >= ~0.1): max |cov - I| < 1e-3;
 - bf16 / f16 inputs: output vs the float32 computation on the same rounded inputs,
   helpers.TOL for that dtype.
 """
@@ -140,7 +140,7 @@ def test_per_channel_image_statistics_match_numpy():
   mm = P.fit_min_max(jnp.asarray(x), axis=axes)
   lo, hi = x.min(axes), x.max(axes)
   np.testing.assert_allclose(P.min_max_scale(jnp.asarray(x), mm), (x - lo) / (hi - lo), **TOL)
-  st = P.fit_standardization(jnp.asarray(x), axis=axes, epsilon=0.5)
+  st = P.fit_standardization(jnp.asarray(x), axis=axes, eps=0.5)
   want = (x - x.mean(axes)) / np.sqrt(x.astype(np.float64).var(axes) + 0.5)
   np.testing.assert_allclose(P.standardize(jnp.asarray(x), st), want, **TOL)
   assert mm.scale.shape == st.mean.shape == (3,)
@@ -176,7 +176,7 @@ def test_pca_whitening_matches_sklearn_up_to_sign():
     x = _correlated(300, dtype=np.float64)
     new = _correlated(20, seed=9, dtype=np.float64)
     for k in (4, 2):
-      stats = P.fit_whitening(jnp.asarray(x), method="pca", epsilon=1e-12, n_components=k)
+      stats = P.fit_whitening(jnp.asarray(x), method="pca", eps=1e-12, n_components=k)
       got = np.asarray(P.whiten(jnp.asarray(new), stats))
       want = PCA(n_components=k, whiten=True, svd_solver="full").fit(x).transform(new)
       assert got.shape == want.shape == (20, k)
@@ -193,7 +193,7 @@ def test_zca_matches_numpy_transcription():
     xc = x - x.mean(0)
     lam, u = np.linalg.eigh(xc.T @ xc / (len(x) - 1))
     w = u @ np.diag(1 / np.sqrt(lam + eps)) @ u.T  # W_zca = U (L + eps)^(-1/2) U^T
-    stats = P.fit_whitening(jnp.asarray(x), method="zca", epsilon=eps)
+    stats = P.fit_whitening(jnp.asarray(x), method="zca", eps=eps)
     np.testing.assert_allclose(stats.matrix, w, rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(P.whiten(jnp.asarray(x), stats), xc @ w, rtol=1e-8, atol=1e-9)
 
@@ -228,14 +228,14 @@ def test_pca_component_signs_are_deterministic():
     (lambda: P.fit_min_max(jnp.zeros((4, 3)), axis=1), "axis"),
     (lambda: P.fit_min_max(jnp.zeros((4, 3)), axis=2), "axis"),
     (lambda: P.fit_min_max(jnp.zeros((4, 3)), feature_range=(1.0, 0.0)), "feature_range"),
-    (lambda: P.fit_standardization(jnp.zeros((4, 3)), epsilon=-1.0), "epsilon"),
+    (lambda: P.fit_standardization(jnp.zeros((4, 3)), eps=-1.0), "eps=-1.0"),
     (lambda: P.fit_standardization(jnp.zeros((2, 4, 3)), axis=(1, 2)), "axis"),
     (lambda: P.min_max_scale(jnp.zeros((4, 2)), P.fit_min_max(jnp.zeros((4, 3)))), "x"),
     (lambda: P.standardize(jnp.zeros((4, 2)), P.fit_standardization(jnp.zeros((4, 3)))), "x"),
     (lambda: P.fit_whitening(jnp.zeros((4, 3, 2))), "x"),
     (lambda: P.fit_whitening(jnp.zeros((1, 3))), "samples"),
     (lambda: P.fit_whitening(jnp.zeros((4, 3)), method="cholesky"), "method"),
-    (lambda: P.fit_whitening(jnp.zeros((4, 3)), epsilon=0.0), "epsilon"),
+    (lambda: P.fit_whitening(jnp.zeros((4, 3)), eps=0.0), "eps=0.0"),
     (lambda: P.fit_whitening(jnp.zeros((4, 3)), n_components=4), "n_components"),
     (lambda: P.fit_whitening(jnp.zeros((4, 3)), n_components=0), "n_components"),
     (lambda: P.whiten(jnp.zeros((4, 2)), P.fit_whitening(jnp.ones((4, 3)))), "x"),

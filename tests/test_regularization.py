@@ -181,12 +181,12 @@ def np_seed_smoothing(labels, eps, k):
 @pytest.mark.parametrize("k", [2, 5])
 def test_label_smoothing_matches_seed_and_optax(eps, k):
   labels = np.array([[0, k - 1, 1], [1, 0, 0]])
-  got = label_smoothing(jnp.asarray(labels), epsilon=eps, num_classes=k)
+  got = label_smoothing(jnp.asarray(labels), eps=eps, num_classes=k)
   assert got.dtype == jnp.float32
   np.testing.assert_allclose(np.asarray(got), np_seed_smoothing(labels, eps, k),
                              rtol=1e-6, atol=1e-7)
   one_hot = jax.nn.one_hot(labels, k)
-  from_onehot = label_smoothing(one_hot, epsilon=eps)
+  from_onehot = label_smoothing(one_hot, eps=eps)
   np.testing.assert_allclose(np.asarray(from_onehot), np.asarray(got), rtol=1e-6, atol=1e-7)
   alpha = eps * k / (k - 1)  # optax: (1 − α) y + α/K
   np.testing.assert_allclose(np.asarray(from_onehot),
@@ -197,7 +197,7 @@ def test_label_smoothing_matches_seed_and_optax(eps, k):
 
 def test_label_smoothing_differs_from_optax_same_epsilon():
   y = jax.nn.one_hot(jnp.array([2]), 4)
-  ours = label_smoothing(y, epsilon=0.2)
+  ours = label_smoothing(y, eps=0.2)
   theirs = optax.smooth_labels(y, 0.2)
   assert float(ours[0, 2]) == pytest.approx(0.8)  # 1 − ε
   assert float(theirs[0, 2]) == pytest.approx(0.85)  # 1 − ε + ε/K
@@ -206,20 +206,20 @@ def test_label_smoothing_differs_from_optax_same_epsilon():
 def test_label_smoothing_soft_labels_dtypes_jit_vmap_grad(key):
   soft = jax.nn.softmax(jax.random.normal(key, (6, 5)))
   alpha = 0.25 * 5 / 4
-  np.testing.assert_allclose(np.asarray(label_smoothing(soft, epsilon=0.25)),
+  np.testing.assert_allclose(np.asarray(label_smoothing(soft, eps=0.25)),
                              np.asarray(optax.smooth_labels(soft, alpha)), rtol=1e-6,
                              atol=1e-7)
   for dtype in DTYPES:
-    out = label_smoothing(soft.astype(dtype), epsilon=0.1)
+    out = label_smoothing(soft.astype(dtype), eps=0.1)
     assert out.dtype == jnp.dtype(dtype)
-  assert label_smoothing(jnp.array([1]), epsilon=0.1, num_classes=3,
+  assert label_smoothing(jnp.array([1]), eps=0.1, num_classes=3,
                          dtype=jnp.bfloat16).dtype == jnp.bfloat16
-  f = lambda y: label_smoothing(y, epsilon=0.1)  # noqa: E731
+  f = lambda y: label_smoothing(y, eps=0.1)  # noqa: E731
   assert_jit_matches_eager(f, soft)
   assert_vmap_matches_loop(f, soft)
   assert_no_retrace(f, soft)
   # A traced ε (e.g. scheduled) is used as given.
-  traced = jax.jit(lambda e: label_smoothing(jnp.array([0]), epsilon=e, num_classes=3))(0.3)
+  traced = jax.jit(lambda e: label_smoothing(jnp.array([0]), eps=e, num_classes=3))(0.3)
   np.testing.assert_allclose(np.asarray(traced), [[0.7, 0.15, 0.15]], rtol=1e-6)
   g = jax.grad(lambda y: jnp.sum(f(y) ** 2))(soft)
   assert np.all(np.isfinite(np.asarray(g)))
@@ -546,18 +546,18 @@ BAD = [
     (lambda: l2_penalty(PARAMS, weight=-0.1), "l2_penalty: weight=-0.1"),
     (lambda: l1_penalty(PARAMS, weight=-1.0), "l1_penalty: weight=-1.0"),
     (lambda: l2_penalty(PARAMS, weight=0.1, mask={"dense": True}), "l2_penalty: mask"),
-    (lambda: label_smoothing(jnp.array([0, 1]), epsilon=-0.1, num_classes=3),
-     "epsilon=-0.1"),
-    (lambda: label_smoothing(jnp.array([0, 1]), epsilon=1.5, num_classes=3),
-     "epsilon=1.5"),
-    (lambda: label_smoothing(jnp.array([0, 1]), epsilon=0.1), "need num_classes"),
-    (lambda: label_smoothing(jnp.ones((2, 3)), epsilon=0.1, num_classes=4),
+    (lambda: label_smoothing(jnp.array([0, 1]), eps=-0.1, num_classes=3),
+     "eps=-0.1"),
+    (lambda: label_smoothing(jnp.array([0, 1]), eps=1.5, num_classes=3),
+     "eps=1.5"),
+    (lambda: label_smoothing(jnp.array([0, 1]), eps=0.1), "need num_classes"),
+    (lambda: label_smoothing(jnp.ones((2, 3)), eps=0.1, num_classes=4),
      "num_classes=4 differs"),
-    (lambda: label_smoothing(jnp.float32(1.0), epsilon=0.1), "scalar"),
-    (lambda: label_smoothing(jnp.array([0, 0]), epsilon=0.1, num_classes=1),
+    (lambda: label_smoothing(jnp.float32(1.0), eps=0.1), "scalar"),
+    (lambda: label_smoothing(jnp.array([0, 0]), eps=0.1, num_classes=1),
      "num_classes=1"),
-    (lambda: label_smoothing(jnp.ones((2, 1)), epsilon=0.1), "num_classes=1"),
-    (lambda: label_smoothing(jnp.array([True]), epsilon=0.1, num_classes=2), "dtype bool"),
+    (lambda: label_smoothing(jnp.ones((2, 1)), eps=0.1), "num_classes=1"),
+    (lambda: label_smoothing(jnp.array([True]), eps=0.1, num_classes=2), "dtype bool"),
     (lambda: add_l2(-0.1), "add_l2: weight=-0.1"),
     (lambda: add_l1(-0.1), "add_l1: weight=-0.1"),
     (lambda: weight_decay(-0.1, learning_rate=0.1), "weight_decay: weight_decay=-0.1"),

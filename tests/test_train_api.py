@@ -200,7 +200,7 @@ def test_every_choice_is_a_catalogue_name_of_its_family():
 # --- the floors ----------------------------------------------------------------------
 
 GROUND = {"activations", "initializers", "normalization", "_norm_core", "stochastic",
-          "_batch_norm", "losses", "regularization", "augment", "preprocessing", "layers", "gradcheck",
+          "losses", "regularization", "augment", "preprocessing", "layers", "gradcheck",
           "_validation", "_dtypes"}
 # module (dotted, under jpatterns) -> the third-party packages and jpatterns subpackages
 # it may import.

@@ -93,7 +93,7 @@ def _preprocess(name, x_train, x_test):
     stats = pre.fit_standardization(tr)
     tr, te = pre.standardize(tr, stats), pre.standardize(te, stats)
   else:
-    stats = pre.fit_whitening(tr, method=name.split("_")[0], epsilon=1e-2)
+    stats = pre.fit_whitening(tr, method=name.split("_")[0], eps=1e-2)
     tr, te = pre.whiten(tr, stats), pre.whiten(te, stats)
   return (np.asarray(tr, np.float32).reshape(-1, *shape),
           np.asarray(te, np.float32).reshape(-1, *shape))

@@ -1,6 +1,13 @@
-"""Batch normalization (seed 002 批量归一化 / BN算法, 001, 004 §2) and the shared fused core.
+"""The shared normalization core: the fused two-pass kernel behind every norm, and batch norm.
+
+Layer, instance, group and RMS norm (:mod:`jpatterns.normalization`) and batch norm
+(seed 002 批量归一化 / BN算法, 001, 004 §2, defined here) all normalize through
+:func:`_normalize` / :func:`_bn_train`, one float32 core with a fused backward.
 
 Private module: the public names are re-exported by :mod:`jpatterns.normalization`.
+``scale`` (γ) and ``bias`` (β) are optional everywhere: None means no scale / no bias
+(flax's ``use_scale=False`` / ``use_bias=False``), and the core branches on it
+statically, so a None parameter costs nothing and has no gradient.
 
 Accuracy and speed. Every mean/variance here is a float32 *corrected two-pass*
 computation (mean first, then the sums of deviations and squared deviations, the
@@ -29,13 +36,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jpatterns import _validation as val
-
-_F32 = jnp.float32
-
-
-def _compute_dtype(dtype):
-  """Reductions in at least float32 (float64 stays float64)."""
-  return jnp.promote_types(dtype, _F32)
+from jpatterns._dtypes import compute_dtype as _compute_dtype
 
 
 def _sum_to(x, shape):
@@ -57,9 +58,9 @@ def _param(fn, name, p, expected, bshape):
   return p.reshape(bshape)
 
 
-def _check_epsilon(fn, epsilon):
-  if val.is_static_number(epsilon) and not epsilon > 0:
-    raise ValueError(f"{fn}: epsilon={epsilon!r} must be > 0; choose e.g. 1e-5")
+def _check_eps(fn, eps):
+  if val.is_static_number(eps) and not eps > 0:
+    raise ValueError(f"{fn}: eps={eps!r} must be > 0; choose e.g. 1e-5")
 
 
 # ----------------------------------------------------------------------------------------
@@ -109,12 +110,21 @@ def _two_pass(x32, axes, group=None):
   return m + c, var  # μ = m + mean(x − m)
 
 
+def _normalize(x, scale, bias, axes, *, eps, center, group=None):
+  """y = (x − μ) · rstd · γ + β over ``axes`` (μ = 0 unless ``center``); fused backward.
+
+  ``scale``/``bias`` may be None (no γ / no β); ``group = (c, G)`` reduces within G
+  channel groups of axis ``c`` as well (group norm).
+  """
+  return _normalize_vjp(x, scale, bias, axes, eps, center, group)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
-def _normalize(x, scale, bias, axes, epsilon, center, group=None):
-  return _normalize_fwd(x, scale, bias, axes, epsilon, center, group)[0]
+def _normalize_vjp(x, scale, bias, axes, eps, center, group):
+  return _normalize_fwd(x, scale, bias, axes, eps, center, group)[0]
 
 
-def _normalize_fwd(x, scale, bias, axes, epsilon, center, group=None):
+def _normalize_fwd(x, scale, bias, axes, eps, center, group):
   ct = _compute_dtype(x.dtype)
   x32 = x.astype(ct)
   if center:
@@ -124,7 +134,7 @@ def _normalize_fwd(x, scale, bias, axes, epsilon, center, group=None):
     mean = None
     xc = x32
     var = _reduce(x32 * x32, axes, group) / _count(x.shape, axes, group)  # (1/n) Σ x²
-  rstd = lax.rsqrt(var + epsilon)  # 1/√(σ² + ε)
+  rstd = lax.rsqrt(var + eps)  # 1/√(σ² + ε)
   y = xc * rstd  # x̂ = (x − μ)/√(σ² + ε)
   if scale is not None:
     y = y * scale.astype(ct)  # γ ⊙ x̂
@@ -133,7 +143,7 @@ def _normalize_fwd(x, scale, bias, axes, epsilon, center, group=None):
   return y.astype(x.dtype), (x, mean, rstd, scale, bias)
 
 
-def _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, mask=None, axis_name=None,
+def _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, *, mask=None, axis_name=None,
                global_params=False, group=None):
   """dx, dγ, dβ of y = γ x̂ + β, x̂ = (x − μ)·rstd, μ/σ² over ``axes`` (n entries).
 
@@ -188,14 +198,14 @@ def _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, mask=None, axis_name=None
   return dx.astype(x.dtype), dscale, dbias
 
 
-def _normalize_bwd(axes, epsilon, center, group, res, g):
-  del epsilon, center
+def _normalize_bwd(axes, eps, center, group, res, g):
+  del eps, center
   x, mean, rstd, scale, bias = res
   n = float(_count(x.shape, axes, group))
   return _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, group=group)
 
 
-_normalize.defvjp(_normalize_fwd, _normalize_bwd)
+_normalize_vjp.defvjp(_normalize_fwd, _normalize_bwd)
 
 
 # ----------------------------------------------------------------------------------------
@@ -262,16 +272,16 @@ def _global_moments(x32, mask, axes, axis_name):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
-def _bn_train(x, scale, bias, mask, axes, epsilon, axis_name, global_params):
-  return _bn_train_fwd(x, scale, bias, mask, axes, epsilon, axis_name, global_params)[0]
+def _bn_train(x, scale, bias, mask, axes, eps, axis_name, global_params):
+  return _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name, global_params)[0]
 
 
-def _bn_train_fwd(x, scale, bias, mask, axes, epsilon, axis_name, global_params):
+def _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name, global_params):
   del global_params
   ct = _compute_dtype(x.dtype)
   x32 = x.astype(ct)
   n, mean, var = _global_moments(x32, mask, axes, axis_name)
-  rstd = lax.rsqrt(var + epsilon)  # 1/√(σ² + ε)
+  rstd = lax.rsqrt(var + eps)  # 1/√(σ² + ε)
   y = (x32 - mean) * rstd  # x̂
   if scale is not None:
     y = y * scale.astype(ct)
@@ -281,13 +291,14 @@ def _bn_train_fwd(x, scale, bias, mask, axes, epsilon, axis_name, global_params)
   return out, (x, mask, n, mean, rstd, scale, bias)
 
 
-def _bn_train_bwd(axes, epsilon, axis_name, global_params, res, cts):
+def _bn_train_bwd(axes, eps, axis_name, global_params, res, cts):
   # The statistics outputs (n, mean, var) only feed the running statistics, which
   # batch_norm passes through lax.stop_gradient: their cotangents are zero.
-  del epsilon
+  del eps
   x, mask, n, mean, rstd, scale, bias = res
   dx, dscale, dbias = _fused_bwd(x, cts[0], mean, rstd, scale, bias, axes,
-                                 jnp.maximum(n, 1.0), mask, axis_name, global_params)
+                                 jnp.maximum(n, 1.0), mask=mask, axis_name=axis_name,
+                                 global_params=global_params)
   return dx, dscale, dbias, None
 
 
@@ -326,8 +337,8 @@ def _replicated_in_shard_map(params, axis_name):
                    f"over axis_name={axis_name!r}")
 
 
-def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
-               epsilon=1e-5, axis_name=None, mask=None, unbiased_running_var=False):
+def batch_norm(x, stats, *, scale=None, bias=None, train, axis=None, momentum=0.99,
+               eps=1e-5, axis_name=None, mask=None, unbiased_running_var=False):
   r"""Batch normalization with running statistics (seed 002 批量归一化, BN算法; 001; 004 §2).
 
   .. math::
@@ -360,12 +371,12 @@ def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
     x: input, e.g. ``(N, C)`` or ``(N, H, W, C)``.
     stats: :class:`BatchNormStats` with arrays of the feature shape (see
       :func:`init_batch_norm_stats`).
-    scale: γ of the feature shape, or None.
-    bias: β of the feature shape, or None.
+    scale: γ of the feature shape, or None (no scale).
+    bias: β of the feature shape, or None (no bias).
     train: use (and update) batch statistics if True, running statistics if False.
     axis: reduced axes; default all but the last (the channel) axis.
     momentum: weight of the old running value, in [0, 1].
-    epsilon: ε > 0 added to the variance.
+    eps: ε > 0 added to the variance.
     axis_name: mapped axis name(s) for cross-device statistics, or None.
     mask: optional boolean array broadcastable to ``x``; True marks valid entries.
       Statistics use the valid entries only; every entry is normalized.
@@ -378,7 +389,7 @@ def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
   Example:
     >>> import numpy as np
     >>> x = jnp.array([[1., 2.], [3., 6.]])
-    >>> y, s = batch_norm(x, init_batch_norm_stats(2), None, None, train=True)
+    >>> y, s = batch_norm(x, init_batch_norm_stats(2), train=True)
     >>> print(np.round(np.asarray(y), 3))
     [[-1. -1.]
      [ 1.  1.]]
@@ -394,7 +405,7 @@ def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
   x = jnp.asarray(x)
   axes = _bn_axes(fn, x, axis)
   val.check_in_range(fn, "momentum", momentum, 0.0, 1.0)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   feat = tuple(s for i, s in enumerate(x.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
@@ -405,7 +416,7 @@ def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
         f"expected {feat}; create them with init_batch_norm_stats({feat})")
   if not train:
     ct = _compute_dtype(x.dtype)
-    rstd = lax.rsqrt(stats.var.astype(ct).reshape(bshape) + epsilon)
+    rstd = lax.rsqrt(stats.var.astype(ct).reshape(bshape) + eps)
     y = (x.astype(ct) - stats.mean.astype(ct).reshape(bshape)) * rstd  # running μ, σ²
     if scale is not None:
       y = y * scale.astype(ct)
@@ -421,7 +432,7 @@ def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
     except ValueError:
       raise ValueError(f"{fn}: mask shape {mask.shape} does not broadcast to x shape "
                        f"{x.shape}; pass a mask broadcastable to x") from None
-  y, n, mean, var = _bn_train(x, scale, bias, mask, axes, epsilon, axis_name,
+  y, n, mean, var = _bn_train(x, scale, bias, mask, axes, eps, axis_name,
                               _replicated_in_shard_map((scale, bias), axis_name))
   n, mean, var = (lax.stop_gradient(a).reshape(feat) for a in (n, mean, var))
   if unbiased_running_var:
@@ -437,43 +448,49 @@ def batch_norm(x, stats, scale, bias, *, train, axis=None, momentum=0.99,
 # ----------------------------------------------------------------------------------------
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _bn_analytic(h, gamma, beta, axes, epsilon):
-  return _bn_analytic_fwd(h, gamma, beta, axes, epsilon)[0]
+def _bn_analytic(h, gamma, beta, axes, eps):
+  return _bn_analytic_fwd(h, gamma, beta, axes, eps)[0]
 
 
-def _bn_analytic_fwd(h, gamma, beta, axes, epsilon):
+def _bn_analytic_fwd(h, gamma, beta, axes, eps):
   ct = _compute_dtype(h.dtype)
   h32 = h.astype(ct)
   mu = jnp.mean(h32, axis=axes, keepdims=True)  # μ = (1/m) Σ h_i
   var = jnp.mean((h32 - mu) ** 2, axis=axes, keepdims=True)  # σ² = (1/m) Σ (h_i − μ)²
-  h1 = (h32 - mu) / jnp.sqrt(var + epsilon)  # h⁽¹⁾ = (h − μ)/√(σ² + ε)
-  h2 = gamma.astype(ct) * h1 + beta.astype(ct)  # h⁽²⁾ = γ ⊙ h⁽¹⁾ + β
+  h1 = (h32 - mu) / jnp.sqrt(var + eps)  # h⁽¹⁾ = (h − μ)/√(σ² + ε)
+  h2 = h1
+  if gamma is not None:  # None: γ = 1
+    h2 = gamma.astype(ct) * h2  # γ ⊙ h⁽¹⁾
+  if beta is not None:  # None: β = 0
+    h2 = h2 + beta.astype(ct)  # h⁽²⁾ = γ ⊙ h⁽¹⁾ + β
   return h2.astype(h.dtype), (h, gamma, beta, mu, var, h1)
 
 
-def _bn_analytic_bwd(axes, epsilon, res, dh2):
+def _bn_analytic_bwd(axes, eps, res, dh2):
   h, gamma, beta, mu, var, h1 = res
   ct = _compute_dtype(h.dtype)
   dh2 = dh2.astype(ct)
   m = math.prod(h.shape[a] for a in axes)
-  dh1 = gamma.astype(ct) * dh2  # ∇h⁽¹⁾ = γ ⊙ ∇h⁽²⁾
-  dbeta = _sum_to(dh2, beta.shape)  # ∇β = Σ_i ∇h_i⁽²⁾
-  dgamma = _sum_to(dh2 * h1, gamma.shape)  # ∇γ = Σ_i ∇h_i⁽²⁾ ⊙ h_i⁽¹⁾
-  dmu = jnp.sum(-dh1 / jnp.sqrt(var + epsilon), axis=axes, keepdims=True)  # ∇μ
-  dvar = jnp.sum(-0.5 * (h.astype(ct) - mu) / (var + epsilon) ** 1.5 * dh1,
+  dh1 = dh2 if gamma is None else gamma.astype(ct) * dh2  # ∇h⁽¹⁾ = γ ⊙ ∇h⁽²⁾
+  dbeta = None if beta is None else _sum_to(dh2, beta.shape)  # ∇β = Σ_i ∇h_i⁽²⁾
+  dgamma = (None if gamma is None
+            else _sum_to(dh2 * h1, gamma.shape))  # ∇γ = Σ_i ∇h_i⁽²⁾ ⊙ h_i⁽¹⁾
+  dmu = jnp.sum(-dh1 / jnp.sqrt(var + eps), axis=axes, keepdims=True)  # ∇μ
+  dvar = jnp.sum(-0.5 * (h.astype(ct) - mu) / (var + eps) ** 1.5 * dh1,
                  axis=axes, keepdims=True)  # ∇σ² = Σ −½ (h_i − μ)/(σ²+ε)^{3/2} ⊙ ∇h_i⁽¹⁾
-  dh = (dh1 / jnp.sqrt(var + epsilon) + dmu / m
+  dh = (dh1 / jnp.sqrt(var + eps) + dmu / m
         + 2.0 / m * (h.astype(ct) - mu) * dvar)  # ∇h_i = ∇h⁽¹⁾/√(σ²+ε) + ∇μ/m + 2/m (h_i−μ)∇σ²
-  return dh.astype(h.dtype), dgamma.astype(gamma.dtype), dbeta.astype(beta.dtype)
+  return (dh.astype(h.dtype), None if gamma is None else dgamma.astype(gamma.dtype),
+          None if beta is None else dbeta.astype(beta.dtype))
 
 
 _bn_analytic.defvjp(_bn_analytic_fwd, _bn_analytic_bwd)
 
 
-def batch_norm_analytic(h, gamma, beta, *, axis=None, epsilon=1e-5):
+def batch_norm_analytic(h, *, scale=None, bias=None, axis=None, eps=1e-5):
   r"""Training-mode batch norm whose backward is seed 002's analytic derivation (BN算法).
 
-  Forward (batch statistics, biased variance):
+  Forward (batch statistics, biased variance; γ is ``scale``, β is ``bias``):
 
   .. math::
      h^{<1>}_i = \frac{h_i-\mu}{\sqrt{\sigma^2+\epsilon}},\qquad
@@ -503,10 +520,11 @@ def batch_norm_analytic(h, gamma, beta, *, axis=None, epsilon=1e-5):
 
   Args:
     h: input, e.g. ``(m, n)``.
-    gamma: γ of the feature shape (``h.shape`` without the reduced axes).
-    beta: β of the feature shape.
+    scale: γ of the feature shape (``h.shape`` without the reduced axes), or None
+      (γ = 1: no scale).
+    bias: β of the feature shape, or None (β = 0: no bias).
     axis: reduced axes; default all but the last.
-    epsilon: ε > 0.
+    eps: ε > 0.
 
   Returns:
     ``h⁽²⁾`` in the dtype of ``h``.
@@ -514,7 +532,7 @@ def batch_norm_analytic(h, gamma, beta, *, axis=None, epsilon=1e-5):
   Example:
     >>> import numpy as np
     >>> h = jnp.array([[1.], [2.], [4.]])
-    >>> loss = lambda h: batch_norm_analytic(h, jnp.ones(1), jnp.zeros(1))[0, 0]
+    >>> loss = lambda h: batch_norm_analytic(h, scale=jnp.ones(1))[0, 0]
     >>> print(np.round(np.asarray(jax.grad(loss)(h)), 4).ravel())
     [ 0.2291 -0.3436  0.1145]
 
@@ -524,11 +542,9 @@ def batch_norm_analytic(h, gamma, beta, *, axis=None, epsilon=1e-5):
   fn = "batch_norm_analytic"
   h = jnp.asarray(h)
   axes = _bn_axes(fn, h, axis)
-  _check_epsilon(fn, epsilon)
+  _check_eps(fn, eps)
   feat = tuple(s for i, s in enumerate(h.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(h.shape))
-  if gamma is None or beta is None:
-    raise ValueError(f"{fn}: gamma and beta are required; pass arrays of shape {feat}")
-  gamma = _param(fn, "gamma", gamma, feat, bshape)
-  beta = _param(fn, "beta", beta, feat, bshape)
-  return _bn_analytic(h, gamma, beta, axes, epsilon)
+  gamma = _param(fn, "scale", scale, feat, bshape)  # γ
+  beta = _param(fn, "bias", bias, feat, bshape)  # β
+  return _bn_analytic(h, gamma, beta, axes, eps)
