@@ -30,7 +30,7 @@ def _cases(shape):
 
   def bn_ours(x, s, b):
     return jn.batch_norm(x, jn.init_batch_norm_stats(c), scale=s, bias=b, train=True,
-                         epsilon=EPS)[0]
+                         eps=EPS)[0]
 
   def bn_flax(x, s, b):
     m = fnn.BatchNorm(use_running_average=False, epsilon=EPS)
@@ -44,7 +44,7 @@ def _cases(shape):
     return (x - x.mean(ax)) / np.sqrt(x.var(ax) + EPS)
 
   def ln_ours(x, s, b):
-    return jn.layer_norm(x, s, b, epsilon=EPS)
+    return jn.layer_norm(x, scale=s, bias=b, eps=EPS)
 
   def ln_flax(x, s, b):
     return fnn.LayerNorm(epsilon=EPS).apply({"params": {"scale": s, "bias": b}}, x)
@@ -54,7 +54,7 @@ def _cases(shape):
 
   def rms_ours(x, s, b):
     del b
-    return jn.rms_norm(x, s, epsilon=EPS)
+    return jn.rms_norm(x, scale=s, eps=EPS)
 
   def rms_flax(x, s, b):
     del b
@@ -64,7 +64,7 @@ def _cases(shape):
     return x / np.sqrt((x * x).mean(-1, keepdims=True) + EPS)
 
   def gn_ours(x, s, b):
-    return jn.group_norm(x, s, b, num_groups=GROUPS, epsilon=EPS)
+    return jn.group_norm(x, scale=s, bias=b, num_groups=GROUPS, eps=EPS)
 
   def gn_flax(x, s, b):
     return fnn.GroupNorm(num_groups=GROUPS, epsilon=EPS).apply(
@@ -77,7 +77,7 @@ def _cases(shape):
     return y.reshape(x.shape)
 
   def in_ours(x, s, b):
-    return jn.instance_norm(x, s, b, epsilon=EPS)
+    return jn.instance_norm(x, scale=s, bias=b, eps=EPS)
 
   def in_flax(x, s, b):
     return fnn.InstanceNorm(epsilon=EPS).apply({"params": {"scale": s, "bias": b}}, x)

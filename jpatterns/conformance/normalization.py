@@ -33,28 +33,28 @@ def _norm_check(ours, module, x_shape, with_bias=True):
 
 add("layer_norm", "flax.linen.LayerNorm", "reduction", ("f32", "bf16"))(
   _norm_check(
-    lambda x, s, b: norm.layer_norm(x, scale=s, bias=b, epsilon=_EPS),
+    lambda x, s, b: norm.layer_norm(x, scale=s, bias=b, eps=_EPS),
     fnn.LayerNorm(epsilon=_EPS, use_fast_variance=False),
     (4, 5, 8),
   )
 )
 add("group_norm", "flax.linen.GroupNorm", "reduction", ("f32", "bf16"))(
   _norm_check(
-    lambda x, s, b: norm.group_norm(x, scale=s, bias=b, num_groups=3, epsilon=_EPS),
+    lambda x, s, b: norm.group_norm(x, scale=s, bias=b, num_groups=3, eps=_EPS),
     fnn.GroupNorm(num_groups=3, epsilon=_EPS, use_fast_variance=False),
     (2, 3, 4, 6),
   )
 )
 add("instance_norm", "flax.linen.InstanceNorm", "reduction", ("f32", "bf16"))(
   _norm_check(
-    lambda x, s, b: norm.instance_norm(x, scale=s, bias=b, epsilon=_EPS),
+    lambda x, s, b: norm.instance_norm(x, scale=s, bias=b, eps=_EPS),
     fnn.InstanceNorm(epsilon=_EPS, use_fast_variance=False),
     (2, 3, 4, 6),
   )
 )
 add("rms_norm", "flax.linen.RMSNorm", "reduction", ("f32", "bf16"))(
   _norm_check(
-    lambda x, s, b: norm.rms_norm(x, scale=s, epsilon=1e-6),
+    lambda x, s, b: norm.rms_norm(x, scale=s, eps=1e-6),
     fnn.RMSNorm(epsilon=1e-6),
     (4, 8),
     with_bias=False,
@@ -80,7 +80,7 @@ def _batch_norm(key, dtype):
 
   def step(carry, x):
     stats, flax_stats = carry
-    y, stats = norm.batch_norm(x, stats, scale=s, bias=b, train=True, momentum=0.9, epsilon=_EPS)
+    y, stats = norm.batch_norm(x, stats, scale=s, bias=b, train=True, momentum=0.9, eps=_EPS)
     y_ref, upd = bn.apply(
       {"params": params, "batch_stats": flax_stats},
       x.astype(jnp.float32),
@@ -98,7 +98,7 @@ def _batch_norm(key, dtype):
     step, (norm.init_batch_norm_stats(c), init_flax), xs
   )
   x = normal(3, (4, 3, 3, c), dtype)
-  y, _ = norm.batch_norm(x, stats, scale=s, bias=b, train=False, epsilon=_EPS)
+  y, _ = norm.batch_norm(x, stats, scale=s, bias=b, train=False, eps=_EPS)
   y_ref = bn.apply(
     {"params": params, "batch_stats": flax_stats}, x.astype(jnp.float32), use_running_average=True
   )
@@ -120,7 +120,7 @@ def _batch_norm_analytic(key, dtype):
     return lambda h, g, b: jnp.sum(f(h, g, b) * cot)
 
   ours = jax.grad(
-    loss(functools.partial(norm.batch_norm_analytic, epsilon=_EPS)), argnums=(0, 1, 2)
+    loss(lambda h, g, b: norm.batch_norm_analytic(h, scale=g, bias=b, eps=_EPS)), argnums=(0, 1, 2)
   )(h, g, b)
   return ours, jax.grad(loss(plain), argnums=(0, 1, 2))(h, g, b)
 
@@ -171,8 +171,8 @@ def _torch_layer_norm(key, dtype):
     ]
 
   got = [
-    norm.layer_norm(x, scale=s, bias=b, epsilon=_EPS),
-    norm.layer_norm(x, scale=s2, bias=None, axis=(1, 2), epsilon=_EPS),
+    norm.layer_norm(x, scale=s, bias=b, eps=_EPS),
+    norm.layer_norm(x, scale=s2, bias=None, axis=(1, 2), eps=_EPS),
   ]
   return got, on_torch(ref, x, s, b, s2, like=got)
 
@@ -188,7 +188,7 @@ def _torch_group_norm(key, dtype):
       torch.tensor(x), 3, torch.tensor(s), torch.tensor(b), eps=_EPS
     ).numpy()
 
-  got = norm.group_norm(x, scale=s, bias=b, num_groups=3, channel_axis=1, epsilon=_EPS)
+  got = norm.group_norm(x, scale=s, bias=b, num_groups=3, channel_axis=1, eps=_EPS)
   return got, on_torch(ref, x, s, b, like=got)
 
 
@@ -205,7 +205,7 @@ def _torch_instance_norm(key, dtype):
       torch.tensor(x), weight=torch.tensor(s), bias=torch.tensor(b), eps=_EPS
     ).numpy()
 
-  got = norm.instance_norm(x, scale=s, bias=b, channel_axis=1, epsilon=_EPS)
+  got = norm.instance_norm(x, scale=s, bias=b, channel_axis=1, eps=_EPS)
   return got, on_torch(ref, x, s, b, like=got)
 
 
@@ -218,7 +218,7 @@ def _torch_rms_norm(key, dtype):
     torch = _torch()
     return torch.nn.functional.rms_norm(torch.tensor(x), (8,), torch.tensor(s), eps=1e-6).numpy()
 
-  got = norm.rms_norm(x, scale=s, epsilon=1e-6)
+  got = norm.rms_norm(x, scale=s, eps=1e-6)
   return got, on_torch(ref, x, s, like=got)
 
 
@@ -258,12 +258,12 @@ def _torch_batch_norm(key, dtype):
       bias=b,
       train=True,
       momentum=1 - 0.1,
-      epsilon=_EPS,
+      eps=_EPS,
       unbiased_running_var=True,
     )
     return stats, (y, stats.mean, stats.var)
 
   stats, trained = jax.lax.scan(step, norm.init_batch_norm_stats(c), xs)
-  y, _ = norm.batch_norm(x_eval, stats, scale=s, bias=b, train=False, epsilon=_EPS)
+  y, _ = norm.batch_norm(x_eval, stats, scale=s, bias=b, train=False, eps=_EPS)
   got = [trained, y]
   return got, on_torch(ref, xs, x_eval, s, b, like=got)

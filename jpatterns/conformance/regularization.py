@@ -16,6 +16,6 @@ def _label_smoothing(key, dtype):
   labels = integers(0, (6,), k)
   one_hot = jax.nn.one_hot(labels, k)
   return (
-    regularization.label_smoothing(labels, epsilon=eps, num_classes=k),
+    regularization.label_smoothing(labels, eps=eps, num_classes=k),
     optax.smooth_labels(one_hot, eps * k / (k - 1)),
   )

@@ -78,7 +78,7 @@ class BatchNorm(nn.Module):
     scale, bias = _base.scale_bias(self, shape)
     y, new = _norm.batch_norm(x, _norm.BatchNormStats(mean.value, var.value), scale=scale,
                               bias=bias, train=not eval_mode, axis=axes,
-                              momentum=self.momentum, epsilon=self.eps,
+                              momentum=self.momentum, eps=self.eps,
                               axis_name=self.axis_name, mask=mask)
     if not eval_mode and not self.is_initializing():
       mean.value, var.value = new.mean, new.var
@@ -118,7 +118,7 @@ class LayerNorm(nn.Module):
     x = jnp.asarray(x)
     shape = tuple(x.shape[a] for a in _shared.as_tuple(self.axis))
     scale, bias = _base.scale_bias(self, shape)
-    return _norm.layer_norm(x, scale=scale, bias=bias, axis=self.axis, epsilon=self.eps)
+    return _norm.layer_norm(x, scale=scale, bias=bias, axis=self.axis, eps=self.eps)
 
 
 class GroupNorm(nn.Module):
@@ -158,7 +158,7 @@ class GroupNorm(nn.Module):
     shape = (x.shape[self.channel_axis],)
     scale, bias = _base.scale_bias(self, shape)
     return _norm.group_norm(x, scale=scale, bias=bias, num_groups=self.num_groups,
-                            channel_axis=self.channel_axis, epsilon=self.eps)
+                            channel_axis=self.channel_axis, eps=self.eps)
 
 
 class InstanceNorm(nn.Module):
@@ -195,7 +195,7 @@ class InstanceNorm(nn.Module):
     shape = (x.shape[self.channel_axis],)
     scale, bias = _base.scale_bias(self, shape)
     return _norm.instance_norm(x, scale=scale, bias=bias, channel_axis=self.channel_axis,
-                               epsilon=self.eps)
+                               eps=self.eps)
 
 
 class RMSNorm(nn.Module):
@@ -228,7 +228,7 @@ class RMSNorm(nn.Module):
     x = jnp.asarray(x)
     shape = tuple(x.shape[a] for a in _shared.as_tuple(self.axis))
     scale = _base.optional_param(self, self.use_scale, "scale", self.scale_init, shape)
-    return _norm.rms_norm(x, scale=scale, axis=self.axis, epsilon=self.eps)
+    return _norm.rms_norm(x, scale=scale, axis=self.axis, eps=self.eps)
 
 
 class LocalResponseNorm(nn.Module):

@@ -56,7 +56,7 @@ class WeightNormDense(nn.Module):
                    self.param_dtype)
     g = self.param("scale", self.scale_init, (self.features,), self.param_dtype)
     b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
-    return _dense(x, _norm.weight_norm(v, g, epsilon=self.eps), b)
+    return _dense(x, _norm.weight_norm(v, g, eps=self.eps), b)
 
 
 class SpectralNormDense(nn.Module):
@@ -101,7 +101,7 @@ class SpectralNormDense(nn.Module):
     b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     u = self.variable("batch_stats", "u", lambda: jax.random.normal(
         self.make_rng("params"), (1, self.features), self.param_dtype))
-    wn, new_u = _norm.spectral_norm(w, u.value, n_steps=self.n_steps, epsilon=self.eps)
+    wn, new_u = _norm.spectral_norm(w, u.value, n_steps=self.n_steps, eps=self.eps)
     if update and not self.is_initializing():
       u.value = new_u
     return _dense(x, wn, b)

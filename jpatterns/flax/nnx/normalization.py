@@ -85,7 +85,7 @@ class BatchNorm(nnx.Module):
     stats = _norm.BatchNormStats(self.mean[...], self.var[...])
     y, new = _norm.batch_norm(x, stats, scale=_base.value(self.scale),
                               bias=_base.value(self.bias), train=not eval_mode, axis=axes,
-                              momentum=self.momentum, epsilon=self.eps,
+                              momentum=self.momentum, eps=self.eps,
                               axis_name=self.axis_name, mask=mask)
     if not eval_mode:
       self.mean[...] = new.mean
@@ -132,7 +132,7 @@ class LayerNorm(nnx.Module):
   def __call__(self, x):
     """Returns ``layer_norm(x)`` in the dtype of ``x``."""
     return _norm.layer_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                            axis=self.axis, epsilon=self.eps)
+                            axis=self.axis, eps=self.eps)
 
 
 class GroupNorm(nnx.Module):
@@ -175,7 +175,7 @@ class GroupNorm(nnx.Module):
     """Returns ``group_norm(x)`` in the dtype of ``x``."""
     return _norm.group_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
                             num_groups=self.num_groups, channel_axis=self.channel_axis,
-                            epsilon=self.eps)
+                            eps=self.eps)
 
 
 class InstanceNorm(nnx.Module):
@@ -214,7 +214,7 @@ class InstanceNorm(nnx.Module):
   def __call__(self, x):
     """Returns ``instance_norm(x)`` in the dtype of ``x``."""
     return _norm.instance_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                               channel_axis=self.channel_axis, epsilon=self.eps)
+                               channel_axis=self.channel_axis, eps=self.eps)
 
 
 class RMSNorm(nnx.Module):
@@ -248,7 +248,7 @@ class RMSNorm(nnx.Module):
 
   def __call__(self, x):
     """Returns ``rms_norm(x)`` in the dtype of ``x``."""
-    return _norm.rms_norm(x, scale=_base.value(self.scale), axis=self.axis, epsilon=self.eps)
+    return _norm.rms_norm(x, scale=_base.value(self.scale), axis=self.axis, eps=self.eps)
 
 
 class LocalResponseNorm(nnx.Module):

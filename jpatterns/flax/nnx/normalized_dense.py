@@ -55,7 +55,7 @@ class WeightNormDense(nnx.Module):
 
   def __call__(self, x):
     """Returns ``x @ weight_norm(kernel, scale) + bias``."""
-    w = _norm.weight_norm(self.kernel[...], self.scale[...], epsilon=self.eps)
+    w = _norm.weight_norm(self.kernel[...], self.scale[...], eps=self.eps)
     return _dense(jnp.asarray(x), w, _base.value(self.bias))
 
 
@@ -104,7 +104,7 @@ class SpectralNormDense(nnx.Module):
     """Returns ``x @ (W/σ) + bias``; updates ``u`` when ``update_stats``."""
     update = (not self.use_running_average) if update_stats is None else update_stats
     w, u = _norm.spectral_norm(self.kernel[...], self.u[...], n_steps=self.n_steps,
-                               epsilon=self.eps)
+                               eps=self.eps)
     if update:
       self.u[...] = u
     return _dense(jnp.asarray(x), w, _base.value(self.bias))
