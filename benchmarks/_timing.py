@@ -48,7 +48,7 @@ def interleaved_median_times(fns, args_list, repeats: int = 50, warmup: int = 3)
   for r in range(repeats):
     # Alternate the order every round (ABBA…): whichever runs right after another
     # finds its shared inputs warm in cache, a bias of up to 30 % on CPU otherwise.
-    for i in (order if r % 2 == 0 else order[::-1]):
+    for i in order if r % 2 == 0 else order[::-1]:
       fn, args = fns[i], args_list[i]
       t0 = time.perf_counter()
       jax.block_until_ready(fn(*args))
@@ -67,10 +67,13 @@ def machine_info() -> str:
   dev = jax.devices()[0]
   import flax
   import optax
-  return (f"{datetime.date.today().isoformat()} | {platform.node()} | "
-          f"{platform.processor() or platform.machine()} | backend={jax.default_backend()} "
-          f"device={dev.device_kind} x{jax.device_count()} | jax {jax.__version__}, "
-          f"flax {flax.__version__}, optax {optax.__version__}")
+
+  return (
+    f"{datetime.date.today().isoformat()} | {platform.node()} | "
+    f"{platform.processor() or platform.machine()} | backend={jax.default_backend()} "
+    f"device={dev.device_kind} x{jax.device_count()} | jax {jax.__version__}, "
+    f"flax {flax.__version__}, optax {optax.__version__}"
+  )
 
 
 def print_ratio_table(title: str, rows, ref_name: str = "reference") -> None:
@@ -79,5 +82,4 @@ def print_ratio_table(title: str, rows, ref_name: str = "reference") -> None:
   print(f"| pattern | shape | jpatterns (ms) | {ref_name} (ms) | ratio |")
   print("|---|---|---:|---:|---:|")
   for name, shape, t_ours, t_ref in rows:
-    print(f"| {name} | {shape} | {t_ours * 1e3:.3f} | {t_ref * 1e3:.3f} | "
-          f"{t_ours / t_ref:.2f} |")
+    print(f"| {name} | {shape} | {t_ours * 1e3:.3f} | {t_ref * 1e3:.3f} | {t_ours / t_ref:.2f} |")

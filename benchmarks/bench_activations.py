@@ -38,24 +38,30 @@ def _rrelu_train_ref(x):
 
 # (name, ours, reference) for elementwise x -> y activations.
 PAIRS = [
-    ("sigmoid", A.sigmoid, jax.nn.sigmoid),
-    ("tanh", A.tanh, jnp.tanh),
-    ("relu", A.relu, jax.nn.relu),
-    ("leaky_relu", A.leaky_relu, jax.nn.leaky_relu),
-    ("rrelu (eval)", lambda x: A.rrelu(None, x, train=False),
-     lambda x: jax.nn.leaky_relu(x, (_L + _U) / 2)),
-    ("rrelu (train)", lambda x: A.rrelu(_KEY, x), _rrelu_train_ref),
-    ("elu", A.elu, jax.nn.elu),
-    ("selu", A.selu, jax.nn.selu),
-    ("celu", A.celu, jax.nn.celu),
-    ("gelu (exact)", A.gelu, lambda x: jax.nn.gelu(x, approximate=False)),
-    ("gelu (tanh)", lambda x: A.gelu(x, approximate=True),
-     lambda x: jax.nn.gelu(x, approximate=True)),
-    ("silu", A.silu, jax.nn.silu),
-    ("mish", A.mish, jax.nn.mish),
-    ("softplus", A.softplus, jax.nn.softplus),
-    ("softmax", A.softmax, jax.nn.softmax),
-    ("log_softmax", A.log_softmax, jax.nn.log_softmax),
+  ("sigmoid", A.sigmoid, jax.nn.sigmoid),
+  ("tanh", A.tanh, jnp.tanh),
+  ("relu", A.relu, jax.nn.relu),
+  ("leaky_relu", A.leaky_relu, jax.nn.leaky_relu),
+  (
+    "rrelu (eval)",
+    lambda x: A.rrelu(None, x, train=False),
+    lambda x: jax.nn.leaky_relu(x, (_L + _U) / 2),
+  ),
+  ("rrelu (train)", lambda x: A.rrelu(_KEY, x), _rrelu_train_ref),
+  ("elu", A.elu, jax.nn.elu),
+  ("selu", A.selu, jax.nn.selu),
+  ("celu", A.celu, jax.nn.celu),
+  ("gelu (exact)", A.gelu, lambda x: jax.nn.gelu(x, approximate=False)),
+  (
+    "gelu (tanh)",
+    lambda x: A.gelu(x, approximate=True),
+    lambda x: jax.nn.gelu(x, approximate=True),
+  ),
+  ("silu", A.silu, jax.nn.silu),
+  ("mish", A.mish, jax.nn.mish),
+  ("softplus", A.softplus, jax.nn.softplus),
+  ("softmax", A.softmax, jax.nn.softmax),
+  ("log_softmax", A.log_softmax, jax.nn.log_softmax),
 ]
 
 
@@ -89,24 +95,24 @@ def main(argv=None):
     alpha = jnp.linspace(0.05, 0.3, shape[-1], dtype=jnp.float32)
     for name, ours, ref in PAIRS:
       t_ours, t_ref = _timing.interleaved_median_times(
-          [_fwd_bwd(ours), _fwd_bwd(ref)], [(x,), (x,)], repeats=repeats)
+        [_fwd_bwd(ours), _fwd_bwd(ref)], [(x,), (x,)], repeats=repeats
+      )
       rows.append((name, shape, t_ours, t_ref))
       same.append(_ops(_fwd_bwd(ours), x) == _ops(_fwd_bwd(ref), x))
     t_ours, t_ref = _timing.interleaved_median_times(
-        [_fwd_bwd2(A.prelu), _fwd_bwd2(jax.nn.leaky_relu)], [(x, alpha), (x, alpha)],
-        repeats=repeats)
+      [_fwd_bwd2(A.prelu), _fwd_bwd2(jax.nn.leaky_relu)], [(x, alpha), (x, alpha)], repeats=repeats
+    )
     rows.append(("prelu (per channel)", shape, t_ours, t_ref))
-    same.append(_ops(_fwd_bwd2(A.prelu), x, alpha) ==
-                _ops(_fwd_bwd2(jax.nn.leaky_relu), x, alpha))
-  _timing.print_ratio_table("Activations fwd+bwd (float32, jitted, warm)", rows,
-                            ref_name="jax.nn")
+    same.append(_ops(_fwd_bwd2(A.prelu), x, alpha) == _ops(_fwd_bwd2(jax.nn.leaky_relu), x, alpha))
+  _timing.print_ratio_table("Activations fwd+bwd (float32, jitted, warm)", rows, ref_name="jax.nn")
   worst = max(rows, key=lambda r: r[2] / r[3])
-  print(f"\nworst ratio: {worst[2] / worst[3]:.2f} ({worst[0]}, {worst[1]}); "
-        "target <= 1.05")
+  print(f"\nworst ratio: {worst[2] / worst[3]:.2f} ({worst[0]}, {worst[1]}); target <= 1.05")
   differ = [f"{r[0]} {r[1]}" for r, s in zip(rows, same) if not s]
-  print(f"compiled fwd+bwd programs identical to the reference's (instructions, "
-        f"ignoring names/metadata): {sum(same)}/{len(same)}"
-        + (f"; differ: {', '.join(differ)}" if differ else ""))
+  print(
+    f"compiled fwd+bwd programs identical to the reference's (instructions, "
+    f"ignoring names/metadata): {sum(same)}/{len(same)}"
+    + (f"; differ: {', '.join(differ)}" if differ else "")
+  )
   return rows
 
 

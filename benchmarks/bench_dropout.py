@@ -36,6 +36,7 @@ def _fwd_bwd(f):
   def run(key, x, ct):
     y, vjp = jax.vjp(lambda x: f(key, x), x)
     return y, vjp(ct)[0]
+
   return jax.jit(run)
 
 
@@ -44,14 +45,26 @@ def _pairs(shape):
   spatial = tuple(range(1, nd - 1))  # NHWC: H, W share the mask; N and C do not
   rest = tuple(range(1, nd))
   return [
-      ("dropout", lambda k, x: jd.dropout(k, x, rate=RATE), _flax(RATE), True),
-      ("spatial_dropout", lambda k, x: jd.spatial_dropout(k, x, rate=RATE, batch_axis=0),
-       _flax(RATE, spatial), True),
-      ("drop_path", lambda k, x: jd.drop_path(k, x, rate=RATE), _flax(RATE, rest), True),
-      ("gaussian_dropout (ref: flax Dropout)",
-       lambda k, x: jd.gaussian_dropout(k, x, rate=RATE), _flax(RATE), False),
-      ("alpha_dropout (ref: flax Dropout)",
-       lambda k, x: jd.alpha_dropout(k, x, rate=RATE), _flax(RATE), False),
+    ("dropout", lambda k, x: jd.dropout(k, x, rate=RATE), _flax(RATE), True),
+    (
+      "spatial_dropout",
+      lambda k, x: jd.spatial_dropout(k, x, rate=RATE, batch_axis=0),
+      _flax(RATE, spatial),
+      True,
+    ),
+    ("drop_path", lambda k, x: jd.drop_path(k, x, rate=RATE), _flax(RATE, rest), True),
+    (
+      "gaussian_dropout (ref: flax Dropout)",
+      lambda k, x: jd.gaussian_dropout(k, x, rate=RATE),
+      _flax(RATE),
+      False,
+    ),
+    (
+      "alpha_dropout (ref: flax Dropout)",
+      lambda k, x: jd.alpha_dropout(k, x, rate=RATE),
+      _flax(RATE),
+      False,
+    ),
   ]
 
 
@@ -72,14 +85,19 @@ def main(argv=None):
       f_ours, f_ref = _fwd_bwd(ours), _fwd_bwd(ref)
       if same_values:  # a like-for-like row: the two must compute the same thing
         np.testing.assert_array_equal(f_ours(key, x, ct)[0], f_ref(key, x, ct)[0])
-        identical = (f_ours.lower(key, x, ct).as_text() == f_ref.lower(key, x, ct).as_text())
-        same_hlo.append(f"{name} {'x'.join(map(str, shape))}: "
-                        f"{'identical' if identical else 'different'}")
+        identical = f_ours.lower(key, x, ct).as_text() == f_ref.lower(key, x, ct).as_text()
+        same_hlo.append(
+          f"{name} {'x'.join(map(str, shape))}: {'identical' if identical else 'different'}"
+        )
       t_ours, t_ref = interleaved_median_times(
-          [f_ours, f_ref], [(key, x, ct), (key, x, ct)], repeats=repeats)
+        [f_ours, f_ref], [(key, x, ct), (key, x, ct)], repeats=repeats
+      )
       rows.append((name, "x".join(map(str, shape)), t_ours, t_ref))
-  print_ratio_table(f"Dropout fwd+bwd (float32, rate={RATE}, jit, warm, interleaved "
-                    f"median of {repeats})", rows, ref_name="flax Dropout")
+  print_ratio_table(
+    f"Dropout fwd+bwd (float32, rate={RATE}, jit, warm, interleaved median of {repeats})",
+    rows,
+    ref_name="flax Dropout",
+  )
   print("\nLowered StableHLO of the like-for-like rows vs flax: " + "; ".join(same_hlo))
   return rows
 

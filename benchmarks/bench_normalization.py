@@ -29,14 +29,18 @@ def _cases(shape):
   c = shape[-1]
 
   def bn_ours(x, s, b):
-    return jn.batch_norm(x, jn.init_batch_norm_stats(c), scale=s, bias=b, train=True,
-                         eps=EPS)[0]
+    return jn.batch_norm(x, jn.init_batch_norm_stats(c), scale=s, bias=b, train=True, eps=EPS)[0]
 
   def bn_flax(x, s, b):
     m = fnn.BatchNorm(use_running_average=False, epsilon=EPS)
-    y, _ = m.apply({"params": {"scale": s, "bias": b},
-                    "batch_stats": {"mean": jnp.zeros(c), "var": jnp.ones(c)}},
-                   x, mutable=["batch_stats"])
+    y, _ = m.apply(
+      {
+        "params": {"scale": s, "bias": b},
+        "batch_stats": {"mean": jnp.zeros(c), "var": jnp.ones(c)},
+      },
+      x,
+      mutable=["batch_stats"],
+    )
     return y
 
   def bn_ref(x):
@@ -68,7 +72,8 @@ def _cases(shape):
 
   def gn_flax(x, s, b):
     return fnn.GroupNorm(num_groups=GROUPS, epsilon=EPS).apply(
-        {"params": {"scale": s, "bias": b}}, x)
+      {"params": {"scale": s, "bias": b}}, x
+    )
 
   def gn_ref(x):
     xg = x.reshape(x.shape[:-1] + (GROUPS, c // GROUPS))
@@ -87,10 +92,10 @@ def _cases(shape):
     return (x - x.mean(ax, keepdims=True)) / np.sqrt(x.var(ax, keepdims=True) + EPS)
 
   cases = {
-      "batch_norm": (bn_ours, bn_flax, bn_ref),
-      "layer_norm": (ln_ours, ln_flax, ln_ref),
-      "group_norm": (gn_ours, gn_flax, gn_ref),
-      "rms_norm": (rms_ours, rms_flax, rms_ref),
+    "batch_norm": (bn_ours, bn_flax, bn_ref),
+    "layer_norm": (ln_ours, ln_flax, ln_ref),
+    "group_norm": (gn_ours, gn_flax, gn_ref),
+    "rms_norm": (rms_ours, rms_flax, rms_ref),
   }
   if len(shape) > 2:
     cases["instance_norm"] = (in_ours, in_flax, in_ref)
@@ -100,6 +105,7 @@ def _cases(shape):
 def _fwd_bwd(f, cot):
   def loss(x, s, b):
     return jnp.sum(f(x, s, b) * cot)  # Σ y ⊙ c
+
   return jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
 
 
@@ -120,17 +126,16 @@ def main(argv=None):
     x_far = np.asarray(1000.0 + x)  # mean 1000, std 1 (float32 values)
     for name, (ours, ref, np_ref) in _cases(shape).items():
       t_ours, t_ref = interleaved_median_times(
-          [_fwd_bwd(ours, cot), _fwd_bwd(ref, cot)], [(x, s, b), (x, s, b)],
-          repeats=repeats)
+        [_fwd_bwd(ours, cot), _fwd_bwd(ref, cot)], [(x, s, b), (x, s, b)], repeats=repeats
+      )
       rows.append((name, shape, t_ours, t_ref))
       want = np_ref(x_far.astype(np.float64))
-      e_ours = np.max(np.abs(np.asarray(jax.jit(ours)(jnp.asarray(x_far), s, b),
-                                        np.float64) - want))
-      e_ref = np.max(np.abs(np.asarray(jax.jit(ref)(jnp.asarray(x_far), s, b),
-                                       np.float64) - want))
+      e_ours = np.max(
+        np.abs(np.asarray(jax.jit(ours)(jnp.asarray(x_far), s, b), np.float64) - want)
+      )
+      e_ref = np.max(np.abs(np.asarray(jax.jit(ref)(jnp.asarray(x_far), s, b), np.float64) - want))
       acc_rows.append((name, shape, e_ours, e_ref))
-  print_ratio_table("Normalization fwd+bwd (grad wrt x, scale, bias)", rows,
-                    ref_name="flax.linen")
+  print_ratio_table("Normalization fwd+bwd (grad wrt x, scale, bias)", rows, ref_name="flax.linen")
   print("\n### Max abs error vs float64 NumPy, inputs mean 1000 std 1\n")
   print("| pattern | shape | jpatterns | flax (defaults) |")
   print("|---|---|---:|---:|")

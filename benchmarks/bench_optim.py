@@ -39,15 +39,20 @@ WEIGHT_DECAY = 1e-4
 # name, (jpatterns module, function, kwargs), optax factory. The kwargs select the
 # convention optax uses so both sides compute the same update.
 PAIRS = [
-    ("sgd", ("_sgd", "sgd", {}), lambda: optax.sgd(LR)),
-    ("momentum", ("_sgd", "momentum", {"momentum": 0.9}),
-     lambda: optax.sgd(LR, momentum=0.9)),
-    ("adagrad", ("_adaptive", "adagrad", {"eps": 1e-7, "initial_accumulator_value": 0.1}),
-     lambda: optax.adagrad(LR)),
-    ("rmsprop", ("_adaptive", "rmsprop", {}), lambda: optax.rmsprop(LR)),
-    ("adam", ("_adam", "adam", {}), lambda: optax.adam(LR)),
-    ("adamw", ("_adam", "adamw", {"weight_decay": WEIGHT_DECAY}),
-     lambda: optax.adamw(LR, weight_decay=WEIGHT_DECAY)),
+  ("sgd", ("_sgd", "sgd", {}), lambda: optax.sgd(LR)),
+  ("momentum", ("_sgd", "momentum", {"momentum": 0.9}), lambda: optax.sgd(LR, momentum=0.9)),
+  (
+    "adagrad",
+    ("_adaptive", "adagrad", {"eps": 1e-7, "initial_accumulator_value": 0.1}),
+    lambda: optax.adagrad(LR),
+  ),
+  ("rmsprop", ("_adaptive", "rmsprop", {}), lambda: optax.rmsprop(LR)),
+  ("adam", ("_adam", "adam", {}), lambda: optax.adam(LR)),
+  (
+    "adamw",
+    ("_adam", "adamw", {"weight_decay": WEIGHT_DECAY}),
+    lambda: optax.adamw(LR, weight_decay=WEIGHT_DECAY),
+  ),
 ]
 
 
@@ -63,9 +68,11 @@ def _jpatterns_factory(spec):
 
 def _make_step():
   """A fresh step function (a new object, so no jit cache is shared between measures)."""
+
   def step(opt, params, state, grads):
     updates, state = opt.update(grads, state, params)
     return optax.apply_updates(params, updates), state
+
   return step
 
 
@@ -119,10 +126,14 @@ def _bench_pair(jp_make, ox_make, params, grads, repeats, compile_repeats):
   jp_opt, ox_opt = jp_make(), ox_make()
   p_jp, p_ox = _copy(params), _copy(params)
   s_jp, s_ox = jp_opt.init(p_jp), ox_opt.init(p_ox)
-  c_jp, c_ox = _compile_times([lambda: _jit_step(jp_opt), lambda: _jit_step(ox_opt)],
-                              [(p_jp, s_jp, grads), (p_ox, s_ox, grads)], compile_repeats)
-  t_jp, t_ox = _interleaved_carry_times([_jit_step(jp_opt), _jit_step(ox_opt)],
-                                        [(p_jp, s_jp), (p_ox, s_ox)], [grads, grads], repeats)
+  c_jp, c_ox = _compile_times(
+    [lambda: _jit_step(jp_opt), lambda: _jit_step(ox_opt)],
+    [(p_jp, s_jp, grads), (p_ox, s_ox, grads)],
+    compile_repeats,
+  )
+  t_jp, t_ox = _interleaved_carry_times(
+    [_jit_step(jp_opt), _jit_step(ox_opt)], [(p_jp, s_jp), (p_ox, s_ox)], [grads, grads], repeats
+  )
   return t_jp, t_ox, c_jp, c_ox
 
 
@@ -141,28 +152,37 @@ def _whole_step(opt, n_layers: int, width: int, repeats: int, compile_repeats: i
   on a batch of 32. Returns ((step tree, step flat), (compile tree, compile flat)).
   """
   rng = np.random.default_rng(2)
-  params = {f"w{i:04d}": jnp.asarray((rng.standard_normal((width, width)) / np.sqrt(width))
-                                     .astype(np.float32)) for i in range(n_layers)}
+  params = {
+    f"w{i:04d}": jnp.asarray(
+      (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+    )
+    for i in range(n_layers)
+  }
   x = jnp.asarray(rng.standard_normal((32, width)).astype(np.float32))
 
   def loss_fn(p, x):
     for k in sorted(p):
       x = jnp.tanh(x @ p[k])  # x ← tanh(x W_i)
-    return jnp.mean(x ** 2)
+    return jnp.mean(x**2)
 
   def make_tree():
     def step(p, s, x):
       loss, g = jax.value_and_grad(loss_fn)(p, x)
       updates, s = opt.update(g, s, p)
       return optax.apply_updates(p, updates), s, loss
+
     return jax.jit(step, donate_argnums=(0, 1))
 
   flat, layout = flatten_params(params)
-  make_flat = lambda: jax.jit(flat_train_step(loss_fn, opt, layout), donate_argnums=(0, 1))
+
+  def make_flat():
+    return jax.jit(flat_train_step(loss_fn, opt, layout), donate_argnums=(0, 1))
+
   p_tree, p_flat = _copy(params), _copy(flat)
   s_tree, s_flat = opt.init(p_tree), opt.init(p_flat)
-  compiles = _compile_times([make_tree, make_flat], [(p_tree, s_tree, x), (p_flat, s_flat, x)],
-                            compile_repeats)
+  compiles = _compile_times(
+    [make_tree, make_flat], [(p_tree, s_tree, x), (p_flat, s_flat, x)], compile_repeats
+  )
   tree_fn, flat_fn = make_tree(), make_flat()
   # The steps return (params, state, loss): carry the first two.
   fns = [lambda p, s, x, f=f: f(p, s, x)[:2] for f in (tree_fn, flat_fn)]
@@ -177,13 +197,19 @@ def _fmt_s(seconds: float) -> str:
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-  parser.add_argument("--allow-missing", action="store_true",
-                      help="skip jpatterns optimizers that do not exist yet")
+  parser.add_argument(
+    "--allow-missing", action="store_true", help="skip jpatterns optimizers that do not exist yet"
+  )
   parser.add_argument("--repeats", type=int, default=None, help="timed calls per step")
-  parser.add_argument("--compile-repeats", type=int, default=None,
-                      help="lower+compile measures per step (the minimum is kept)")
-  parser.add_argument("--layers", type=int, default=None,
-                      help="MLP depth of the whole-step comparison (0 skips it)")
+  parser.add_argument(
+    "--compile-repeats",
+    type=int,
+    default=None,
+    help="lower+compile measures per step (the minimum is kept)",
+  )
+  parser.add_argument(
+    "--layers", type=int, default=None, help="MLP depth of the whole-step comparison (0 skips it)"
+  )
   args = parser.parse_args(argv)
 
   if args.quick:
@@ -204,13 +230,18 @@ def main(argv=None) -> None:
     else:
       pairs.append((name, jp_make, ox_make))
   if missing and not args.allow_missing:
-    raise SystemExit("bench_optim: jpatterns optimizers missing:\n  " + "\n  ".join(missing)
-                     + "\nrerun with --allow-missing to benchmark the others")
+    raise SystemExit(
+      "bench_optim: jpatterns optimizers missing:\n  "
+      + "\n  ".join(missing)
+      + "\nrerun with --allow-missing to benchmark the others"
+    )
 
   print("##", machine_info())
-  print(f"\nMode: {'quick' if args.quick else 'full'}; step = update + apply_updates, "
-        f"gradients given, params+state donated; median of {repeats} interleaved calls; "
-        f"compile = min of {compile_repeats} lower+compile.")
+  print(
+    f"\nMode: {'quick' if args.quick else 'full'}; step = update + apply_updates, "
+    f"gradients given, params+state donated; median of {repeats} interleaved calls; "
+    f"compile = min of {compile_repeats} lower+compile."
+  )
   for error in missing:
     print(f"\n**skipped**: {error}")
 
@@ -219,14 +250,14 @@ def main(argv=None) -> None:
   step_rows, compile_rows, results = [], [], {}
   for name, jp_make, ox_make in pairs:
     for label, (params, grads) in trees.items():
-      t_jp, t_ox, c_jp, c_ox = _bench_pair(jp_make, ox_make, params, grads, repeats,
-                                           compile_repeats)
+      t_jp, t_ox, c_jp, c_ox = _bench_pair(
+        jp_make, ox_make, params, grads, repeats, compile_repeats
+      )
       step_rows.append((name, label, t_jp, t_ox))
       compile_rows.append((name, label, c_jp, c_ox))
       results[name, label] = (t_jp, t_ox, c_jp, c_ox)
   print_ratio_table("Optimizer step, tree form (target: ratio ≤ 1.05)", step_rows, "optax")
-  print_ratio_table("Compile time, lower + compile (target: ratio ≤ 1.0)", compile_rows,
-                    "optax")
+  print_ratio_table("Compile time, lower + compile (target: ratio ≤ 1.0)", compile_rows, "optax")
 
   # ---- flat path: 1000 × 10k packed in one buffer vs the tree form on 1 × 10M.
   big_label, many_label = list(shapes)
@@ -242,27 +273,38 @@ def main(argv=None) -> None:
     one_p, one_g = trees[big_label]
     p_flat, p_one = _copy(flat), _copy(one_p)
     s_flat, s_one = opt.init(p_flat), opt.init(p_one)
-    c_flat, c_one = _compile_times([lambda: _jit_step(opt)] * 2,
-                                   [(p_flat, s_flat, flat_grads), (p_one, s_one, one_g)],
-                                   compile_repeats)
+    c_flat, c_one = _compile_times(
+      [lambda: _jit_step(opt)] * 2,
+      [(p_flat, s_flat, flat_grads), (p_one, s_one, one_g)],
+      compile_repeats,
+    )
     t_flat, t_one = _interleaved_carry_times(
-        [_jit_step(opt), _jit_step(opt)], [(p_flat, s_flat), (p_one, s_one)],
-        [flat_grads, one_g], repeats)
+      [_jit_step(opt), _jit_step(opt)],
+      [(p_flat, s_flat), (p_one, s_one)],
+      [flat_grads, one_g],
+      repeats,
+    )
     t_tree_many = results[name, many_label][0]
     flat_rows.append((name, f"flat {many_label} vs tree {big_label}", t_flat, t_one))
     flat_compile_rows.append((name, c_flat, t_flat, t_tree_many))
-  print_ratio_table("Flat path step: 1000 leaves in one buffer vs one 10M leaf, jpatterns "
-                    "(target: ratio ≤ 1.3)", flat_rows, "tree 1 leaf")
-  print(f"\n### Flat path compile (target ≤ 0.5 s) and gain over the tree form on "
-        f"{many_label}\n")
+  print_ratio_table(
+    "Flat path step: 1000 leaves in one buffer vs one 10M leaf, jpatterns (target: ratio ≤ 1.3)",
+    flat_rows,
+    "tree 1 leaf",
+  )
+  print(f"\n### Flat path compile (target ≤ 0.5 s) and gain over the tree form on {many_label}\n")
   print("| optimizer | flat compile | tree compile | flat step | tree step | step gain |")
   print("|---|---:|---:|---:|---:|---:|")
   for name, c_flat, t_flat, t_tree_many in flat_compile_rows:
     c_tree = results[name, many_label][2]
-    print(f"| {name} | {_fmt_s(c_flat)} | {_fmt_s(c_tree)} | {t_flat * 1e3:.3f} ms | "
-          f"{t_tree_many * 1e3:.3f} ms | {t_tree_many / t_flat:.2f}× |")
-  print(f"\n(packing {many_label} with flatten_params + layout.flatten of the gradients, "
-        f"once, eager: {_fmt_s(t_pack)})")
+    print(
+      f"| {name} | {_fmt_s(c_flat)} | {_fmt_s(c_tree)} | {t_flat * 1e3:.3f} ms | "
+      f"{t_tree_many * 1e3:.3f} ms | {t_tree_many / t_flat:.2f}× |"
+    )
+  print(
+    f"\n(packing {many_label} with flatten_params + layout.flatten of the gradients, "
+    f"once, eager: {_fmt_s(t_pack)})"
+  )
 
   # ---- bandwidth: Adam on 1 × 10M vs a read-2-write-1 kernel.
   if ("adam", big_label) in results:
@@ -272,30 +314,42 @@ def main(argv=None) -> None:
     print(f"\n### Adam bandwidth on {big_label} float32 (target ≥ 0.8× the kernel)\n")
     print("| what | time (ms) | GB/s | vs kernel |")
     print("|---|---:|---:|---:|")
-    print(f"| kernel x ← 0.5·x + y (read 2, write 1; 12 B/elem) | {12 * big / bw_copy * 1e3:.3f}"
-          f" | {bw_copy / 1e9:.1f} | 1.00 |")
-    print(f"| jpatterns adam (28 B/param) | {t_jp * 1e3:.3f} | {bw_jp / 1e9:.1f} | "
-          f"{bw_jp / bw_copy:.2f} |")
-    print(f"| optax adam (28 B/param) | {t_ox * 1e3:.3f} | {bw_ox / 1e9:.1f} | "
-          f"{bw_ox / bw_copy:.2f} |")
-
+    print(
+      f"| kernel x ← 0.5·x + y (read 2, write 1; 12 B/elem) | {12 * big / bw_copy * 1e3:.3f}"
+      f" | {bw_copy / 1e9:.1f} | 1.00 |"
+    )
+    print(
+      f"| jpatterns adam (28 B/param) | {t_jp * 1e3:.3f} | {bw_jp / 1e9:.1f} | "
+      f"{bw_jp / bw_copy:.2f} |"
+    )
+    print(
+      f"| optax adam (28 B/param) | {t_ox * 1e3:.3f} | {bw_ox / 1e9:.1f} | {bw_ox / bw_copy:.2f} |"
+    )
 
   # ---- whole training step: the model reads its weights as views of the flat buffer.
   adam_pair = [make for name, make, _ in pairs if name == "adam"]
   if layers and adam_pair:
     width = 100
-    (t_tree, t_flat), (c_tree, c_flat) = _whole_step(adam_pair[0](), layers, width,
-                                                     max(3, repeats // 3), compile_repeats)
-    print(f"\n### Whole training step, jpatterns adam: MLP of {layers} tanh layers "
-          f"{width} × {width} (batch 32), tree form vs flat path\n")
+    (t_tree, t_flat), (c_tree, c_flat) = _whole_step(
+      adam_pair[0](), layers, width, max(3, repeats // 3), compile_repeats
+    )
+    print(
+      f"\n### Whole training step, jpatterns adam: MLP of {layers} tanh layers "
+      f"{width} × {width} (batch 32), tree form vs flat path\n"
+    )
     print("| what | tree | flat | flat / tree |")
     print("|---|---:|---:|---:|")
-    print(f"| step (value_and_grad + update, donated) | {t_tree * 1e3:.3f} ms | "
-          f"{t_flat * 1e3:.3f} ms | {t_flat / t_tree:.2f} |")
-    print(f"| compile (lower + compile) | {_fmt_s(c_tree)} | {_fmt_s(c_flat)} | "
-          f"{c_flat / c_tree:.2f} |")
-    print("\n(The flat step adds one slice per weight in the forward and one concatenate "
-          "in the backward; its optimizer part is one buffer.)")
+    print(
+      f"| step (value_and_grad + update, donated) | {t_tree * 1e3:.3f} ms | "
+      f"{t_flat * 1e3:.3f} ms | {t_flat / t_tree:.2f} |"
+    )
+    print(
+      f"| compile (lower + compile) | {_fmt_s(c_tree)} | {_fmt_s(c_flat)} | {c_flat / c_tree:.2f} |"
+    )
+    print(
+      "\n(The flat step adds one slice per weight in the forward and one concatenate "
+      "in the backward; its optimizer part is one buffer.)"
+    )
 
 
 if __name__ == "__main__":

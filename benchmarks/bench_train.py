@@ -60,6 +60,7 @@ def handwritten(epochs: int, seed: int = 0) -> float:
     def loss_fn(p):
       logits = model.apply(p, x)
       return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss
@@ -77,7 +78,7 @@ def handwritten(epochs: int, seed: int = 0) -> float:
   for _ in range(epochs):
     perm = rng.permutation(len(x_tr))
     for i in range(steps):
-      idx = perm[i * BATCH:(i + 1) * BATCH]
+      idx = perm[i * BATCH : (i + 1) * BATCH]
       params, opt_state, loss = train_step(params, opt_state, x_tr[idx], y_tr[idx])
     _, acc = eval_step(params, x_te, y_te)
     acc = float(acc)  # the per-epoch record a user prints
@@ -95,8 +96,11 @@ def main(argv=None):
   parser.add_argument("--quick", action="store_true", help="few repeats (smoke run)")
   parser.add_argument("--epochs", type=int, default=20)
   parser.add_argument("--repeats", type=int, default=None)
-  parser.add_argument("--handwritten", action="store_true",
-                      help="run the flax + optax loop once and exit (what is timed)")
+  parser.add_argument(
+    "--handwritten",
+    action="store_true",
+    help="run the flax + optax loop once and exit (what is timed)",
+  )
   args = parser.parse_args(argv)
   if args.handwritten:
     print(f"test accuracy {handwritten(args.epochs):.4f}")
@@ -105,22 +109,42 @@ def main(argv=None):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   print(_timing.machine_info())
   with tempfile.TemporaryDirectory() as tmp:
-    ours_cmd = [sys.executable, "-m", "jpatterns", "train", "--epochs", str(args.epochs),
-                "--quiet", "--devices", "1", "--out", tmp]
-    ref_cmd = [sys.executable, "-m", "benchmarks.bench_train", "--handwritten",
-               "--epochs", str(args.epochs)]
+    ours_cmd = [
+      sys.executable,
+      "-m",
+      "jpatterns",
+      "train",
+      "--epochs",
+      str(args.epochs),
+      "--quiet",
+      "--devices",
+      "1",
+      "--out",
+      tmp,
+    ]
+    ref_cmd = [
+      sys.executable,
+      "-m",
+      "benchmarks.bench_train",
+      "--handwritten",
+      "--epochs",
+      str(args.epochs),
+    ]
     ours, ref = [], []
     for r in range(repeats):
       pair = [(ours, ours_cmd), (ref, ref_cmd)]
-      for times, cmd in (pair if r % 2 == 0 else pair[::-1]):  # ABBA
+      for times, cmd in pair if r % 2 == 0 else pair[::-1]:  # ABBA
         times.append(_timed(cmd, root))
   t_ours, t_ref = statistics.median(ours), statistics.median(ref)
-  print(f"\n### train on digits, {args.epochs} epochs: wall time of a fresh process, "
-        f"compile included (median of {repeats})\n")
+  print(
+    f"\n### train on digits, {args.epochs} epochs: wall time of a fresh process, "
+    f"compile included (median of {repeats})\n"
+  )
   print("| run | jpatterns train (s) | flax + optax loop (s) | ratio |")
   print("|---|---:|---:|---:|")
-  print(f"| MLP 64-128-128-10, Adam, batch 64 | {t_ours:.2f} | {t_ref:.2f} | "
-        f"{t_ours / t_ref:.2f} |")
+  print(
+    f"| MLP 64-128-128-10, Adam, batch 64 | {t_ours:.2f} | {t_ref:.2f} | {t_ours / t_ref:.2f} |"
+  )
   return t_ours / t_ref
 
 

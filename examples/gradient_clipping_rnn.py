@@ -49,10 +49,12 @@ WINDOW = 50  # steps per point of the printed loss curve
 
 def init_rnn(key):
   k_w, k_u, k_v = jax.random.split(key, 3)
-  return {"w": RHO * jp.orthogonal()(k_w, (HIDDEN, HIDDEN)),
-          "u": jax.random.normal(k_u, (1, HIDDEN)),
-          "b": jnp.zeros(HIDDEN),
-          "v": jp.lecun_normal()(k_v, (HIDDEN, 1))}
+  return {
+    "w": RHO * jp.orthogonal()(k_w, (HIDDEN, HIDDEN)),
+    "u": jax.random.normal(k_u, (1, HIDDEN)),
+    "b": jnp.zeros(HIDDEN),
+    "v": jp.lecun_normal()(k_v, (HIDDEN, 1)),
+  }
 
 
 def batch(key):
@@ -101,9 +103,10 @@ def main(argv=None):
   key_init, key_data = jax.random.split(jax.random.key(args.seed))
   keys = jax.random.split(key_data, args.steps)  # the same batches for both runs
   runs = {
-      "no clipping": optim.sgd(LEARNING_RATE),
-      f"clip_by_global_norm({MAX_NORM})": optax.chain(
-          optim.clip_by_global_norm(MAX_NORM), optim.sgd(LEARNING_RATE)),
+    "no clipping": optim.sgd(LEARNING_RATE),
+    f"clip_by_global_norm({MAX_NORM})": optax.chain(
+      optim.clip_by_global_norm(MAX_NORM), optim.sgd(LEARNING_RATE)
+    ),
   }
   results = {}
   for name, opt in runs.items():
@@ -120,12 +123,17 @@ def main(argv=None):
     largest = f"{finite.max():.3g}" if finite.size else "nan"
     first_bad = np.flatnonzero(~np.isfinite(losses))
     when = f", non-finite from step {first_bad[0] + 1}" if first_bad.size else ""
-    print(f"{name:>24}: first loss {losses[0]:.3f}, final loss {final:.4g}, "
-          f"largest finite gradient norm {largest}{when}")
+    print(
+      f"{name:>24}: first loss {losses[0]:.3f}, final loss {final:.4g}, "
+      f"largest finite gradient norm {largest}{when}"
+    )
     finals.append(final)
   print(f"({time.perf_counter() - t0:.1f} s)")
-  return {"initial": float(results["no clipping"][0][0]), "unclipped": finals[0],
-          "clipped": finals[1]}
+  return {
+    "initial": float(results["no clipping"][0][0]),
+    "unclipped": finals[0],
+    "clipped": finals[1],
+  }
 
 
 if __name__ == "__main__":

@@ -52,8 +52,11 @@ def adding_batch(key, batch: int, length: int):
 
 def init_model(key):
   k_lstm, k_out = jax.random.split(key)
-  return {"lstm": jp.init_lstm_params(k_lstm, 2, HIDDEN),
-          "w_out": jp.glorot_uniform()(k_out, (HIDDEN, 1)), "b_out": jnp.zeros(1)}
+  return {
+    "lstm": jp.init_lstm_params(k_lstm, 2, HIDDEN),
+    "w_out": jp.glorot_uniform()(k_out, (HIDDEN, 1)),
+    "b_out": jnp.zeros(1),
+  }
 
 
 def predict(params, xs):
@@ -79,7 +82,8 @@ def make_train_chunk(opt, length: int):
       return (optax.apply_updates(params, updates), opt_state), loss
 
     (params, opt_state), losses = jax.lax.scan(
-        step, (params, opt_state), jax.random.split(key, CHUNK))
+      step, (params, opt_state), jax.random.split(key, CHUNK)
+    )
     return params, opt_state, losses.mean()
 
   return jax.jit(train_chunk, donate_argnums=(0, 1))
@@ -113,8 +117,10 @@ def main(argv=None):
     mse = float(test_mse(params, xs_test, y_test))
     print(f"step {done:5d}  train MSE {float(loss):.4f}  test MSE {mse:.4f}")
   elapsed = time.perf_counter() - t0
-  print(f"adding problem, T={args.length}: test MSE {mse:.4f} vs {baseline:.4f} "
-        f"for predicting the mean ({elapsed:.1f} s)")
+  print(
+    f"adding problem, T={args.length}: test MSE {mse:.4f} vs {baseline:.4f} "
+    f"for predicting the mean ({elapsed:.1f} s)"
+  )
   return mse, baseline
 
 

@@ -34,19 +34,18 @@ import numpy as np
 import optax
 
 import jpatterns as jp
-from jpatterns import datasets
-from jpatterns import optim
+from jpatterns import datasets, optim
 
 SIZES = (64, 128, 128, 10)
 BATCH = 64
 
 OPTIMIZERS = {  # name: (factory, learning rate, keyword arguments)
-    "sgd": (optim.sgd, 0.1, {}),
-    "momentum": (optim.momentum, 0.05, {"momentum": 0.9}),
-    "nesterov": (optim.nesterov, 0.05, {"momentum": 0.9}),
-    "adagrad": (optim.adagrad, 0.05, {}),
-    "rmsprop": (optim.rmsprop, 1e-3, {"decay": 0.9}),
-    "adam": (optim.adam, 1e-3, {}),
+  "sgd": (optim.sgd, 0.1, {}),
+  "momentum": (optim.momentum, 0.05, {"momentum": 0.9}),
+  "nesterov": (optim.nesterov, 0.05, {"momentum": 0.9}),
+  "adagrad": (optim.adagrad, 0.05, {}),
+  "rmsprop": (optim.rmsprop, 1e-3, {"decay": 0.9}),
+  "adam": (optim.adam, 1e-3, {}),
 }
 
 
@@ -54,14 +53,19 @@ def load():
   """The digits embedded in jpatterns (``jpatterns.datasets.load("digits")``: its fixed
   80/20 split), flattened to 64 features in [0, 1]."""
   d = datasets.load("digits")
-  flat = lambda x: x.reshape(len(x), -1)
+
+  def flat(x):
+    return x.reshape(len(x), -1)
+
   return (flat(d.x_train), d.y_train), (flat(d.x_test), d.y_test)
 
 
 def init_mlp(key):
   keys = jax.random.split(key, len(SIZES) - 1)
-  return [{"w": jp.he_normal()(k, (n_in, n_out)), "b": jnp.zeros(n_out)}
-          for k, n_in, n_out in zip(keys, SIZES[:-1], SIZES[1:])]
+  return [
+    {"w": jp.he_normal()(k, (n_in, n_out)), "b": jnp.zeros(n_out)}
+    for k, n_in, n_out in zip(keys, SIZES[:-1], SIZES[1:])
+  ]
 
 
 def forward(params, x):
@@ -104,8 +108,9 @@ def main(argv=None):
   (x_tr, y_tr), (x_te, y_te) = load()
   steps_per_epoch = len(x_tr) // BATCH
   rng = np.random.default_rng(args.seed)
-  idx = np.concatenate([rng.permutation(len(x_tr))[: steps_per_epoch * BATCH]
-                        for _ in range(args.epochs)])
+  idx = np.concatenate(
+    [rng.permutation(len(x_tr))[: steps_per_epoch * BATCH] for _ in range(args.epochs)]
+  )
   xs = jnp.asarray(x_tr[idx].reshape(-1, BATCH, SIZES[0]))  # the same batches for all
   ys = jnp.asarray(y_tr[idx].reshape(-1, BATCH))
   init = init_mlp(jax.random.key(args.seed))  # the same initial parameters for all
@@ -123,15 +128,21 @@ def main(argv=None):
     acc = float(accuracy(params, x_te, y_te))
     rows.append((name, lr, first, final, acc, wall))
 
-  print(f"MLP {SIZES} on digits, {args.epochs} epochs × {steps_per_epoch} steps of "
-        f"{BATCH}, same init and batches\n")
-  print("| optimizer | learning rate | train loss, epoch 1 | final train loss "
-        "| test accuracy | wall time (s) |")
+  print(
+    f"MLP {SIZES} on digits, {args.epochs} epochs × {steps_per_epoch} steps of "
+    f"{BATCH}, same init and batches\n"
+  )
+  print(
+    "| optimizer | learning rate | train loss, epoch 1 | final train loss "
+    "| test accuracy | wall time (s) |"
+  )
   print("|---|---:|---:|---:|---:|---:|")
   for name, lr, first, final, acc, wall in rows:
     print(f"| {name} | {lr:g} | {first:.4f} | {final:.4f} | {acc:.4f} | {wall:.3f} |")
-  return {name: {"first_loss": first, "loss": final, "accuracy": acc, "time": wall}
-          for name, _, first, final, acc, wall in rows}
+  return {
+    name: {"first_loss": first, "loss": final, "accuracy": acc, "time": wall}
+    for name, _, first, final, acc, wall in rows
+  }
 
 
 if __name__ == "__main__":

@@ -36,8 +36,7 @@ import numpy as np
 import optax
 
 import jpatterns as jp
-from jpatterns import datasets
-from jpatterns import optim
+from jpatterns import datasets, optim
 from jpatterns.stochastic import dropout
 
 BATCH = 64
@@ -55,7 +54,8 @@ def load():
 def conv(x, w, stride: int = 1):
   """'SAME' convolution, x: (N, H, W, C_in), w: (kh, kw, C_in, C_out)."""
   return jax.lax.conv_general_dilated(
-      x, w, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    x, w, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+  )
 
 
 def init_model(key):
@@ -63,15 +63,16 @@ def init_model(key):
   he = jp.he_normal()
   c1, c2 = WIDTHS
   convs = {  # name: (kh, kw, C_in, C_out)
-      "stem": (3, 3, 1, c1),
-      "a1": (3, 3, c1, c1), "a2": (3, 3, c1, c1),
-      "b1": (3, 3, c1, c2), "b2": (3, 3, c2, c2),
+    "stem": (3, 3, 1, c1),
+    "a1": (3, 3, c1, c1),
+    "a2": (3, 3, c1, c1),
+    "b1": (3, 3, c1, c2),
+    "b2": (3, 3, c2, c2),
   }
   keys = jax.random.split(key, len(convs) + 2)
   params, stats = {}, {}
   for k, (name, shape) in zip(keys, convs.items()):
-    params[name] = {"w": he(k, shape), "scale": jnp.ones(shape[-1]),
-                    "bias": jnp.zeros(shape[-1])}
+    params[name] = {"w": he(k, shape), "scale": jnp.ones(shape[-1]), "bias": jnp.zeros(shape[-1])}
     stats[name] = jp.init_batch_norm_stats(shape[-1])
   params["proj"] = jp.glorot_uniform()(keys[-2], (c1, c2))  # 1×1 projection, x·P
   params["head"] = {"w": jp.glorot_uniform()(keys[-1], (c2, 10)), "b": jnp.zeros(10)}
@@ -84,17 +85,22 @@ def forward(params, stats, x, key, *, train: bool):
 
   def conv_bn(name, h, stride=1):
     p = params[name]
-    h, new_stats[name] = jp.batch_norm(conv(h, p["w"], stride), stats[name],
-                                       scale=p["scale"], bias=p["bias"], train=train)
+    h, new_stats[name] = jp.batch_norm(
+      conv(h, p["w"], stride), stats[name], scale=p["scale"], bias=p["bias"], train=train
+    )
     return h
 
   x = jp.relu(conv_bn("stem", x))
   # Block a (identity shortcut): y = ReLU(F(x) + x).
   x = jp.relu(jp.residual(lambda h: conv_bn("a2", jp.relu(conv_bn("a1", h))), x))
   # Block b (stride 2, 16 → 32 channels): y = ReLU(F(x) + x[::2, ::2]·P).
-  x = jp.relu(jp.residual(
-      lambda h: conv_bn("b2", jp.relu(conv_bn("b1", h, stride=2))), x,
-      projection=lambda h: h[:, ::2, ::2, :] @ params["proj"]))
+  x = jp.relu(
+    jp.residual(
+      lambda h: conv_bn("b2", jp.relu(conv_bn("b1", h, stride=2))),
+      x,
+      projection=lambda h: h[:, ::2, ::2, :] @ params["proj"],
+    )
+  )
   x = jnp.mean(x, axis=(1, 2))  # global average pool: (N, 32)
   x = dropout(key, x, rate=DROP_RATE, train=train)
   head = params["head"]
@@ -109,8 +115,7 @@ def loss_fn(params, stats, x, y, key):
 def make_step(opt):
   def step(params, stats, opt_state, x, y, key):
     """One minibatch: gradient, optimizer update, new batch-norm statistics."""
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        params, stats, x, y, key)
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x, y, key)
     updates, opt_state = opt.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), stats, opt_state, loss
 

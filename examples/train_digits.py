@@ -27,8 +27,7 @@ import numpy as np
 import optax
 
 import jpatterns as jp
-from jpatterns import datasets
-from jpatterns import optim
+from jpatterns import datasets, optim
 
 HIDDEN = (256, 256)
 BATCH = 64
@@ -38,7 +37,10 @@ def load():
   """The digits embedded in jpatterns (``jpatterns.datasets.load("digits")``: its fixed
   80/20 split), flattened to 64 features in [0, 1]."""
   d = datasets.load("digits")
-  flat = lambda x: x.reshape(len(x), -1)
+
+  def flat(x):
+    return x.reshape(len(x), -1)
+
   return (flat(d.x_train), d.y_train), (flat(d.x_test), d.y_test)
 
 
@@ -84,14 +86,14 @@ def make_epoch(opt):
     def step(carry, batch):
       params, stats, opt_state, key = carry
       key, sub = jax.random.split(key)
-      (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          params, stats, *batch, sub)
+      (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, *batch, sub)
       updates, opt_state = opt.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)
       return (params, stats, opt_state, key), loss
 
     (params, stats, opt_state, _), losses = jax.lax.scan(
-        step, (params, stats, opt_state, key), (xs, ys))
+      step, (params, stats, opt_state, key), (xs, ys)
+    )
     return params, stats, opt_state, losses.mean()
 
   return jax.jit(epoch, donate_argnums=(0, 1, 2))

@@ -42,8 +42,7 @@ import numpy as np
 import optax
 
 import jpatterns as jp
-from jpatterns import datasets
-from jpatterns import optim
+from jpatterns import datasets, optim
 
 FEATURES = (64, 256, 32)
 BATCH = 64
@@ -53,20 +52,24 @@ def load():
   """The digits embedded in jpatterns (``jpatterns.datasets.load("digits")``: its fixed
   80/20 split), flattened to 64 features in [0, 1]."""
   d = datasets.load("digits")
-  flat = lambda x: x.reshape(len(x), -1)
+
+  def flat(x):
+    return x.reshape(len(x), -1)
+
   return (flat(d.x_train), d.y_train), (flat(d.x_test), d.y_test)
 
 
 def init_features(key):
   """Dense layers of the feature extractor (He normal weights, zero biases)."""
   keys = jax.random.split(key, len(FEATURES) - 1)
-  return [{"w": jp.he_normal()(k, (n_in, n_out)), "b": jnp.zeros(n_out)}
-          for k, n_in, n_out in zip(keys, FEATURES[:-1], FEATURES[1:])]
+  return [
+    {"w": jp.he_normal()(k, (n_in, n_out)), "b": jnp.zeros(n_out)}
+    for k, n_in, n_out in zip(keys, FEATURES[:-1], FEATURES[1:])
+  ]
 
 
 def init_head(key, n_classes: int = 5):
-  return {"w": jp.glorot_uniform()(key, (FEATURES[-1], n_classes)),
-          "b": jnp.zeros(n_classes)}
+  return {"w": jp.glorot_uniform()(key, (FEATURES[-1], n_classes)), "b": jnp.zeros(n_classes)}
 
 
 def features(layers, x):
@@ -112,15 +115,18 @@ def minibatches(rng, x, y, epochs: int):
 
 
 def max_change(before, after):
-  return max(float(np.max(np.abs(np.asarray(a) - b)))
-             for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(before)))
+  return max(
+    float(np.max(np.abs(np.asarray(a) - b)))
+    for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(before))
+  )
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--pretrain-epochs", type=int, default=20)
-  parser.add_argument("--shots", type=int, default=10,
-                      help="labelled training images per class for the digits 5–9")
+  parser.add_argument(
+    "--shots", type=int, default=10, help="labelled training images per class for the digits 5–9"
+  )
   parser.add_argument("--head-steps", type=int, default=300)
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args(argv)
@@ -138,14 +144,17 @@ def main(argv=None):
   xs, ys = minibatches(rng, x_tr[a_tr], y_tr[a_tr], args.pretrain_epochs)
   params, _, losses = make_train(opt)(params, opt.init(params), xs, ys)
   acc_a = float(accuracy(params, x_te[a_te], y_te[a_te]))
-  print(f"pretrained on digits 0-4: final loss {float(losses[-1]):.4f}, "
-        f"test accuracy on 0-4 {acc_a:.4f}")
+  print(
+    f"pretrained on digits 0-4: final loss {float(losses[-1]):.4f}, "
+    f"test accuracy on 0-4 {acc_a:.4f}"
+  )
 
   # 2. A new head for the digits 5–9; the features are frozen.
   b_te = y_te >= 5
   x_b_te, y_b_te = x_te[b_te], y_te[b_te] - 5
-  few = np.concatenate([rng.permutation(np.flatnonzero(y_tr == c))[: args.shots]
-                        for c in range(5, 10)])
+  few = np.concatenate(
+    [rng.permutation(np.flatnonzero(y_tr == c))[: args.shots] for c in range(5, 10)]
+  )
   x_few, y_few = x_tr[few], y_tr[few] - 5
   # Full-batch steps on the few labelled images: (steps, n, ...).
   xs = np.broadcast_to(x_few, (args.head_steps, *x_few.shape))
@@ -154,8 +163,7 @@ def main(argv=None):
   train_head = make_train(head_opt)
 
   results, head_changes = {}, []
-  for name, feats in (("pretrained", params["features"]),
-                      ("random", init_features(k_random))):
+  for name, feats in (("pretrained", params["features"]), ("random", init_features(k_random))):
     model = {"features": feats, "head": init_head(k_head_b)}
     before = jax.tree.map(np.array, model)  # copies: the buffers are donated
     model, _, losses = train_head(model, head_opt.init(model), xs, ys)
@@ -164,18 +172,26 @@ def main(argv=None):
     d_head = max_change(before["head"], model["head"])
     results[name] = (acc, d_feat)
     head_changes.append(d_head)
-    print(f"{name:>10} features, head trained on {args.shots} images/class of 5-9: "
-          f"test accuracy on 5-9 {acc:.4f}; max |change| features {d_feat:.1e}, "
-          f"head {d_head:.2f}")
+    print(
+      f"{name:>10} features, head trained on {args.shots} images/class of 5-9: "
+      f"test accuracy on 5-9 {acc:.4f}; max |change| features {d_feat:.1e}, "
+      f"head {d_head:.2f}"
+    )
 
   elapsed = time.perf_counter() - t0
   acc, d_feat = results["pretrained"]
-  print(f"transfer: {acc:.4f} on 5-9 with frozen pretrained features vs "
-        f"{results['random'][0]:.4f} with frozen random ones; features unchanged: "
-        f"{d_feat == 0.0} ({elapsed:.1f} s)")
-  return {"pretrained": acc, "random": results["random"][0],
-          "feature_change": max(d_feat, results["random"][1]),
-          "head_change": min(head_changes), "pretrain_accuracy": acc_a}
+  print(
+    f"transfer: {acc:.4f} on 5-9 with frozen pretrained features vs "
+    f"{results['random'][0]:.4f} with frozen random ones; features unchanged: "
+    f"{d_feat == 0.0} ({elapsed:.1f} s)"
+  )
+  return {
+    "pretrained": acc,
+    "random": results["random"][0],
+    "feature_change": max(d_feat, results["random"][1]),
+    "head_change": min(head_changes),
+    "pretrain_accuracy": acc_a,
+  }
 
 
 if __name__ == "__main__":

@@ -41,21 +41,21 @@ import jpatterns as jp
 from jpatterns import optim
 
 GROUPS = {
-    "ANIMAL": ["cat", "dog", "horse", "cow", "sheep"],
-    "FRUIT": ["apple", "banana", "cherry", "grape", "mango"],
-    "VEHICLE": ["car", "bus", "truck", "train", "bike"],
-    "COLOR": ["red", "green", "blue", "yellow", "white"],
-    "PLACE": ["city", "village", "farm", "market", "park"],
+  "ANIMAL": ["cat", "dog", "horse", "cow", "sheep"],
+  "FRUIT": ["apple", "banana", "cherry", "grape", "mango"],
+  "VEHICLE": ["car", "bus", "truck", "train", "bike"],
+  "COLOR": ["red", "green", "blue", "yellow", "white"],
+  "PLACE": ["city", "village", "farm", "market", "park"],
 }
 TEMPLATES = [
-    "the ANIMAL eats a FRUIT",
-    "the ANIMAL runs to the PLACE",
-    "the ANIMAL sleeps in the PLACE",
-    "a COLOR VEHICLE drives to the PLACE",
-    "she buys a COLOR FRUIT at the PLACE",
-    "the VEHICLE is COLOR",
-    "we ride the VEHICLE to the PLACE",
-    "the FRUIT is COLOR and sweet",
+  "the ANIMAL eats a FRUIT",
+  "the ANIMAL runs to the PLACE",
+  "the ANIMAL sleeps in the PLACE",
+  "a COLOR VEHICLE drives to the PLACE",
+  "she buys a COLOR FRUIT at the PLACE",
+  "the VEHICLE is COLOR",
+  "we ride the VEHICLE to the PLACE",
+  "the FRUIT is COLOR and sweet",
 ]
 WINDOW = 2
 NEGATIVES = 5
@@ -68,8 +68,7 @@ def generate_corpus(rng, n_sentences: int):
   sentences = []
   for _ in range(n_sentences):
     template = TEMPLATES[rng.integers(len(TEMPLATES))]
-    sentences.append([GROUPS[w][rng.integers(5)] if w in GROUPS else w
-                      for w in template.split()])
+    sentences.append([GROUPS[w][rng.integers(5)] if w in GROUPS else w for w in template.split()])
   return sentences
 
 
@@ -111,7 +110,8 @@ def make_epoch(opt, log_noise):
       return (optax.apply_updates(params, updates), opt_state, key), loss
 
     (params, opt_state, _), losses = jax.lax.scan(
-        step, (params, opt_state, key), (centres, contexts))
+      step, (params, opt_state, key), (centres, contexts)
+    )
     return params, opt_state, losses.mean()
 
   return jax.jit(epoch, donate_argnums=(0, 1))
@@ -141,13 +141,17 @@ def main(argv=None):
   pairs = skipgram_pairs(sentences, index)
   counts = np.bincount([index[w] for s in sentences for w in s], minlength=len(vocab))
   log_noise = jnp.asarray(0.75 * np.log(counts), jnp.float32)  # P_n(w) ∝ count(w)^(3/4)
-  print(f"{len(sentences)} sentences, {counts.sum()} tokens, vocabulary {len(vocab)}, "
-        f"{len(pairs)} skip-gram pairs")
+  print(
+    f"{len(sentences)} sentences, {counts.sum()} tokens, vocabulary {len(vocab)}, "
+    f"{len(pairs)} skip-gram pairs"
+  )
 
   key = jax.random.key(args.seed)
   key, k_centre = jax.random.split(key)
-  params = {"centre": jax.random.normal(k_centre, (len(vocab), DIM)) * 0.1,
-            "context": jnp.zeros((len(vocab), DIM))}  # word2vec's initialisation
+  params = {
+    "centre": jax.random.normal(k_centre, (len(vocab), DIM)) * 0.1,
+    "context": jnp.zeros((len(vocab), DIM)),
+  }  # word2vec's initialisation
   opt = optim.adam(1e-2)
   opt_state = opt.init(params)
   epoch = make_epoch(opt, log_noise)
@@ -171,12 +175,15 @@ def main(argv=None):
   same = np.array([[group_of[a] == group_of[b] for b in group_of] for a in group_of])
   sim = unit[ids] @ unit[ids].T
   within = sim[same & ~np.eye(len(ids), dtype=bool)].mean()
-  print(f"mean cosine similarity: {within:.2f} within a group, {sim[~same].mean():.2f} "
-        "between groups")
+  print(
+    f"mean cosine similarity: {within:.2f} within a group, {sim[~same].mean():.2f} between groups"
+  )
   hits = [group_of.get(vocab[neighbours[index[w]][0]]) == group_of[w] for w in group_of]
   precision = float(np.mean(hits))
-  print(f"nearest neighbour in the same planted group for {sum(hits)}/{len(hits)} "
-        f"group words: {precision:.2f} ({time.perf_counter() - t0:.1f} s)")
+  print(
+    f"nearest neighbour in the same planted group for {sum(hits)}/{len(hits)} "
+    f"group words: {precision:.2f} ({time.perf_counter() - t0:.1f} s)"
+  )
   return precision, {w: [vocab[j] for j in neighbours[index[w]]] for w in vocab}
 
 

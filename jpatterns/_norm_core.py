@@ -52,9 +52,10 @@ def _param(fn, name, p, expected, bshape):
   p = jnp.asarray(p)
   if tuple(p.shape) != tuple(expected):
     raise ValueError(
-        f"{fn}: {name} has shape {tuple(p.shape)}; expected {tuple(expected)} "
-        f"(one value per normalized feature); pass an array of shape "
-        f"{tuple(expected)} or None")
+      f"{fn}: {name} has shape {tuple(p.shape)}; expected {tuple(expected)} "
+      f"(one value per normalized feature); pass an array of shape "
+      f"{tuple(expected)} or None"
+    )
   return p.reshape(bshape)
 
 
@@ -67,6 +68,7 @@ def _check_eps(fn, eps):
 # Shared core: y = (x − mean) · rstd · scale + bias over `axes` (layer/instance/group/rms).
 # ----------------------------------------------------------------------------------------
 
+
 def _group_sum(a, group):
   """Sums a small keepdims array within channel groups and repeats the sums per channel.
 
@@ -78,7 +80,7 @@ def _group_sum(a, group):
     return a
   c, num_groups = group
   shape = a.shape
-  ag = a.reshape(shape[:c] + (num_groups, shape[c] // num_groups) + shape[c + 1:])
+  ag = a.reshape(shape[:c] + (num_groups, shape[c] // num_groups) + shape[c + 1 :])
   return jnp.broadcast_to(jnp.sum(ag, axis=c + 1, keepdims=True), ag.shape).reshape(shape)
 
 
@@ -143,8 +145,21 @@ def _normalize_fwd(x, scale, bias, axes, eps, center, group):
   return y.astype(x.dtype), (x, mean, rstd, scale, bias)
 
 
-def _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, *, mask=None, axis_name=None,
-               global_params=False, group=None):
+def _fused_bwd(
+  x,
+  g,
+  mean,
+  rstd,
+  scale,
+  bias,
+  axes,
+  n,
+  *,
+  mask=None,
+  axis_name=None,
+  global_params=False,
+  group=None,
+):
   """dx, dγ, dβ of y = γ x̂ + β, x̂ = (x − μ)·rstd, μ/σ² over ``axes`` (n entries).
 
   dx = rstd · (∇x̂ − m/n · (Σ∇x̂ + x̂ Σ∇x̂ x̂)), ∇x̂ = γ ⊙ g, the sums over every
@@ -190,8 +205,9 @@ def _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, *, mask=None, axis_name=N
   elif axis_name is not None:  # global sums: one collective
     s1, s2 = lax.psum(jnp.stack([s1, s2]), axis_name)
   dscale = None if scale is None else _sum_to(a_part, scale.shape).astype(scale.dtype)
-  dbias = None if bias is None else _sum_to(b_part, bias.shape).astype(
-      bias.dtype)  # ∇β = Σ g, ∇γ = Σ g ⊙ x̂
+  dbias = (
+    None if bias is None else _sum_to(b_part, bias.shape).astype(bias.dtype)
+  )  # ∇β = Σ g, ∇γ = Σ g ⊙ x̂
   inner = s1 + xhat * s2 if center else xhat * s2
   w = 1.0 / n if mask is None else mask.astype(ct) / n  # only valid entries move μ, σ²
   dx = rstd * (sc * g32 - w * inner)  # dx = rstd (∇x̂ − m/n (Σ∇x̂ + x̂ Σ∇x̂x̂))
@@ -212,8 +228,10 @@ _normalize_vjp.defvjp(_normalize_fwd, _normalize_bwd)
 # Batch norm.
 # ----------------------------------------------------------------------------------------
 
+
 class BatchNormStats(NamedTuple):
   """Running statistics of :func:`batch_norm` (one value per feature)."""
+
   mean: jax.Array
   var: jax.Array
 
@@ -296,9 +314,19 @@ def _bn_train_bwd(axes, eps, axis_name, global_params, res, cts):
   # batch_norm passes through lax.stop_gradient: their cotangents are zero.
   del eps
   x, mask, n, mean, rstd, scale, bias = res
-  dx, dscale, dbias = _fused_bwd(x, cts[0], mean, rstd, scale, bias, axes,
-                                 jnp.maximum(n, 1.0), mask=mask, axis_name=axis_name,
-                                 global_params=global_params)
+  dx, dscale, dbias = _fused_bwd(
+    x,
+    cts[0],
+    mean,
+    rstd,
+    scale,
+    bias,
+    axes,
+    jnp.maximum(n, 1.0),
+    mask=mask,
+    axis_name=axis_name,
+    global_params=global_params,
+  )
   return dx, dscale, dbias, None
 
 
@@ -308,8 +336,10 @@ _bn_train.defvjp(_bn_train_fwd, _bn_train_bwd)
 def _bn_axes(fn, x, axis):
   if axis is None:
     if x.ndim < 2:
-      raise ValueError(f"{fn}: x has rank {x.ndim}; pass an input of rank >= 2 "
-                       "(batch, ..., features) or an explicit axis")
+      raise ValueError(
+        f"{fn}: x has rank {x.ndim}; pass an input of rank >= 2 "
+        "(batch, ..., features) or an explicit axis"
+      )
     return tuple(range(x.ndim - 1))
   return val.canonical_axes(fn, "axis", axis, x.ndim)
 
@@ -333,12 +363,25 @@ def _replicated_in_shard_map(params, axis_name):
     return True
   if all(all(a in v for a in names) for v in varyings):
     return False
-  raise ValueError("batch_norm: scale and bias must both be replicated or both vary "
-                   f"over axis_name={axis_name!r}")
+  raise ValueError(
+    f"batch_norm: scale and bias must both be replicated or both vary over axis_name={axis_name!r}"
+  )
 
 
-def batch_norm(x, stats, *, scale=None, bias=None, train, axis=None, momentum=0.99,
-               eps=1e-5, axis_name=None, mask=None, unbiased_running_var=False):
+def batch_norm(
+  x,
+  stats,
+  *,
+  scale=None,
+  bias=None,
+  train,
+  axis=None,
+  momentum=0.99,
+  eps=1e-5,
+  axis_name=None,
+  mask=None,
+  unbiased_running_var=False,
+):
   r"""Batch normalization with running statistics (seed 002 批量归一化, BN算法; 001; 004 §2).
 
   .. math::
@@ -412,8 +455,9 @@ def batch_norm(x, stats, *, scale=None, bias=None, train, axis=None, momentum=0.
   bias = _param(fn, "bias", bias, feat, bshape)
   if tuple(stats.mean.shape) != feat or tuple(stats.var.shape) != feat:
     raise ValueError(
-        f"{fn}: stats have shapes {tuple(stats.mean.shape)}, {tuple(stats.var.shape)}; "
-        f"expected {feat}; create them with init_batch_norm_stats({feat})")
+      f"{fn}: stats have shapes {tuple(stats.mean.shape)}, {tuple(stats.var.shape)}; "
+      f"expected {feat}; create them with init_batch_norm_stats({feat})"
+    )
   if not train:
     ct = _compute_dtype(x.dtype)
     rstd = lax.rsqrt(stats.var.astype(ct).reshape(bshape) + eps)
@@ -430,22 +474,25 @@ def batch_norm(x, stats, *, scale=None, bias=None, train, axis=None, momentum=0.
     try:
       jnp.broadcast_shapes(mask.shape, x.shape)
     except ValueError:
-      raise ValueError(f"{fn}: mask shape {mask.shape} does not broadcast to x shape "
-                       f"{x.shape}; pass a mask broadcastable to x") from None
-  y, n, mean, var = _bn_train(x, scale, bias, mask, axes, eps, axis_name,
-                              _replicated_in_shard_map((scale, bias), axis_name))
+      raise ValueError(
+        f"{fn}: mask shape {mask.shape} does not broadcast to x shape "
+        f"{x.shape}; pass a mask broadcastable to x"
+      ) from None
+  y, n, mean, var = _bn_train(
+    x, scale, bias, mask, axes, eps, axis_name, _replicated_in_shard_map((scale, bias), axis_name)
+  )
   n, mean, var = (lax.stop_gradient(a).reshape(feat) for a in (n, mean, var))
   if unbiased_running_var:
     var = var * n / jnp.maximum(n - 1.0, 1.0)  # unbiased: σ² · n/(n − 1)
   new_mean = momentum * stats.mean + (1 - momentum) * mean  # m·old + (1−m)·batch
   new_var = momentum * stats.var + (1 - momentum) * var
-  return y, BatchNormStats(new_mean.astype(stats.mean.dtype),
-                           new_var.astype(stats.var.dtype))
+  return y, BatchNormStats(new_mean.astype(stats.mean.dtype), new_var.astype(stats.var.dtype))
 
 
 # ----------------------------------------------------------------------------------------
 # The seed's analytic backward, literally.
 # ----------------------------------------------------------------------------------------
+
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
 def _bn_analytic(h, gamma, beta, axes, eps):
@@ -473,15 +520,19 @@ def _bn_analytic_bwd(axes, eps, res, dh2):
   m = math.prod(h.shape[a] for a in axes)
   dh1 = dh2 if gamma is None else gamma.astype(ct) * dh2  # ∇h⁽¹⁾ = γ ⊙ ∇h⁽²⁾
   dbeta = None if beta is None else _sum_to(dh2, beta.shape)  # ∇β = Σ_i ∇h_i⁽²⁾
-  dgamma = (None if gamma is None
-            else _sum_to(dh2 * h1, gamma.shape))  # ∇γ = Σ_i ∇h_i⁽²⁾ ⊙ h_i⁽¹⁾
+  dgamma = None if gamma is None else _sum_to(dh2 * h1, gamma.shape)  # ∇γ = Σ_i ∇h_i⁽²⁾ ⊙ h_i⁽¹⁾
   dmu = jnp.sum(-dh1 / jnp.sqrt(var + eps), axis=axes, keepdims=True)  # ∇μ
-  dvar = jnp.sum(-0.5 * (h.astype(ct) - mu) / (var + eps) ** 1.5 * dh1,
-                 axis=axes, keepdims=True)  # ∇σ² = Σ −½ (h_i − μ)/(σ²+ε)^{3/2} ⊙ ∇h_i⁽¹⁾
-  dh = (dh1 / jnp.sqrt(var + eps) + dmu / m
-        + 2.0 / m * (h.astype(ct) - mu) * dvar)  # ∇h_i = ∇h⁽¹⁾/√(σ²+ε) + ∇μ/m + 2/m (h_i−μ)∇σ²
-  return (dh.astype(h.dtype), None if gamma is None else dgamma.astype(gamma.dtype),
-          None if beta is None else dbeta.astype(beta.dtype))
+  dvar = jnp.sum(
+    -0.5 * (h.astype(ct) - mu) / (var + eps) ** 1.5 * dh1, axis=axes, keepdims=True
+  )  # ∇σ² = Σ −½ (h_i − μ)/(σ²+ε)^{3/2} ⊙ ∇h_i⁽¹⁾
+  dh = (
+    dh1 / jnp.sqrt(var + eps) + dmu / m + 2.0 / m * (h.astype(ct) - mu) * dvar
+  )  # ∇h_i = ∇h⁽¹⁾/√(σ²+ε) + ∇μ/m + 2/m (h_i−μ)∇σ²
+  return (
+    dh.astype(h.dtype),
+    None if gamma is None else dgamma.astype(gamma.dtype),
+    None if beta is None else dbeta.astype(beta.dtype),
+  )
 
 
 _bn_analytic.defvjp(_bn_analytic_fwd, _bn_analytic_bwd)

@@ -28,14 +28,14 @@ def _interval(lo, hi, lo_open, hi_open) -> str:
 
 
 def check_in_range(
-    fn: str,
-    name: str,
-    value: Any,
-    lo: float,
-    hi: float,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
+  fn: str,
+  name: str,
+  value: Any,
+  lo: float,
+  hi: float,
+  *,
+  lo_open: bool = False,
+  hi_open: bool = False,
 ) -> None:
   """Raises ValueError unless ``value`` lies in the interval lo..hi."""
   if not is_static_number(value):
@@ -44,9 +44,7 @@ def check_in_range(
   ok_hi = value < hi if hi_open else value <= hi
   if not (ok_lo and ok_hi):  # also catches NaN
     interval = _interval(lo, hi, lo_open, hi_open)
-    raise ValueError(
-        f"{fn}: {name}={value!r} is outside {interval}; "
-        f"choose {name} in {interval}")
+    raise ValueError(f"{fn}: {name}={value!r} is outside {interval}; choose {name} in {interval}")
 
 
 def check_positive(fn: str, name: str, value: Any) -> None:
@@ -81,8 +79,9 @@ def canonical_axes(fn: str, name: str, axis, ndim: int) -> tuple[int, ...]:
   for a in axes:
     if not isinstance(a, int) or not -ndim <= a < ndim:
       raise ValueError(
-          f"{fn}: {name}={axis!r} is out of range for an input of rank {ndim}; "
-          f"use axes in [{-ndim}, {ndim - 1}]")
+        f"{fn}: {name}={axis!r} is out of range for an input of rank {ndim}; "
+        f"use axes in [{-ndim}, {ndim - 1}]"
+      )
     out.append(a % ndim)
   if len(set(out)) != len(out):
     raise ValueError(f"{fn}: {name}={axis!r} repeats an axis")

@@ -19,29 +19,29 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
+from jax import lax
 
 from jpatterns import _validation
 from jpatterns._dtypes import compute_dtype
 
 __all__ = [
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "prelu",
-    "rrelu",
-    "elu",
-    "selu",
-    "celu",
-    "gelu",
-    "silu",
-    "swish",
-    "mish",
-    "softplus",
-    "softmax",
-    "log_softmax",
+  "sigmoid",
+  "tanh",
+  "relu",
+  "leaky_relu",
+  "prelu",
+  "rrelu",
+  "elu",
+  "selu",
+  "celu",
+  "gelu",
+  "silu",
+  "swish",
+  "mish",
+  "softplus",
+  "softmax",
+  "log_softmax",
 ]
 
 # SELU constants (Klambauer et al., 2017), the values jax.nn and torch use.
@@ -221,14 +221,16 @@ def prelu(x, alpha, *, channel_axis=-1):
     (axis,) = _validation.canonical_axes("prelu", "channel_axis", channel_axis, x.ndim)
     if alpha.shape[0] != x.shape[axis]:
       raise ValueError(
-          f"prelu: alpha.shape={alpha.shape} does not match x.shape[{channel_axis}]="
-          f"{x.shape[axis]} channels (x.shape={x.shape}); use a scalar alpha or one "
-          f"of shape ({x.shape[axis]},)")
+        f"prelu: alpha.shape={alpha.shape} does not match x.shape[{channel_axis}]="
+        f"{x.shape[axis]} channels (x.shape={x.shape}); use a scalar alpha or one "
+        f"of shape ({x.shape[axis]},)"
+      )
     a = alpha.reshape([-1 if i == axis else 1 for i in range(x.ndim)])
   else:
     raise ValueError(
-        f"prelu: alpha.shape={alpha.shape} is not valid; use a scalar alpha or a "
-        f"vector of one slope per channel along channel_axis={channel_axis}")
+      f"prelu: alpha.shape={alpha.shape} is not valid; use a scalar alpha or a "
+      f"vector of one slope per channel along channel_axis={channel_axis}"
+    )
   a = a.astype(x.dtype)
   return jnp.where(x >= 0, x, a * x)  # f(x) = x or α_c·x
 
@@ -277,13 +279,14 @@ def rrelu(key, x, *, lower=1.0 / 8, upper=1.0 / 3, train=True):
   _validation.check_in_range("rrelu", "upper", upper, 0.0, 1.0)
   if _validation.is_static_number(lower) and _validation.is_static_number(upper):
     if lower > upper:
-      raise ValueError(
-          f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")
+      raise ValueError(f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")
   x = _as_float(x)
   if train:
     if key is None:
-      raise ValueError("rrelu: key=None with train=True; pass a PRNG key to sample "
-                       "slopes, or train=False for the deterministic eval form")
+      raise ValueError(
+        "rrelu: key=None with train=True; pass a PRNG key to sample "
+        "slopes, or train=False for the deterministic eval form"
+      )
     slope = jax.random.uniform(key, x.shape, x.dtype, lower, upper)  # a ~ U(l, u)
   else:
     slope = (lower + upper) / 2  # a = (l + u) / 2
@@ -415,7 +418,7 @@ def gelu(x, *, approximate=False):
   if approximate:
     c = np.sqrt(2 / np.pi).astype(x.dtype)
     # Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))
-    cdf = 0.5 * (1.0 + jnp.tanh(c * (x + 0.044715 * (x ** 3))))
+    cdf = 0.5 * (1.0 + jnp.tanh(c * (x + 0.044715 * (x**3))))
     return x * cdf
   sqrt_half = np.sqrt(0.5).astype(x.dtype)
   return 0.5 * x * lax.erfc(-x * sqrt_half)  # x·Φ(x) = ½x·erfc(−x/√2)

@@ -58,28 +58,28 @@ from jax.scipy import ndimage
 
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import (
-    check_choice,
-    check_in_range,
-    check_non_negative,
-    check_positive,
-    is_static_number,
+  check_choice,
+  check_in_range,
+  check_non_negative,
+  check_positive,
+  is_static_number,
 )
 
 __all__ = [
-    "flip_left_right",
-    "flip_up_down",
-    "random_flip_left_right",
-    "random_flip_up_down",
-    "random_crop",
-    "rotate",
-    "random_rotate",
-    "zoom",
-    "random_zoom",
-    "translate",
-    "random_translate",
-    "gaussian_noise",
-    "cutout",
-    "mixup",
+  "flip_left_right",
+  "flip_up_down",
+  "random_flip_left_right",
+  "random_flip_up_down",
+  "random_crop",
+  "rotate",
+  "random_rotate",
+  "zoom",
+  "random_zoom",
+  "translate",
+  "random_translate",
+  "gaussian_noise",
+  "cutout",
+  "mixup",
 ]
 
 _MODES = ("nearest", "constant", "wrap", "mirror", "reflect")
@@ -94,11 +94,13 @@ def _to_hwc(fn: str, image, channel_axis: int):
   image = jnp.asarray(image)
   if image.ndim != 3:
     raise ValueError(
-        f"{fn}: image has rank {image.ndim} (shape {image.shape}); pass ONE image of "
-        "rank 3 (HWC by default), and jax.vmap over a batch")
+      f"{fn}: image has rank {image.ndim} (shape {image.shape}); pass ONE image of "
+      "rank 3 (HWC by default), and jax.vmap over a batch"
+    )
   if channel_axis not in (-1, 2, 0, -3):
     raise ValueError(
-        f"{fn}: channel_axis={channel_axis!r} is not valid; choose -1 (HWC) or 0 (CHW)")
+      f"{fn}: channel_axis={channel_axis!r} is not valid; choose -1 (HWC) or 0 (CHW)"
+    )
   if channel_axis in (0, -3):
     image = jnp.moveaxis(image, 0, -1)
   return image
@@ -113,8 +115,9 @@ def _pair(fn: str, name: str, value, *, integer: bool):
   if isinstance(value, Sequence) and not isinstance(value, str):
     if len(value) != 2:
       raise ValueError(
-          f"{fn}: {name}={value!r} has {len(value)} entries; give one number or a "
-          "(height, width) pair")
+        f"{fn}: {name}={value!r} has {len(value)} entries; give one number or a "
+        "(height, width) pair"
+      )
     pair = tuple(value)
   else:
     pair = (value, value)
@@ -144,7 +147,8 @@ def _resample(image, matrix, offset, *, order, mode, cval):
   height, width, _ = image.shape
   dtype = compute_dtype(image.dtype)
   rows, cols = jnp.meshgrid(
-      jnp.arange(height, dtype=dtype), jnp.arange(width, dtype=dtype), indexing="ij")
+    jnp.arange(height, dtype=dtype), jnp.arange(width, dtype=dtype), indexing="ij"
+  )
   centre = ((height - 1) / 2.0, (width - 1) / 2.0)
   matrix = jnp.asarray(matrix, dtype)
   offset = jnp.asarray(offset, dtype)
@@ -154,8 +158,7 @@ def _resample(image, matrix, offset, *, order, mode, cval):
   src_c = matrix[1, 0] * dr + matrix[1, 1] * dc + centre[1] + offset[1]
 
   def one_channel(channel):
-    return ndimage.map_coordinates(
-        channel, (src_r, src_c), order=order, mode=mode, cval=cval)
+    return ndimage.map_coordinates(channel, (src_r, src_c), order=order, mode=mode, cval=cval)
 
   out = jax.vmap(one_channel, in_axes=-1, out_axes=-1)(image.astype(dtype))
   return _cast_back(out, image.dtype)
@@ -248,8 +251,9 @@ def random_flip_left_right(key, image, *, probability=0.5, channel_axis: int = -
     Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional
     Neural Networks", 2012.
   """
-  return _random_flip("random_flip_left_right", lambda x: jnp.flip(x, 1), key, image,
-                      probability, channel_axis)
+  return _random_flip(
+    "random_flip_left_right", lambda x: jnp.flip(x, 1), key, image, probability, channel_axis
+  )
 
 
 def random_flip_up_down(key, image, *, probability=0.5, channel_axis: int = -1):
@@ -276,15 +280,17 @@ def random_flip_up_down(key, image, *, probability=0.5, channel_axis: int = -1):
   References:
     Simard, Steinkraus & Platt, 2003.
   """
-  return _random_flip("random_flip_up_down", lambda x: jnp.flip(x, 0), key, image,
-                      probability, channel_axis)
+  return _random_flip(
+    "random_flip_up_down", lambda x: jnp.flip(x, 0), key, image, probability, channel_axis
+  )
 
 
 # ----------------------------------------------------------------------------- crop
 
 
-def random_crop(key, image, *, crop_size, padding=0, pad_mode: str = "constant",
-                channel_axis: int = -1):
+def random_crop(
+  key, image, *, crop_size, padding=0, pad_mode: str = "constant", channel_axis: int = -1
+):
   r"""Pads, then crops a random window (seed 000 裁剪; the CIFAR "pad 4, crop 32" recipe).
 
   The image is padded by ``padding`` pixels on each side (``jnp.pad`` mode
@@ -336,14 +342,16 @@ def random_crop(key, image, *, crop_size, padding=0, pad_mode: str = "constant",
   for axis, size, limit in (("height", crop_h, padded_h), ("width", crop_w, padded_w)):
     if size > limit:  # element by element, never a tuple comparison
       raise ValueError(
-          f"{fn}: crop_size={crop_size!r} has {axis} {size} > {limit}, the padded "
-          f"image {axis} ({padded_h}x{padded_w} after padding={padding!r}); choose a "
-          f"crop {axis} <= {limit}")
+        f"{fn}: crop_size={crop_size!r} has {axis} {size} > {limit}, the padded "
+        f"image {axis} ({padded_h}x{padded_w} after padding={padding!r}); choose a "
+        f"crop {axis} <= {limit}"
+      )
   if pad_h or pad_w:
     hwc = jnp.pad(hwc, ((pad_h, pad_h), (pad_w, pad_w), (0, 0)), mode=pad_mode)
   # (r, s) ~ U{0..H+2p_h-h} x U{0..W+2p_w-w}, one draw for both axes
   top, left = random.randint(
-      key, (2,), 0, jnp.array([padded_h - crop_h + 1, padded_w - crop_w + 1]))
+    key, (2,), 0, jnp.array([padded_h - crop_h + 1, padded_w - crop_w + 1])
+  )
   out = lax.dynamic_slice(hwc, (top, left, 0), (crop_h, crop_w, channels))
   return _from_hwc(out, channel_axis)
 
@@ -351,8 +359,9 @@ def random_crop(key, image, *, crop_size, padding=0, pad_mode: str = "constant",
 # ----------------------------------------------------------------------------- rotate
 
 
-def rotate(image, angle, *, order: int = 1, mode: str = "nearest", cval=0.0,
-           channel_axis: int = -1):
+def rotate(
+  image, angle, *, order: int = 1, mode: str = "nearest", cval=0.0, channel_axis: int = -1
+):
   r"""Rotates an image about its centre (seed 002 旋转), as ``dm_pix.rotate``.
 
   ``angle`` is in RADIANS, COUNTER-CLOCKWISE as the image is displayed (row 0 at the
@@ -399,8 +408,9 @@ def rotate(image, angle, *, order: int = 1, mode: str = "nearest", cval=0.0,
   return _from_hwc(out, channel_axis)
 
 
-def random_rotate(key, image, *, max_angle, order: int = 1, mode: str = "nearest",
-                  cval=0.0, channel_axis: int = -1):
+def random_rotate(
+  key, image, *, max_angle, order: int = 1, mode: str = "nearest", cval=0.0, channel_axis: int = -1
+):
   r"""Rotates by an angle drawn uniformly in ``[-max_angle, max_angle]`` (seed 002 旋转).
 
   .. math:: \theta \sim U[-\theta_{max}, \theta_{max}],\quad
@@ -430,15 +440,13 @@ def random_rotate(key, image, *, max_angle, order: int = 1, mode: str = "nearest
   check_non_negative("random_rotate", "max_angle", max_angle)
   _to_hwc("random_rotate", image, channel_axis)
   angle = random.uniform(key, (), jnp.float32, -max_angle, max_angle)  # θ ~ U[-m, m]
-  return rotate(image, angle, order=order, mode=mode, cval=cval,
-                channel_axis=channel_axis)
+  return rotate(image, angle, order=order, mode=mode, cval=cval, channel_axis=channel_axis)
 
 
 # ----------------------------------------------------------------------------- zoom
 
 
-def zoom(image, factor, *, order: int = 1, mode: str = "nearest", cval=0.0,
-         channel_axis: int = -1):
+def zoom(image, factor, *, order: int = 1, mode: str = "nearest", cval=0.0, channel_axis: int = -1):
   r"""Scales the content about the centre, keeping the image size (seed 002 缩放).
 
   ``factor > 1`` zooms in (content enlarged, borders cut off); ``factor < 1`` zooms
@@ -485,8 +493,17 @@ def zoom(image, factor, *, order: int = 1, mode: str = "nearest", cval=0.0,
   return _from_hwc(out, channel_axis)
 
 
-def random_zoom(key, image, *, min_factor, max_factor, order: int = 1,
-                mode: str = "nearest", cval=0.0, channel_axis: int = -1):
+def random_zoom(
+  key,
+  image,
+  *,
+  min_factor,
+  max_factor,
+  order: int = 1,
+  mode: str = "nearest",
+  cval=0.0,
+  channel_axis: int = -1,
+):
   r"""Zooms by a factor drawn uniformly in ``[min_factor, max_factor]`` (seed 002 缩放).
 
   .. math:: s \sim U[s_{min}, s_{max}],\quad y = \operatorname{zoom}(x, s)
@@ -518,22 +535,22 @@ def random_zoom(key, image, *, min_factor, max_factor, order: int = 1,
   fn = "random_zoom"
   check_positive(fn, "min_factor", min_factor)
   check_positive(fn, "max_factor", max_factor)
-  if (is_static_number(min_factor) and is_static_number(max_factor)
-      and max_factor < min_factor):
+  if is_static_number(min_factor) and is_static_number(max_factor) and max_factor < min_factor:
     raise ValueError(
-        f"{fn}: max_factor={max_factor!r} < min_factor={min_factor!r}; choose "
-        "min_factor <= max_factor")
+      f"{fn}: max_factor={max_factor!r} < min_factor={min_factor!r}; choose "
+      "min_factor <= max_factor"
+    )
   _to_hwc(fn, image, channel_axis)
   factor = random.uniform(key, (), jnp.float32, min_factor, max_factor)  # s ~ U[a, b]
-  return zoom(image, factor, order=order, mode=mode, cval=cval,
-              channel_axis=channel_axis)
+  return zoom(image, factor, order=order, mode=mode, cval=cval, channel_axis=channel_axis)
 
 
 # ----------------------------------------------------------------------------- translate
 
 
-def translate(image, shift, *, order: int = 1, mode: str = "nearest", cval=0.0,
-              channel_axis: int = -1):
+def translate(
+  image, shift, *, order: int = 1, mode: str = "nearest", cval=0.0, channel_axis: int = -1
+):
   r"""Shifts the content by ``shift = (dy, dx)`` pixels (seed 002 平移).
 
   Positive ``dy`` moves the content DOWN, positive ``dx`` to the RIGHT:
@@ -571,15 +588,21 @@ def translate(image, shift, *, order: int = 1, mode: str = "nearest", cval=0.0,
   dtype = compute_dtype(hwc.dtype)
   shift = jnp.asarray(shift, dtype)
   if shift.shape != (2,):
-    raise ValueError(
-        f"{fn}: shift has shape {shift.shape}; give (dy, dx), two numbers")
-  out = _resample(hwc, jnp.eye(2, dtype=dtype), -shift,  # input = o - d
-                  order=order, mode=mode, cval=cval)
+    raise ValueError(f"{fn}: shift has shape {shift.shape}; give (dy, dx), two numbers")
+  out = _resample(
+    hwc,
+    jnp.eye(2, dtype=dtype),
+    -shift,  # input = o - d
+    order=order,
+    mode=mode,
+    cval=cval,
+  )
   return _from_hwc(out, channel_axis)
 
 
-def random_translate(key, image, *, max_shift, mode: str = "nearest", cval=0.0,
-                     channel_axis: int = -1):
+def random_translate(
+  key, image, *, max_shift, mode: str = "nearest", cval=0.0, channel_axis: int = -1
+):
   r"""Shifts by a random whole number of pixels per axis (seed 002 平移).
 
   .. math:: d_y \sim U\{-m_y..m_y\},\ d_x \sim U\{-m_x..m_x\},
@@ -615,8 +638,7 @@ def random_translate(key, image, *, max_shift, mode: str = "nearest", cval=0.0,
   _to_hwc(fn, image, channel_axis)
   bound = jnp.array([max_y, max_x])
   shift = random.randint(key, (2,), -bound, bound + 1)  # (d_y, d_x) ~ U{-m..m}
-  return translate(image, shift, order=0, mode=mode, cval=cval,
-                   channel_axis=channel_axis)
+  return translate(image, shift, order=0, mode=mode, cval=cval, channel_axis=channel_axis)
 
 
 # ----------------------------------------------------------------------------- noise
@@ -654,12 +676,14 @@ def gaussian_noise(key, image, *, stddev, channel_axis: int = -1):
   _to_hwc(fn, image, channel_axis)
   if not jnp.issubdtype(image.dtype, jnp.floating):
     raise ValueError(
-        f"{fn}: image dtype {image.dtype} is not floating; convert first, e.g. "
-        "image.astype(jnp.float32) / 255")
+      f"{fn}: image dtype {image.dtype} is not floating; convert first, e.g. "
+      "image.astype(jnp.float32) / 255"
+    )
   dtype = compute_dtype(image.dtype)
   noise = random.normal(key, image.shape, dtype)  # ε ~ N(0, 1)
   return (image.astype(dtype) + jnp.asarray(stddev, dtype) * noise).astype(
-      image.dtype)  # y = x + σ ε
+    image.dtype
+  )  # y = x + σ ε
 
 
 # ----------------------------------------------------------------------------- cutout
@@ -705,15 +729,15 @@ def cutout(key, image, *, size, fill=0, channel_axis: int = -1):
   for axis, value, limit in (("height", size_h, height), ("width", size_w, width)):
     if value <= 0 or value > limit:
       raise ValueError(
-          f"{fn}: size={size!r} has {axis} {value}, outside [1, {limit}] (image "
-          f"{height}x{width}); choose a patch {axis} in [1, {limit}]")
+        f"{fn}: size={size!r} has {axis} {value}, outside [1, {limit}] (image "
+        f"{height}x{width}); choose a patch {axis} in [1, {limit}]"
+      )
   # (r, s) ~ U{0..H-1} x U{0..W-1}
   centre_r, centre_s = random.randint(key, (2,), 0, jnp.array([height, width]))
   top, left = centre_r - size_h // 2, centre_s - size_w // 2
   rows = jnp.arange(height)[:, None, None]
   cols = jnp.arange(width)[None, :, None]
-  inside = ((rows >= top) & (rows < top + size_h)
-            & (cols >= left) & (cols < left + size_w))
+  inside = (rows >= top) & (rows < top + size_h) & (cols >= left) & (cols < left + size_w)
   out = jnp.where(inside, jnp.asarray(fill, hwc.dtype), hwc)
   return _from_hwc(out, channel_axis)
 
@@ -763,13 +787,15 @@ def mixup(key, images, labels, *, alpha):
     if value.ndim < 1:
       raise ValueError(f"{fn}: {name} is a scalar; give a batch with a leading axis")
     if not jnp.issubdtype(value.dtype, jnp.floating):
-      hint = (" (integer class ids: use jax.nn.one_hot(labels, num_classes))"
-              if name == "labels" else "")
+      hint = (
+        " (integer class ids: use jax.nn.one_hot(labels, num_classes))" if name == "labels" else ""
+      )
       raise ValueError(f"{fn}: {name} dtype {value.dtype} is not floating{hint}")
   if images.shape[0] != labels.shape[0]:
     raise ValueError(
-        f"{fn}: images has batch size {images.shape[0]} but labels has "
-        f"{labels.shape[0]}; give one label row per image")
+      f"{fn}: images has batch size {images.shape[0]} but labels has "
+      f"{labels.shape[0]}; give one label row per image"
+    )
   key_lam, key_perm = random.split(key)
   lam = random.beta(key_lam, alpha, alpha, (), jnp.float32)  # λ ~ Beta(α, α)
   perm = random.permutation(key_perm, images.shape[0])  # π
@@ -781,4 +807,3 @@ def mixup(key, images, labels, *, alpha):
     return (lam_ * v32 + (1 - lam_) * v32[perm]).astype(v.dtype)  # λ v + (1-λ) v[π]
 
   return mix(images), mix(labels)
-

@@ -80,9 +80,13 @@ def digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
   with ref.open("rb") as f, np.load(f, allow_pickle=False) as npz:
     images, labels = npz["images"], npz["labels"]
   x = (images.astype(np.float32) / 16.0)[..., None]
-  return Dataset("digits", *_split(x, labels.astype(np.int32), test_fraction, seed),
-                 num_classes=10, kind="image",
-                 description="scikit-learn digits, 8x8x1, 10 classes")
+  return Dataset(
+    "digits",
+    *_split(x, labels.astype(np.int32), test_fraction, seed),
+    num_classes=10,
+    kind="image",
+    description="scikit-learn digits, 8x8x1, 10 classes",
+  )
 
 
 def spirals(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -97,8 +101,13 @@ def spirals(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     ys.append(np.full(n, c))
   x = np.concatenate(xs).astype(np.float32)
   y = np.concatenate(ys).astype(np.int32)
-  return Dataset("spirals", *_split(x, y, test_fraction, seed), num_classes=k,
-                 kind="vector", description="3 interleaved 2-D spirals, 900 points")
+  return Dataset(
+    "spirals",
+    *_split(x, y, test_fraction, seed),
+    num_classes=k,
+    kind="vector",
+    description="3 interleaved 2-D spirals, 900 points",
+  )
 
 
 def sequence(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -120,8 +129,13 @@ def sequence(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
   marks[rows, second] = 1.0
   y = (values[rows, first] > values[rows, second]).astype(np.int32)
   x = np.stack([values, marks], axis=-1)
-  return Dataset("sequence", *_split(x, y, test_fraction, seed), num_classes=2,
-                 kind="sequence", description=f"marked-value comparison, {length} steps x 2")
+  return Dataset(
+    "sequence",
+    *_split(x, y, test_fraction, seed),
+    num_classes=2,
+    kind="sequence",
+    description=f"marked-value comparison, {length} steps x 2",
+  )
 
 
 BUILTIN = {"digits": digits, "spirals": spirals, "sequence": sequence}
@@ -134,8 +148,10 @@ def _labels(path, y, where):
   """Integer labels as int32; ValueError for fractions, negatives, NaN or strings."""
   y = np.asarray(y)
   if y.ndim != 1:
-    raise ValueError(f"{path}: {where} labels have shape {y.shape}; need one integer "
-                     "label per example (a 1-D array)")
+    raise ValueError(
+      f"{path}: {where} labels have shape {y.shape}; need one integer "
+      "label per example (a 1-D array)"
+    )
   if y.dtype.kind in "iu":
     out = y.astype(np.int64)
   elif y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
@@ -153,14 +169,18 @@ def _features(path, x, where):
   if x.dtype.kind not in "iufb":
     raise ValueError(f"{path}: {where} features have dtype {x.dtype}; need numbers")
   if x.ndim not in KINDS:
-    raise ValueError(f"{path}: {where} features have shape {x.shape}; need (N, D) vectors, "
-                     "(N, T, D) sequences or (N, H, W, C) images")
+    raise ValueError(
+      f"{path}: {where} features have shape {x.shape}; need (N, D) vectors, "
+      "(N, T, D) sequences or (N, H, W, C) images"
+    )
   x = x.astype(np.float32)
   bad = ~np.isfinite(x)
   if bad.any():
     row = int(np.argwhere(bad)[0][0])
-    raise ValueError(f"{path}: {where} features hold {int(bad.sum())} NaN or infinite "
-                     f"value(s), the first in example {row}; clean or impute them first")
+    raise ValueError(
+      f"{path}: {where} features hold {int(bad.sum())} NaN or infinite "
+      f"value(s), the first in example {row}; clean or impute them first"
+    )
   return x
 
 
@@ -173,15 +193,26 @@ def _from_arrays(path, x_tr, y_tr, x_te, y_te, description) -> Dataset:
     if len(x) == 0:
       raise ValueError(f"{path}: no {where} examples; need at least one")
   if x_tr.shape[1:] != x_te.shape[1:]:
-    raise ValueError(f"{path}: training examples have shape {x_tr.shape[1:]}, test "
-                     f"examples {x_te.shape[1:]}; they must match")
+    raise ValueError(
+      f"{path}: training examples have shape {x_tr.shape[1:]}, test "
+      f"examples {x_te.shape[1:]}; they must match"
+    )
   classes = np.unique(np.concatenate([y_tr, y_te]))
   if len(classes) < 2:
-    raise ValueError(f"{path}: all labels are {classes[0] if len(classes) else None}; "
-                     "a classifier needs at least 2 classes")
-  return Dataset(os.path.basename(path), x_tr, y_tr, x_te, y_te,
-                 num_classes=int(classes.max()) + 1, kind=KINDS[x_tr.ndim],
-                 description=description)
+    raise ValueError(
+      f"{path}: all labels are {classes[0] if len(classes) else None}; "
+      "a classifier needs at least 2 classes"
+    )
+  return Dataset(
+    os.path.basename(path),
+    x_tr,
+    y_tr,
+    x_te,
+    y_te,
+    num_classes=int(classes.max()) + 1,
+    kind=KINDS[x_tr.ndim],
+    description=description,
+  )
 
 
 def _split_file(path, x, y, test_fraction, seed, description):
@@ -189,19 +220,21 @@ def _split_file(path, x, y, test_fraction, seed, description):
   if len(x) != len(y):
     raise ValueError(f"{path}: {len(x)} examples but {len(y)} labels")
   if len(x) < 2:
-    raise ValueError(f"{path}: {len(x)} example(s); need at least 2 to split into train "
-                     "and test")
+    raise ValueError(f"{path}: {len(x)} example(s); need at least 2 to split into train and test")
   n_test = int(round(test_fraction * len(x)))
   if not 1 <= n_test < len(x):
-    raise ValueError(f"{path}: test_fraction={test_fraction} of {len(x)} examples leaves "
-                     f"{n_test} for testing; choose a fraction giving 1..{len(x) - 1}")
+    raise ValueError(
+      f"{path}: test_fraction={test_fraction} of {len(x)} examples leaves "
+      f"{n_test} for testing; choose a fraction giving 1..{len(x) - 1}"
+    )
   return _from_arrays(path, *_split(x, y, test_fraction, seed), description)
 
 
 def _load_npz(path, test_fraction, seed) -> Dataset:
   if not zipfile.is_zipfile(path):
-    raise ValueError(f"{path}: not a readable .npz file (not a zip archive); write one "
-                     "with numpy.savez")
+    raise ValueError(
+      f"{path}: not a readable .npz file (not a zip archive); write one with numpy.savez"
+    )
   try:
     with np.load(path, allow_pickle=False) as npz:
       keys = set(npz.files)
@@ -209,18 +242,26 @@ def _load_npz(path, test_fraction, seed) -> Dataset:
         arrays = [npz[k] for k in ("x_train", "y_train", "x_test", "y_test")]
         return _from_arrays(path, *arrays, description="npz with its own train/test split")
       if {"x", "y"} <= keys:
-        return _split_file(path, npz["x"], npz["y"], test_fraction, seed,
-                           f"npz x/y, split {1 - test_fraction:g}/{test_fraction:g}")
+        return _split_file(
+          path,
+          npz["x"],
+          npz["y"],
+          test_fraction,
+          seed,
+          f"npz x/y, split {1 - test_fraction:g}/{test_fraction:g}",
+        )
   except (zipfile.BadZipFile, OSError, EOFError) as e:
     raise ValueError(f"{path}: not a readable .npz file ({e})") from None
   except ValueError as e:
     if str(e).startswith(path):
       raise
     # np.load refuses object (pickled) arrays with allow_pickle=False.
-    raise ValueError(f"{path}: cannot be read without pickle ({e}); save plain numeric "
-                     "arrays with numpy.savez") from None
-  raise ValueError(f"{path}: holds {sorted(keys) or 'no arrays'}; need x_train, y_train, "
-                   "x_test, y_test or x, y")
+    raise ValueError(
+      f"{path}: cannot be read without pickle ({e}); save plain numeric arrays with numpy.savez"
+    ) from None
+  raise ValueError(
+    f"{path}: holds {sorted(keys) or 'no arrays'}; need x_train, y_train, x_test, y_test or x, y"
+  )
 
 
 def _is_number(text):
@@ -247,19 +288,26 @@ def _load_csv(path, test_fraction, seed) -> Dataset:
   values = np.empty((len(rows), width), np.float64)
   for j, (line, r) in enumerate(rows):
     if len(r) != width:
-      raise ValueError(f"{path}: line {line} has {len(r)} columns, the first row {width}; "
-                       "every row needs the same number")
+      raise ValueError(
+        f"{path}: line {line} has {len(r)} columns, the first row {width}; "
+        "every row needs the same number"
+      )
     try:
       values[j] = [float(c) for c in r]
     except ValueError:
       cell = next(c for c in r if not _is_number(c))
       raise ValueError(f"{path}: line {line} holds {cell.strip()!r}, not a number") from None
-  return _split_file(path, values[:, :-1], values[:, -1], test_fraction, seed,
-                     f"csv, {width - 1} features, split {1 - test_fraction:g}/{test_fraction:g}")
+  return _split_file(
+    path,
+    values[:, :-1],
+    values[:, -1],
+    test_fraction,
+    seed,
+    f"csv, {width - 1} features, split {1 - test_fraction:g}/{test_fraction:g}",
+  )
 
 
-def load(name_or_path: str | os.PathLike, *, test_fraction: float = 0.2,
-         seed: int = 0) -> Dataset:
+def load(name_or_path: str | os.PathLike, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
   """A built-in dataset by name, or the user's ``.npz`` / ``.csv`` file by path.
 
   Args:
@@ -275,21 +323,28 @@ def load(name_or_path: str | os.PathLike, *, test_fraction: float = 0.2,
     ValueError: an unknown name, a missing or malformed file (the message names the
       file and the problem), or a bad ``test_fraction``/``seed``.
   """
-  if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not (
-      0 < test_fraction < 1):
+  if (
+    isinstance(test_fraction, bool)
+    or not isinstance(test_fraction, (int, float))
+    or not (0 < test_fraction < 1)
+  ):
     raise ValueError(f"load: test_fraction={test_fraction!r} must be a number in (0, 1)")
   if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
     raise ValueError(f"load: seed={seed!r} must be an integer >= 0")
   if not isinstance(name_or_path, (str, os.PathLike)):
-    raise ValueError(f"load: name_or_path={name_or_path!r} must be a dataset name "
-                     f"({', '.join(BUILTIN)}) or a path to an .npz or .csv file")
+    raise ValueError(
+      f"load: name_or_path={name_or_path!r} must be a dataset name "
+      f"({', '.join(BUILTIN)}) or a path to an .npz or .csv file"
+    )
   name = os.fspath(name_or_path)
   if name in BUILTIN:
     return BUILTIN[name](test_fraction=test_fraction, seed=seed)
   ext = os.path.splitext(name)[1].lower()
   if ext not in (".npz", ".csv"):
-    raise ValueError(f"load: {name!r} is not a dataset; choose from {', '.join(BUILTIN)}, "
-                     "or give the path of an .npz or .csv file")
+    raise ValueError(
+      f"load: {name!r} is not a dataset; choose from {', '.join(BUILTIN)}, "
+      "or give the path of an .npz or .csv file"
+    )
   if not os.path.isfile(name):
     raise ValueError(f"load: no file at {name!r}")
   loader = _load_npz if ext == ".npz" else _load_csv

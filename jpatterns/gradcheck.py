@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
+from jax import lax
 
 from jpatterns._validation import check_positive_int
 
@@ -37,6 +37,7 @@ class GradCheckResult(NamedTuple):
     rel_errors: the relative error of every element, a pytree shaped like
       ``params`` (zeros for non-floating leaves, which are not checked).
   """
+
   max_rel_error: float
   path: str
   index: tuple
@@ -112,8 +113,8 @@ def check_grads(f, params, *, eps=None, floor=None, batch_size=None):
   checked = [i for i, leaf in enumerate(leaves) if jnp.issubdtype(leaf.dtype, jnp.floating)]
   if not checked:
     raise ValueError(
-        f"{fn}: params has no floating-point leaves to check; pass a pytree of "
-        "float arrays")
+      f"{fn}: params has no floating-point leaves to check; pass a pytree of float arrays"
+    )
   sizes = [leaves[i].size for i in checked]
   offsets = np.cumsum([0] + sizes)
   n = int(offsets[-1])
@@ -121,15 +122,16 @@ def check_grads(f, params, *, eps=None, floor=None, batch_size=None):
   def unflatten(theta):
     new = list(leaves)
     for j, i in enumerate(checked):
-      new[i] = theta[offsets[j]:offsets[j + 1]].reshape(leaves[i].shape)
+      new[i] = theta[offsets[j] : offsets[j + 1]].reshape(leaves[i].shape)
     return jax.tree_util.tree_unflatten(treedef, new)
 
   def f_flat(theta):
     out = jnp.asarray(f(unflatten(theta)))
     if out.shape != ():
       raise ValueError(
-          f"{fn}: f must return a scalar but returned shape {out.shape}; "
-          "reduce it (e.g. jnp.sum or .mean())")
+        f"{fn}: f must return a scalar but returned shape {out.shape}; "
+        "reduce it (e.g. jnp.sum or .mean())"
+      )
     return out.astype(dtype)
 
   theta = jnp.concatenate([leaves[i].astype(dtype).ravel() for i in checked])
@@ -165,12 +167,12 @@ def check_grads(f, params, *, eps=None, floor=None, batch_size=None):
   index = tuple(int(k) for k in np.unravel_index(worst - offsets[j], leaves[leaf_i].shape))
   rel_leaves = [np.zeros(leaf.shape) for leaf in leaves]
   for jj, i in enumerate(checked):
-    rel_leaves[i] = rel[offsets[jj]:offsets[jj + 1]].reshape(leaves[i].shape)
+    rel_leaves[i] = rel[offsets[jj] : offsets[jj + 1]].reshape(leaves[i].shape)
   return GradCheckResult(
-      max_rel_error=float(rel[worst]),
-      path=jax.tree_util.keystr(leaves_with_path[leaf_i][0]),
-      index=index,
-      numeric=float(numeric[worst]),
-      analytic=float(analytic[worst]),
-      rel_errors=jax.tree_util.tree_unflatten(treedef, rel_leaves),
+    max_rel_error=float(rel[worst]),
+    path=jax.tree_util.keystr(leaves_with_path[leaf_i][0]),
+    index=index,
+    numeric=float(numeric[worst]),
+    analytic=float(analytic[worst]),
+    rel_errors=jax.tree_util.tree_unflatten(treedef, rel_leaves),
   )

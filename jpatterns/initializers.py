@@ -41,20 +41,20 @@ from jpatterns import _validation
 from jpatterns._dtypes import compute_dtype
 
 __all__ = [
-    "variance_scaling",
-    "glorot_normal",
-    "glorot_uniform",
-    "he_normal",
-    "he_uniform",
-    "lecun_normal",
-    "lecun_uniform",
-    "truncated_normal",
-    "normal",
-    "uniform",
-    "orthogonal",
-    "zeros",
-    "ones",
-    "constant",
+  "variance_scaling",
+  "glorot_normal",
+  "glorot_uniform",
+  "he_normal",
+  "he_uniform",
+  "lecun_normal",
+  "lecun_uniform",
+  "truncated_normal",
+  "normal",
+  "uniform",
+  "orthogonal",
+  "zeros",
+  "ones",
+  "constant",
 ]
 
 _MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
@@ -79,8 +79,10 @@ def _canonical_shape(fn, shape):
 def _check_float_dtype(fn, dtype):
   dtype = jnp.dtype(dtype)
   if not jnp.issubdtype(dtype, jnp.floating):
-    raise ValueError(f"{fn}: dtype={dtype} is not a real floating dtype; choose "
-                     "float32, bfloat16, float16 or float64")
+    raise ValueError(
+      f"{fn}: dtype={dtype} is not a real floating dtype; choose "
+      "float32, bfloat16, float16 or float64"
+    )
   return dtype
 
 
@@ -90,9 +92,10 @@ def _axes(fn, name, axis, shape, needed):
   axes = (axis,) if isinstance(axis, int) else tuple(axis)
   if any(not isinstance(a, int) or not -ndim <= a < ndim for a in axes):
     raise ValueError(
-        f"{fn}: shape={shape} has {ndim} dimension(s), too few for {name}={axis!r}; "
-        f"the fan needs at least {needed} dimensions (a dense kernel is (in, out), "
-        "a conv kernel (H, W, in, out)), or pass in_axis/out_axis that exist")
+      f"{fn}: shape={shape} has {ndim} dimension(s), too few for {name}={axis!r}; "
+      f"the fan needs at least {needed} dimensions (a dense kernel is (in, out), "
+      "a conv kernel (H, W, in, out)), or pass in_axis/out_axis that exist"
+    )
   return _validation.canonical_axes(fn, name, axis, ndim)
 
 
@@ -104,9 +107,10 @@ def _compute_fans(fn, shape, in_axis, out_axis, batch_axis):
   batches = _axes(fn, "batch_axis", batch_axis, shape, needed)
   if set(ins) & set(outs) or set(batches) & (set(ins) | set(outs)):
     raise ValueError(
-        f"{fn}: in_axis={in_axis!r}, out_axis={out_axis!r}, batch_axis={batch_axis!r} "
-        f"overlap for shape={shape}; the fan needs distinct input and output axes "
-        "(at least 2 dimensions)")
+      f"{fn}: in_axis={in_axis!r}, out_axis={out_axis!r}, batch_axis={batch_axis!r} "
+      f"overlap for shape={shape}; the fan needs distinct input and output axes "
+      "(at least 2 dimensions)"
+    )
   if 0 in shape:  # empty kernel: no fan to speak of
     return 0.0, 0.0
   in_size = math.prod(shape[a] for a in ins)
@@ -116,8 +120,9 @@ def _compute_fans(fn, shape, in_axis, out_axis, batch_axis):
   return in_size * receptive_field, out_size * receptive_field  # fan_in, fan_out
 
 
-def _variance_scaling(fn, scale, mode, distribution, in_axis, out_axis, batch_axis,
-                      distributions=_DISTRIBUTIONS):
+def _variance_scaling(
+  fn, scale, mode, distribution, in_axis, out_axis, batch_axis, distributions=_DISTRIBUTIONS
+):
   """The one implementation behind every fan-based initializer (named ``fn``)."""
   _validation.check_positive(fn, "scale", scale)
   _validation.check_choice(fn, "mode", mode, _MODES)
@@ -129,9 +134,12 @@ def _variance_scaling(fn, scale, mode, distribution, in_axis, out_axis, batch_ax
     fan_in, fan_out = _compute_fans(fn, shape, in_axis, out_axis, batch_axis)
     if 0 in shape:  # empty kernel: nothing to sample (and a fan may be 0)
       return jnp.zeros(shape, dtype)
-    n = {"fan_in": fan_in, "fan_out": fan_out,
-         "fan_avg": (fan_in + fan_out) / 2,
-         "fan_geo_avg": (fan_in * fan_out) ** 0.5}[mode]
+    n = {
+      "fan_in": fan_in,
+      "fan_out": fan_out,
+      "fan_avg": (fan_in + fan_out) / 2,
+      "fan_geo_avg": (fan_in * fan_out) ** 0.5,
+    }[mode]
     variance = jnp.array(scale / n, dtype=dtype)  # σ² = scale / n
     if distribution == "normal":
       return jax.random.normal(key, shape, dtype) * jnp.sqrt(variance)  # N(0, σ²)
@@ -145,8 +153,7 @@ def _variance_scaling(fn, scale, mode, distribution, in_axis, out_axis, batch_ax
   return init
 
 
-def variance_scaling(scale, mode, distribution, *, in_axis=-2, out_axis=-1,
-                     batch_axis=()):
+def variance_scaling(scale, mode, distribution, *, in_axis=-2, out_axis=-1, batch_axis=()):
   r"""Zero-mean initializer whose variance scales with the fan (seed 002 参数初始化).
 
   .. math:: \operatorname{Var}[w] = \sigma^2 = \frac{\text{scale}}{n}, \quad
@@ -185,8 +192,9 @@ def variance_scaling(scale, mode, distribution, *, in_axis=-2, out_axis=-1,
     Glorot & Bengio, "Understanding the difficulty of training deep feedforward
     neural networks", 2010; He et al., "Delving Deep into Rectifiers", 2015.
   """
-  return _variance_scaling("variance_scaling", scale, mode, distribution, in_axis,
-                           out_axis, batch_axis)
+  return _variance_scaling(
+    "variance_scaling", scale, mode, distribution, in_axis, out_axis, batch_axis
+  )
 
 
 def glorot_normal(*, distribution="normal", in_axis=-2, out_axis=-1, batch_axis=()):
@@ -225,8 +233,9 @@ def glorot_normal(*, distribution="normal", in_axis=-2, out_axis=-1, batch_axis=
     Glorot & Bengio, "Understanding the difficulty of training deep feedforward
     neural networks", 2010.
   """
-  return _variance_scaling("glorot_normal", 1.0, "fan_avg", distribution, in_axis,
-                           out_axis, batch_axis, _NORMALS)
+  return _variance_scaling(
+    "glorot_normal", 1.0, "fan_avg", distribution, in_axis, out_axis, batch_axis, _NORMALS
+  )
 
 
 def glorot_uniform(*, in_axis=-2, out_axis=-1, batch_axis=()):
@@ -255,8 +264,9 @@ def glorot_uniform(*, in_axis=-2, out_axis=-1, batch_axis=()):
     Glorot & Bengio, "Understanding the difficulty of training deep feedforward
     neural networks", 2010.
   """
-  return _variance_scaling("glorot_uniform", 1.0, "fan_avg", "uniform", in_axis,
-                           out_axis, batch_axis)
+  return _variance_scaling(
+    "glorot_uniform", 1.0, "fan_avg", "uniform", in_axis, out_axis, batch_axis
+  )
 
 
 def he_normal(*, distribution="normal", in_axis=-2, out_axis=-1, batch_axis=()):
@@ -287,8 +297,9 @@ def he_normal(*, distribution="normal", in_axis=-2, out_axis=-1, batch_axis=()):
     He et al., "Delving Deep into Rectifiers: Surpassing Human-Level Performance on
     ImageNet Classification", 2015.
   """
-  return _variance_scaling("he_normal", 2.0, "fan_in", distribution, in_axis,
-                           out_axis, batch_axis, _NORMALS)
+  return _variance_scaling(
+    "he_normal", 2.0, "fan_in", distribution, in_axis, out_axis, batch_axis, _NORMALS
+  )
 
 
 def he_uniform(*, in_axis=-2, out_axis=-1, batch_axis=()):
@@ -315,8 +326,7 @@ def he_uniform(*, in_axis=-2, out_axis=-1, batch_axis=()):
   References:
     He et al., "Delving Deep into Rectifiers", 2015.
   """
-  return _variance_scaling("he_uniform", 2.0, "fan_in", "uniform", in_axis,
-                           out_axis, batch_axis)
+  return _variance_scaling("he_uniform", 2.0, "fan_in", "uniform", in_axis, out_axis, batch_axis)
 
 
 def lecun_normal(*, distribution="normal", in_axis=-2, out_axis=-1, batch_axis=()):
@@ -346,8 +356,9 @@ def lecun_normal(*, distribution="normal", in_axis=-2, out_axis=-1, batch_axis=(
     LeCun et al., "Efficient BackProp", 1998; Klambauer et al., "Self-Normalizing
     Neural Networks", 2017.
   """
-  return _variance_scaling("lecun_normal", 1.0, "fan_in", distribution, in_axis,
-                           out_axis, batch_axis, _NORMALS)
+  return _variance_scaling(
+    "lecun_normal", 1.0, "fan_in", distribution, in_axis, out_axis, batch_axis, _NORMALS
+  )
 
 
 def lecun_uniform(*, in_axis=-2, out_axis=-1, batch_axis=()):
@@ -374,8 +385,7 @@ def lecun_uniform(*, in_axis=-2, out_axis=-1, batch_axis=()):
   References:
     LeCun et al., "Efficient BackProp", 1998.
   """
-  return _variance_scaling("lecun_uniform", 1.0, "fan_in", "uniform", in_axis,
-                           out_axis, batch_axis)
+  return _variance_scaling("lecun_uniform", 1.0, "fan_in", "uniform", in_axis, out_axis, batch_axis)
 
 
 def truncated_normal(stddev, *, lower=-2.0, upper=2.0):
@@ -411,8 +421,7 @@ def truncated_normal(stddev, *, lower=-2.0, upper=2.0):
   """
   _validation.check_positive("truncated_normal", "stddev", stddev)
   if not lower < upper:
-    raise ValueError(f"truncated_normal: lower={lower!r} >= upper={upper!r}; "
-                     "choose lower < upper")
+    raise ValueError(f"truncated_normal: lower={lower!r} >= upper={upper!r}; choose lower < upper")
 
   def init(key, shape, dtype=jnp.float32):
     shape = _canonical_shape("truncated_normal", shape)
@@ -528,10 +537,11 @@ def orthogonal(*, scale=1.0, column_axis=-1):
     shape = _canonical_shape("orthogonal", shape)
     dtype = _check_float_dtype("orthogonal", dtype)
     if len(shape) < 2:
-      raise ValueError(f"orthogonal: shape={shape} has {len(shape)} dimension(s); "
-                       "an orthogonal matrix needs at least 2")
-    (axis,) = _validation.canonical_axes("orthogonal", "column_axis", column_axis,
-                                         len(shape))
+      raise ValueError(
+        f"orthogonal: shape={shape} has {len(shape)} dimension(s); "
+        "an orthogonal matrix needs at least 2"
+      )
+    (axis,) = _validation.canonical_axes("orthogonal", "column_axis", column_axis, len(shape))
     if 0 in shape:
       return jnp.zeros(shape, dtype)
     n_rows, n_cols = math.prod(shape) // shape[axis], shape[axis]

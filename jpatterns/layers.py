@@ -21,22 +21,22 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
+from jax import lax
 
 from jpatterns import initializers
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import check_choice, check_positive_int
 
 __all__ = [
-    "max_pool",
-    "avg_pool",
-    "residual",
-    "multi_head_attention",
-    "init_multi_head_attention",
-    "lstm_cell",
-    "init_lstm_params",
-    "init_lstm_carry",
+  "max_pool",
+  "avg_pool",
+  "residual",
+  "multi_head_attention",
+  "init_multi_head_attention",
+  "lstm_cell",
+  "init_lstm_params",
+  "init_lstm_carry",
 ]
 
 
@@ -46,11 +46,11 @@ def _per_dim(fn: str, name: str, value, ndim: int) -> tuple[int, ...]:
     value = (int(value),) * ndim
   else:
     value = tuple(value)
-  if len(value) != ndim or not all(
-      isinstance(v, numbers.Integral) and v > 0 for v in value):
+  if len(value) != ndim or not all(isinstance(v, numbers.Integral) and v > 0 for v in value):
     raise ValueError(
-        f"{fn}: {name}={value!r} is not valid for {ndim} spatial dimension(s); "
-        f"give a positive int or {ndim} positive ints")
+      f"{fn}: {name}={value!r} is not valid for {ndim} spatial dimension(s); "
+      f"give a positive int or {ndim} positive ints"
+    )
   return tuple(int(v) for v in value)
 
 
@@ -58,16 +58,18 @@ def _pool_setup(fn: str, x, window, strides, padding):
   """Validates pooling arguments; returns (dims, strides, pads) of rank x.ndim."""
   if x.ndim < 3:
     raise ValueError(
-        f"{fn}: x has rank {x.ndim} (shape {x.shape}); expected (N, *spatial, C), "
-        "rank >= 3 (add a batch axis with x[None] for a single example)")
+      f"{fn}: x has rank {x.ndim} (shape {x.shape}); expected (N, *spatial, C), "
+      "rank >= 3 (add a batch axis with x[None] for a single example)"
+    )
   if isinstance(window, numbers.Integral):
     n_spatial = x.ndim - 2
   else:
     n_spatial = len(tuple(window))
     if x.ndim != n_spatial + 2:
       raise ValueError(
-          f"{fn}: x has rank {x.ndim} (shape {x.shape}) but window={window!r} has "
-          f"{n_spatial} entries; x must be (N, *spatial, C) of rank {n_spatial + 2}")
+        f"{fn}: x has rank {x.ndim} (shape {x.shape}) but window={window!r} has "
+        f"{n_spatial} entries; x must be (N, *spatial, C) of rank {n_spatial + 2}"
+      )
   window = _per_dim(fn, "window", window, n_spatial)
   strides = window if strides is None else _per_dim(fn, "strides", strides, n_spatial)
   spatial = x.shape[1:-1]
@@ -77,19 +79,21 @@ def _pool_setup(fn: str, x, window, strides, padding):
   else:
     pads = tuple(tuple(p) for p in padding)
     if len(pads) != n_spatial or not all(
-        len(p) == 2 and all(isinstance(v, numbers.Integral) and v >= 0 for v in p)
-        for p in pads):
+      len(p) == 2 and all(isinstance(v, numbers.Integral) and v >= 0 for v in p) for p in pads
+    ):
       raise ValueError(
-          f"{fn}: padding={padding!r} is not valid; choose 'VALID', 'SAME' or "
-          f"{n_spatial} pairs (low, high) of non-negative ints")
+        f"{fn}: padding={padding!r} is not valid; choose 'VALID', 'SAME' or "
+        f"{n_spatial} pairs (low, high) of non-negative ints"
+      )
     pads = tuple((int(lo), int(hi)) for lo, hi in pads)
   for d, (n, w, (lo, hi)) in enumerate(zip(spatial, window, pads)):
     extra = 0 if isinstance(padding, str) else lo + hi
     if w > n + extra:  # element by element, not a tuple comparison
       raise ValueError(
-          f"{fn}: window={window!r} is larger than the input in spatial dimension "
-          f"{d} ({w} > {n + extra}, x shape {x.shape}); choose a window of at most "
-          f"{n + extra} there")
+        f"{fn}: window={window!r} is larger than the input in spatial dimension "
+        f"{d} ({w} > {n + extra}, x shape {x.shape}); choose a window of at most "
+        f"{n + extra} there"
+      )
   dims = (1, *window, 1)
   full_strides = (1, *strides, 1)
   full_pads = ((0, 0), *pads, (0, 0))
@@ -185,14 +189,12 @@ def avg_pool(x, *, window, strides=None, padding="VALID", count_include_pad=Fals
   dims, strides, pads = _pool_setup("avg_pool", x, window, strides, padding)
   ct = compute_dtype(x.dtype)
   zero = np.array(0, ct)  # concrete, so lax uses reduce_window_sum (see max_pool)
-  total = lax.reduce_window(
-      x.astype(ct), zero, lax.add, dims, strides, pads)  # sum over window
+  total = lax.reduce_window(x.astype(ct), zero, lax.add, dims, strides, pads)  # sum over window
   if count_include_pad or all(p == (0, 0) for p in pads):
     count = math.prod(dims)
   else:
     ones = jnp.ones((1, *x.shape[1:-1], 1), ct)
-    count = lax.reduce_window(
-        ones, zero, lax.add, dims, strides, pads)  # |W_i| real elements
+    count = lax.reduce_window(ones, zero, lax.add, dims, strides, pads)  # |W_i| real elements
   return (total / count).astype(x.dtype)  # y = sum / |W|
 
 
@@ -240,24 +242,27 @@ def residual(f: Callable[[Any], Any], x, *, projection=None):
     shortcut = x
     if jnp.shape(x) != fx_shape:
       raise ValueError(
-          f"residual: f(x) has shape {fx_shape} but x has shape {jnp.shape(x)}; "
-          "pass projection= (a (C_in, C_out) matrix or a function) to map x")
+        f"residual: f(x) has shape {fx_shape} but x has shape {jnp.shape(x)}; "
+        "pass projection= (a (C_in, C_out) matrix or a function) to map x"
+      )
   elif callable(projection):
     shortcut = projection(x)
   else:
     w = jnp.asarray(projection)
     if w.ndim != 2 or w.shape[0] != jnp.shape(x)[-1]:
       raise ValueError(
-          f"residual: projection has shape {w.shape}; expected a (C_in, C_out) "
-          f"matrix with C_in={jnp.shape(x)[-1]} (x's last axis)")
+        f"residual: projection has shape {w.shape}; expected a (C_in, C_out) "
+        f"matrix with C_in={jnp.shape(x)[-1]} (x's last axis)"
+      )
     dtype = jnp.result_type(x, w)
     shortcut = jnp.matmul(
-        x.astype(dtype), w.astype(dtype),
-        preferred_element_type=compute_dtype(dtype))  # shortcut = x W_s
+      x.astype(dtype), w.astype(dtype), preferred_element_type=compute_dtype(dtype)
+    )  # shortcut = x W_s
   if jnp.shape(shortcut) != fx_shape:
     raise ValueError(
-        f"residual: the projected shortcut has shape {jnp.shape(shortcut)} but f(x) "
-        f"has shape {fx_shape}; choose a projection giving {fx_shape}")
+      f"residual: the projected shortcut has shape {jnp.shape(shortcut)} but f(x) "
+      f"has shape {fx_shape}; choose a projection giving {fx_shape}"
+    )
   return fx + shortcut.astype(fx.dtype)  # y = f(x) + x
 
 
@@ -269,15 +274,15 @@ def _dense(x, w, b=None):
   the result has dtype ``result_type(x, w)``.
   """
   dtype = jnp.result_type(x, w)
-  y = jnp.matmul(jnp.asarray(x, dtype), jnp.asarray(w, dtype),
-                 preferred_element_type=compute_dtype(dtype))  # x W
+  y = jnp.matmul(
+    jnp.asarray(x, dtype), jnp.asarray(w, dtype), preferred_element_type=compute_dtype(dtype)
+  )  # x W
   if b is not None:
     y = y + jnp.asarray(b).astype(y.dtype)  # + b
   return y.astype(dtype)
 
 
-def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
-                         causal=False):
+def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None, causal=False):
   r"""Multi-head scaled dot-product attention (seed 000 Multi-Head Attention).
 
   .. math::
@@ -328,28 +333,32 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
     key_value = query
   for name in ("wq", "wk", "wv", "wo"):
     if name not in params or jnp.ndim(params[name]) != 2:
-      raise ValueError(f"{fn}: params[{name!r}] must be a 2-D matrix; got "
-                       f"{None if name not in params else jnp.shape(params[name])}")
+      raise ValueError(
+        f"{fn}: params[{name!r}] must be a 2-D matrix; got "
+        f"{None if name not in params else jnp.shape(params[name])}"
+      )
   dim = params["wq"].shape[1]
-  if (not isinstance(num_heads, numbers.Integral) or num_heads <= 0
-      or dim % num_heads):
+  if not isinstance(num_heads, numbers.Integral) or num_heads <= 0 or dim % num_heads:
     raise ValueError(
-        f"{fn}: num_heads={num_heads!r} does not divide dim={dim}; choose a "
-        f"positive divisor of {dim}")
+      f"{fn}: num_heads={num_heads!r} does not divide dim={dim}; choose a positive divisor of {dim}"
+    )
   if query.ndim < 2 or key_value.ndim < 2:
-    raise ValueError(f"{fn}: query {query.shape} and key_value {key_value.shape} "
-                     "must have shape (..., T, D)")
+    raise ValueError(
+      f"{fn}: query {query.shape} and key_value {key_value.shape} must have shape (..., T, D)"
+    )
   if query.shape[-1] != params["wq"].shape[0]:
-    raise ValueError(f"{fn}: query has {query.shape[-1]} features but params['wq'] "
-                     f"is {params['wq'].shape}")
+    raise ValueError(
+      f"{fn}: query has {query.shape[-1]} features but params['wq'] is {params['wq'].shape}"
+    )
   for name in ("wk", "wv"):
     if key_value.shape[-1] != params[name].shape[0] or params[name].shape[1] != dim:
-      raise ValueError(f"{fn}: key_value has {key_value.shape[-1]} features but "
-                       f"params[{name!r}] is {params[name].shape}; expected "
-                       f"({key_value.shape[-1]}, {dim})")
+      raise ValueError(
+        f"{fn}: key_value has {key_value.shape[-1]} features but "
+        f"params[{name!r}] is {params[name].shape}; expected "
+        f"({key_value.shape[-1]}, {dim})"
+      )
   if params["wo"].shape[0] != dim:
-    raise ValueError(f"{fn}: params['wo'] is {params['wo'].shape}; expected "
-                     f"({dim}, D_out)")
+    raise ValueError(f"{fn}: params['wo'] is {params['wo'].shape}; expected ({dim}, D_out)")
   head_dim = dim // num_heads
   dtype = query.dtype
   ct = compute_dtype(dtype)
@@ -360,8 +369,9 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
   q = split(_dense(query, params["wq"], params.get("bq")))  # Q = x_q W_q + b_q
   k = split(_dense(key_value.astype(dtype), params["wk"], params.get("bk")))
   v = split(_dense(key_value.astype(dtype), params["wv"], params.get("bv")))
-  logits = jnp.einsum("...thd,...shd->...hts", q, k,
-                      preferred_element_type=ct) / math.sqrt(head_dim)  # QK^T/√d_k
+  logits = jnp.einsum("...thd,...shd->...hts", q, k, preferred_element_type=ct) / math.sqrt(
+    head_dim
+  )  # QK^T/√d_k
   t_len, s_len = query.shape[-2], key_value.shape[-2]
   allowed = None
   if mask is not None:
@@ -372,14 +382,16 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
   if allowed is not None:
     logits = jnp.where(allowed, logits, jnp.finfo(ct).min)
   weights = jax.nn.softmax(logits, axis=-1)  # softmax over keys, float32
-  heads = jnp.einsum("...hts,...shd->...thd", weights.astype(dtype), v,
-                     preferred_element_type=ct).astype(dtype)  # Σ_s a_ts V_s
+  heads = jnp.einsum(
+    "...hts,...shd->...thd", weights.astype(dtype), v, preferred_element_type=ct
+  ).astype(dtype)  # Σ_s a_ts V_s
   concat = heads.reshape(*heads.shape[:-2], dim)  # [head_1, ..., head_H]
   return _dense(concat, params["wo"], params.get("bo")).astype(dtype)  # concat W_o + b_o
 
 
-def init_multi_head_attention(key, dim, *, kv_dim=None, out_dim=None, use_bias=True,
-                              dtype=jnp.float32):
+def init_multi_head_attention(
+  key, dim, *, kv_dim=None, out_dim=None, use_bias=True, dtype=jnp.float32
+):
   """Parameters for :func:`multi_head_attention` (seed 000 Multi-Head Attention).
 
   Weights are Glorot-uniform per ``(D_in, D)`` matrix, biases zero (torch's
@@ -412,19 +424,22 @@ def init_multi_head_attention(key, dim, *, kv_dim=None, out_dim=None, use_bias=T
   out_dim = dim if out_dim is None else out_dim
   for name, value in (("dim", dim), ("kv_dim", kv_dim), ("out_dim", out_dim)):
     if not isinstance(value, numbers.Integral) or value <= 0:
-      raise ValueError(f"init_multi_head_attention: {name}={value!r} must be a "
-                       "positive int")
+      raise ValueError(f"init_multi_head_attention: {name}={value!r} must be a positive int")
   init = initializers.glorot_uniform()
   kq, kk, kv, ko = jax.random.split(key, 4)
   params = {
-      "wq": init(kq, (dim, dim), dtype),
-      "wk": init(kk, (kv_dim, dim), dtype),
-      "wv": init(kv, (kv_dim, dim), dtype),
-      "wo": init(ko, (dim, out_dim), dtype),
+    "wq": init(kq, (dim, dim), dtype),
+    "wk": init(kk, (kv_dim, dim), dtype),
+    "wv": init(kv, (kv_dim, dim), dtype),
+    "wo": init(ko, (dim, out_dim), dtype),
   }
   if use_bias:
-    params.update(bq=jnp.zeros((dim,), dtype), bk=jnp.zeros((dim,), dtype),
-                  bv=jnp.zeros((dim,), dtype), bo=jnp.zeros((out_dim,), dtype))
+    params.update(
+      bq=jnp.zeros((dim,), dtype),
+      bk=jnp.zeros((dim,), dtype),
+      bv=jnp.zeros((dim,), dtype),
+      bo=jnp.zeros((out_dim,), dtype),
+    )
   return params
 
 
@@ -475,31 +490,42 @@ def lstm_cell(params, carry, x):
   c, h = carry
   w_i, w_h, b = params["w_i"], params["w_h"], params["b"]
   hidden = w_h.shape[0]
-  if (w_i.ndim != 2 or w_h.shape != (hidden, 4 * hidden)
-      or w_i.shape[1] != 4 * hidden or jnp.shape(b) != (4 * hidden,)):
+  if (
+    w_i.ndim != 2
+    or w_h.shape != (hidden, 4 * hidden)
+    or w_i.shape[1] != 4 * hidden
+    or jnp.shape(b) != (4 * hidden,)
+  ):
     raise ValueError(
-        f"{fn}: params shapes w_i={w_i.shape}, w_h={w_h.shape}, b={jnp.shape(b)} "
-        "do not fit; expected (in, 4H), (H, 4H), (4H,)")
+      f"{fn}: params shapes w_i={w_i.shape}, w_h={w_h.shape}, b={jnp.shape(b)} "
+      "do not fit; expected (in, 4H), (H, 4H), (4H,)"
+    )
   if x.shape[-1] != w_i.shape[0]:
-    raise ValueError(f"{fn}: x has {x.shape[-1]} features but params['w_i'] is "
-                     f"{w_i.shape}; expected x of shape (..., {w_i.shape[0]})")
+    raise ValueError(
+      f"{fn}: x has {x.shape[-1]} features but params['w_i'] is "
+      f"{w_i.shape}; expected x of shape (..., {w_i.shape[0]})"
+    )
   if c.shape[-1] != hidden or h.shape[-1] != hidden:
-    raise ValueError(f"{fn}: carry (c, h) has shapes {c.shape}, {h.shape}; expected "
-                     f"(..., {hidden}) each (carry order is (c, h))")
+    raise ValueError(
+      f"{fn}: carry (c, h) has shapes {c.shape}, {h.shape}; expected "
+      f"(..., {hidden}) each (carry order is (c, h))"
+    )
   ct = compute_dtype(x.dtype, h.dtype, c.dtype)
-  z = (jnp.matmul(x, w_i.astype(x.dtype), preferred_element_type=ct)
-       + jnp.matmul(h, w_h.astype(h.dtype), preferred_element_type=ct)
-       + b.astype(ct))  # z = x W_i + h W_h + b
+  z = (
+    jnp.matmul(x, w_i.astype(x.dtype), preferred_element_type=ct)
+    + jnp.matmul(h, w_h.astype(h.dtype), preferred_element_type=ct)
+    + b.astype(ct)
+  )  # z = x W_i + h W_h + b
   zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
-  new_c = (jax.nn.sigmoid(zf) * c.astype(ct)
-           + jax.nn.sigmoid(zi) * jnp.tanh(zg))  # c' = σ(f)·c + σ(i)·tanh(g)
+  new_c = jax.nn.sigmoid(zf) * c.astype(ct) + jax.nn.sigmoid(zi) * jnp.tanh(
+    zg
+  )  # c' = σ(f)·c + σ(i)·tanh(g)
   new_h = jax.nn.sigmoid(zo) * jnp.tanh(new_c)  # h' = σ(o)·tanh(c')
   new_c, new_h = new_c.astype(c.dtype), new_h.astype(h.dtype)
   return (new_c, new_h), new_h
 
 
-def init_lstm_params(key, in_features, hidden, *, forget_bias=1.0,
-                     dtype=jnp.float32):
+def init_lstm_params(key, in_features, hidden, *, forget_bias=1.0, dtype=jnp.float32):
   """Parameters for :func:`lstm_cell` (seed 003 §7).
 
   Keras' defaults: Glorot-uniform ``w_i``, orthogonal ``w_h``, zero bias except the
@@ -531,7 +557,7 @@ def init_lstm_params(key, in_features, hidden, *, forget_bias=1.0,
   ki, kh = jax.random.split(key)
   w_i = initializers.glorot_uniform()(ki, (in_features, 4 * hidden), dtype)
   w_h = initializers.orthogonal()(kh, (hidden, 4 * hidden), dtype)
-  b = jnp.zeros((4 * hidden,), dtype).at[hidden:2 * hidden].set(forget_bias)
+  b = jnp.zeros((4 * hidden,), dtype).at[hidden : 2 * hidden].set(forget_bias)
   return {"w_i": w_i, "w_h": w_h, "b": b}
 
 

@@ -31,12 +31,12 @@ from jpatterns._dtypes import compute_dtype
 from jpatterns.regularization import label_smoothing as _seed_label_smoothing
 
 __all__ = [
-    "softmax_cross_entropy",
-    "sigmoid_binary_cross_entropy",
-    "dice_loss",
-    "mean_squared_error",
-    "huber",
-    "focal_loss",
+  "softmax_cross_entropy",
+  "sigmoid_binary_cross_entropy",
+  "dice_loss",
+  "mean_squared_error",
+  "huber",
+  "focal_loss",
 ]
 
 
@@ -50,8 +50,9 @@ def _float(x):
 def _check_same_shape(fn, a_name, a, b_name, b):
   if a.shape != b.shape:
     raise ValueError(
-        f"{fn}: {b_name} has shape {b.shape} but {a_name} has shape {a.shape}; "
-        f"pass {b_name} with the shape of {a_name}")
+      f"{fn}: {b_name} has shape {b.shape} but {a_name} has shape {a.shape}; "
+      f"pass {b_name} with the shape of {a_name}"
+    )
 
 
 def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, axis=-1):
@@ -122,20 +123,22 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, axis=-1):
   num_classes = logits.shape[axis]
   if isinstance(label_smoothing, (int, float)) and label_smoothing > 0 and num_classes < 2:
     raise ValueError(
-        f"{fn}: label_smoothing={label_smoothing!r} needs at least 2 classes but "
-        f"logits has {num_classes} along axis {axis}; use label_smoothing=0")
+      f"{fn}: label_smoothing={label_smoothing!r} needs at least 2 classes but "
+      f"logits has {num_classes} along axis {axis}; use label_smoothing=0"
+    )
   dtype = logits.dtype
   z = logits.astype(compute_dtype(dtype))
   log_norm = jax.nn.logsumexp(z, axis=axis)  # log sum_k exp(z_k)
   eps = label_smoothing
 
   if jnp.issubdtype(labels.dtype, jnp.integer):
-    batch_shape = logits.shape[:axis] + logits.shape[axis + 1:]
+    batch_shape = logits.shape[:axis] + logits.shape[axis + 1 :]
     if labels.shape != batch_shape:
       raise ValueError(
-          f"{fn}: integer labels have shape {labels.shape} but logits "
-          f"{logits.shape} need {batch_shape} (logits without the class axis "
-          f"{axis}); pass one class index per example, or float one-hot labels")
+        f"{fn}: integer labels have shape {labels.shape} but logits "
+        f"{logits.shape} need {batch_shape} (logits without the class axis "
+        f"{axis}); pass one class index per example, or float one-hot labels"
+      )
     labels = labels.astype(jnp.int32)
     valid = (labels >= 0) & (labels < num_classes)
     safe = jnp.where(valid, labels, 0)
@@ -252,8 +255,9 @@ def dice_loss(predictions, targets, *, from_logits=True, smooth=1.0, axis=None):
   targets = jnp.asarray(targets)
   if predictions.ndim < 2:
     raise ValueError(
-        f"{fn}: predictions has rank {predictions.ndim} (shape {predictions.shape}); "
-        "pass (batch, ..., classes), with a trailing axis of size 1 for binary masks")
+      f"{fn}: predictions has rank {predictions.ndim} (shape {predictions.shape}); "
+      "pass (batch, ..., classes), with a trailing axis of size 1 for binary masks"
+    )
   _check_same_shape(fn, "predictions", predictions, "targets", targets)
   _validation.check_non_negative(fn, "smooth", smooth)
   ndim = predictions.ndim
@@ -263,8 +267,8 @@ def dice_loss(predictions, targets, *, from_logits=True, smooth=1.0, axis=None):
     axes = _validation.canonical_axes(fn, "axis", axis, ndim)
     if ndim - 1 in axes:
       raise ValueError(
-          f"{fn}: axis={axis!r} includes the class axis {ndim - 1}; "
-          "sum over the spatial axes only")
+        f"{fn}: axis={axis!r} includes the class axis {ndim - 1}; sum over the spatial axes only"
+      )
   dtype = predictions.dtype
   p = predictions.astype(compute_dtype(dtype))
   if from_logits:
@@ -400,8 +404,7 @@ def focal_loss(logits, labels, *, gamma=2.0, alpha=None):
   log_p = jax.nn.log_sigmoid(z)  # log sigma(z)
   log_q = jax.nn.log_sigmoid(-z)  # log (1 - sigma(z))
   # log(1 - p_t) = log(y sigma(-z) + (1 - y) sigma(z))
-  log_1m_pt = jax.nn.logsumexp(
-      jnp.stack([log_p, log_q]), axis=0, b=jnp.stack([1.0 - y, y]))
+  log_1m_pt = jax.nn.logsumexp(jnp.stack([log_p, log_q]), axis=0, b=jnp.stack([1.0 - y, y]))
   loss = ce * jnp.exp(gamma * log_1m_pt)  # (1 - p_t)^gamma (-log p_t)
   if alpha is not None:
     loss = (alpha * y + (1.0 - alpha) * (1.0 - y)) * loss  # alpha_t

@@ -18,27 +18,27 @@ from jax import lax
 from jpatterns import _validation as val
 from jpatterns._dtypes import compute_dtype
 from jpatterns._norm_core import (
-    BatchNormStats,
-    _check_eps,
-    _normalize,
-    _param,
-    batch_norm,
-    batch_norm_analytic,
-    init_batch_norm_stats,
+  BatchNormStats,
+  _check_eps,
+  _normalize,
+  _param,
+  batch_norm,
+  batch_norm_analytic,
+  init_batch_norm_stats,
 )
 
 __all__ = [
-    "BatchNormStats",
-    "init_batch_norm_stats",
-    "batch_norm",
-    "batch_norm_analytic",
-    "layer_norm",
-    "instance_norm",
-    "group_norm",
-    "rms_norm",
-    "weight_norm",
-    "local_response_norm",
-    "spectral_norm",
+  "BatchNormStats",
+  "init_batch_norm_stats",
+  "batch_norm",
+  "batch_norm_analytic",
+  "layer_norm",
+  "instance_norm",
+  "group_norm",
+  "rms_norm",
+  "weight_norm",
+  "local_response_norm",
+  "spectral_norm",
 ]
 
 
@@ -88,8 +88,10 @@ def _spatial_axes(fn, x, channel_axis, axis):
   else:
     axes = val.canonical_axes(fn, "axis", axis, x.ndim)
     if c in axes:
-      raise ValueError(f"{fn}: axis={axis!r} contains channel_axis={channel_axis}; "
-                       "reduce over non-channel axes only")
+      raise ValueError(
+        f"{fn}: axis={axis!r} contains channel_axis={channel_axis}; "
+        "reduce over non-channel axes only"
+      )
   return c, axes
 
 
@@ -128,8 +130,7 @@ def instance_norm(x, *, scale=None, bias=None, channel_axis=-1, axis=None, eps=1
   return _normalize(x, scale, bias, axes, eps=eps, center=True)
 
 
-def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=None,
-               eps=1e-5):
+def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=None, eps=1e-5):
   r"""Group normalization: channel groups normalized with the spatial axes (seed 002 GN).
 
   .. math::
@@ -169,10 +170,12 @@ def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=No
   channels = x.shape[c]
   val.check_positive_int(fn, "num_groups", num_groups)
   if channels % num_groups:
-    raise ValueError(f"{fn}: num_groups={num_groups} does not divide {channels} "
-                     f"channels; choose a divisor of {channels}")
+    raise ValueError(
+      f"{fn}: num_groups={num_groups} does not divide {channels} "
+      f"channels; choose a divisor of {channels}"
+    )
   if not axes:  # no spatial axes: reduce the contiguous C/G channels of each group
-    shape = x.shape[:c] + (num_groups, channels // num_groups) + x.shape[c + 1:]
+    shape = x.shape[:c] + (num_groups, channels // num_groups) + x.shape[c + 1 :]
     bshape = tuple(s if i in (c, c + 1) else 1 for i, s in enumerate(shape))
     scale = _param(fn, "scale", scale, (channels,), bshape)
     bias = _param(fn, "bias", bias, (channels,), bshape)
@@ -251,8 +254,9 @@ def weight_norm(v, g, *, axis=None, eps=1e-12):
   fn = "weight_norm"
   vv = jnp.asarray(v)
   _check_eps(fn, eps)
-  axes = (tuple(range(vv.ndim - 1)) if axis is None
-          else val.canonical_axes(fn, "axis", axis, vv.ndim))
+  axes = (
+    tuple(range(vv.ndim - 1)) if axis is None else val.canonical_axes(fn, "axis", axis, vv.ndim)
+  )
   feat = tuple(s for i, s in enumerate(vv.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(vv.shape))
   g = _param(fn, "g", g, feat, bshape)
@@ -309,8 +313,9 @@ def local_response_norm(x, *, size, k=2.0, alpha=1e-4, beta=0.75, channel_axis=-
   x32 = x.astype(ct)
   dims = tuple(size if i == c else 1 for i in range(x.ndim))
   pads = tuple((size // 2, (size - 1) // 2) if i == c else (0, 0) for i in range(x.ndim))
-  sq = lax.reduce_window(x32 * x32, 0.0, lax.add, dims, (1,) * x.ndim,
-                         pads)  # Σ_j (Y^j)² over the window
+  sq = lax.reduce_window(
+    x32 * x32, 0.0, lax.add, dims, (1,) * x.ndim, pads
+  )  # Σ_j (Y^j)² over the window
   return (x32 * (k + alpha * sq) ** (-beta)).astype(x.dtype)  # Y / (k + α Σ)^β
 
 
@@ -363,8 +368,10 @@ def spectral_norm(w, u, *, n_steps=1, eps=1e-12):
   ct = compute_dtype(w.dtype)
   mat = w.astype(ct).reshape(-1, w.shape[-1])
   if u.size != mat.shape[1]:
-    raise ValueError(f"{fn}: u has shape {u.shape}; expected ({mat.shape[1]},) or "
-                     f"(1, {mat.shape[1]}) for w of shape {w.shape}")
+    raise ValueError(
+      f"{fn}: u has shape {u.shape}; expected ({mat.shape[1]},) or "
+      f"(1, {mat.shape[1]}) for w of shape {w.shape}"
+    )
   uu = u.astype(ct).reshape(-1)
   vv = None
   for _ in range(n_steps):

@@ -32,20 +32,21 @@ from jpatterns import _validation
 from jpatterns._dtypes import compute_dtype
 
 __all__ = [
-    "MinMaxStats",
-    "StandardizationStats",
-    "WhiteningStats",
-    "fit_min_max",
-    "min_max_scale",
-    "fit_standardization",
-    "standardize",
-    "fit_whitening",
-    "whiten",
+  "MinMaxStats",
+  "StandardizationStats",
+  "WhiteningStats",
+  "fit_min_max",
+  "min_max_scale",
+  "fit_standardization",
+  "standardize",
+  "fit_whitening",
+  "whiten",
 ]
 
 
 class MinMaxStats(NamedTuple):
   """Fitted min-max scaling: ``y = x * scale + offset``."""
+
   data_min: jax.Array
   data_max: jax.Array
   scale: jax.Array
@@ -54,6 +55,7 @@ class MinMaxStats(NamedTuple):
 
 class StandardizationStats(NamedTuple):
   """Fitted standardization: ``y = (x - mean) / std``."""
+
   mean: jax.Array
   std: jax.Array
 
@@ -64,6 +66,7 @@ class WhiteningStats(NamedTuple):
   ``variances`` are the covariance eigenvalues kept (descending), ``components``
   the matching unit eigenvectors (columns, ``(d, k)``).
   """
+
   mean: jax.Array
   matrix: jax.Array
   variances: jax.Array
@@ -85,17 +88,19 @@ def _sample_axes(fn, axis, ndim):
   axes = _validation.canonical_axes(fn, "axis", axis, ndim)
   if axes != tuple(range(len(axes))):
     raise ValueError(
-        f"{fn}: axis={axis!r} must be the leading (sample) axes of an input of rank "
-        f"{ndim}, e.g. 0 or (0, 1, 2); move the sample axes first")
+      f"{fn}: axis={axis!r} must be the leading (sample) axes of an input of rank "
+      f"{ndim}, e.g. 0 or (0, 1, 2); move the sample axes first"
+    )
   return axes
 
 
 def _check_features(fn, x, feature_shape):
   n = len(feature_shape)
-  if x.ndim < n or tuple(x.shape[x.ndim - n:]) != tuple(feature_shape):
+  if x.ndim < n or tuple(x.shape[x.ndim - n :]) != tuple(feature_shape):
     raise ValueError(
-        f"{fn}: x has shape {x.shape} but the statistics were fitted on features of "
-        f"shape {tuple(feature_shape)}; pass x of shape (..., *{tuple(feature_shape)})")
+      f"{fn}: x has shape {x.shape} but the statistics were fitted on features of "
+      f"shape {tuple(feature_shape)}; pass x of shape (..., *{tuple(feature_shape)})"
+    )
 
 
 def fit_min_max(x, *, axis=0, feature_range=(0.0, 1.0)):
@@ -132,8 +137,7 @@ def fit_min_max(x, *, axis=0, feature_range=(0.0, 1.0)):
   axes = _sample_axes(fn, axis, x.ndim)
   lo, hi = feature_range
   if not lo < hi:
-    raise ValueError(
-        f"{fn}: feature_range={feature_range!r} must have low < high; e.g. (0.0, 1.0)")
+    raise ValueError(f"{fn}: feature_range={feature_range!r} must have low < high; e.g. (0.0, 1.0)")
   data_min = jnp.min(x, axis=axes)
   data_max = jnp.max(x, axis=axes)
   data_range = data_max - data_min  # max - min
@@ -293,16 +297,18 @@ def fit_whitening(x, *, method="zca", eps=1e-5, n_components=None):
   x = _acc(_float(x))
   if x.ndim != 2:
     raise ValueError(
-        f"{fn}: x has shape {x.shape}; pass a 2-D (samples, features) array "
-        "(reshape to (n, -1) first)")
+      f"{fn}: x has shape {x.shape}; pass a 2-D (samples, features) array "
+      "(reshape to (n, -1) first)"
+    )
   n, d = x.shape
   if n < 2:
     raise ValueError(f"{fn}: x has {n} sample; pass at least 2 samples (rows)")
   k = d if n_components is None else n_components
   if not isinstance(k, int) or not 1 <= k <= d:
     raise ValueError(
-        f"{fn}: n_components={n_components!r} is outside [1, {d}]; "
-        f"choose an integer in [1, {d}] or None")
+      f"{fn}: n_components={n_components!r} is outside [1, {d}]; "
+      f"choose an integer in [1, {d}] or None"
+    )
   mean = jnp.mean(x, axis=0)  # mu
   xc = x - mean
   cov = jnp.matmul(xc.T, xc, precision=lax.Precision.HIGHEST) / (n - 1)  # C = Xc^T Xc / (n-1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +26,7 @@ from jpatterns._validation import check_in_range, check_non_negative
 
 __all__ = ["l2_penalty", "l1_penalty", "label_smoothing"]
 
-Mask = Union[None, Any, Callable[[Any], Any]]
+Mask = Any | Callable[[Any], Any] | None
 
 
 def _full_mask(fn: str, mask: Mask, params) -> Any:
@@ -41,9 +41,10 @@ def _full_mask(fn: str, mask: Mask, params) -> Any:
     return jax.tree.map(lambda b, sub: jax.tree.map(lambda _: bool(b), sub), m, params)
   except (ValueError, TypeError) as e:
     raise ValueError(
-        f"{fn}: mask of structure {jax.tree.structure(m)} does not match (a prefix "
-        f"of) the params structure {jax.tree.structure(params)}; give one bool per "
-        f"leaf or subtree") from e
+      f"{fn}: mask of structure {jax.tree.structure(m)} does not match (a prefix "
+      f"of) the params structure {jax.tree.structure(params)}; give one bool per "
+      f"leaf or subtree"
+    ) from e
 
 
 def _signed_abs(w):
@@ -88,8 +89,11 @@ def l2_penalty(params, *, weight, mask: Mask = None) -> jax.Array:
   fn = "l2_penalty"
   _check_weight(fn, weight)
   full = _full_mask(fn, mask, params)
-  terms = [jnp.sum(jnp.square(w.astype(compute_dtype(w))))  # Σ w²
-           for w, m in zip(jax.tree.leaves(params), jax.tree.leaves(full)) if m]
+  terms = [
+    jnp.sum(jnp.square(w.astype(compute_dtype(w))))  # Σ w²
+    for w, m in zip(jax.tree.leaves(params), jax.tree.leaves(full))
+    if m
+  ]
   total = sum(terms) if terms else jnp.float32(0.0)
   return 0.5 * weight * total  # λ/2 Σ w²
 
@@ -125,14 +129,16 @@ def l1_penalty(params, *, weight, mask: Mask = None) -> jax.Array:
   fn = "l1_penalty"
   _check_weight(fn, weight)
   full = _full_mask(fn, mask, params)
-  terms = [jnp.sum(_signed_abs(w.astype(compute_dtype(w))))  # Σ |w|
-           for w, m in zip(jax.tree.leaves(params), jax.tree.leaves(full)) if m]
+  terms = [
+    jnp.sum(_signed_abs(w.astype(compute_dtype(w))))  # Σ |w|
+    for w, m in zip(jax.tree.leaves(params), jax.tree.leaves(full))
+    if m
+  ]
   total = sum(terms) if terms else jnp.float32(0.0)
   return weight * total  # λ Σ |w|
 
 
-def label_smoothing(labels, *, eps, num_classes: int | None = None,
-                    dtype=jnp.float32) -> jax.Array:
+def label_smoothing(labels, *, eps, num_classes: int | None = None, dtype=jnp.float32) -> jax.Array:
   r"""Label smoothing as seed 002 writes it: 1 − ε on the true class, ε/(K−1) elsewhere.
 
   .. math:: \tilde y = \Big[\tfrac{\epsilon}{K-1}, \dots, \tfrac{\epsilon}{K-1},
@@ -171,25 +177,28 @@ def label_smoothing(labels, *, eps, num_classes: int | None = None,
   if jnp.issubdtype(labels.dtype, jnp.integer):
     if num_classes is None:
       raise ValueError(
-          f"{fn}: integer labels need num_classes; pass num_classes=K (K >= 2) or "
-          f"one-hot labels")
+        f"{fn}: integer labels need num_classes; pass num_classes=K (K >= 2) or one-hot labels"
+      )
     k = num_classes
     y = jax.nn.one_hot(labels, k, dtype=dtype)
   elif jnp.issubdtype(labels.dtype, jnp.floating):
     if labels.ndim == 0:
       raise ValueError(
-          f"{fn}: one-hot labels must have the classes on a last axis; got a scalar "
-          f"(pass integer labels with num_classes instead)")
+        f"{fn}: one-hot labels must have the classes on a last axis; got a scalar "
+        f"(pass integer labels with num_classes instead)"
+      )
     k = labels.shape[-1]
     if num_classes is not None and num_classes != k:
       raise ValueError(
-          f"{fn}: num_classes={num_classes!r} differs from labels.shape[-1]={k}; "
-          f"omit num_classes or make them equal")
+        f"{fn}: num_classes={num_classes!r} differs from labels.shape[-1]={k}; "
+        f"omit num_classes or make them equal"
+      )
     y = labels
   else:
     raise ValueError(
-        f"{fn}: labels of dtype {labels.dtype} are neither integer class indices nor "
-        f"floating one-hot labels")
+      f"{fn}: labels of dtype {labels.dtype} are neither integer class indices nor "
+      f"floating one-hot labels"
+    )
   if not isinstance(k, numbers.Integral) or k < 2:
     raise ValueError(f"{fn}: num_classes={k!r} must be an integer >= 2 (ε/(K−1))")
   off = eps / (k - 1)  # ε/(K−1) on every other class

@@ -33,22 +33,22 @@ from jax import lax, random
 
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import (
-    canonical_axes,
-    check_in_range,
-    check_positive_int,
-    is_static_number,
+  canonical_axes,
+  check_in_range,
+  check_positive_int,
+  is_static_number,
 )
 from jpatterns.activations import _SELU_ALPHA, _SELU_SCALE
 
 __all__ = [
-    "dropout",
-    "dropconnect",
-    "dropconnect_inference",
-    "standout",
-    "gaussian_dropout",
-    "alpha_dropout",
-    "spatial_dropout",
-    "drop_path",
+  "dropout",
+  "dropconnect",
+  "dropconnect_inference",
+  "standout",
+  "gaussian_dropout",
+  "alpha_dropout",
+  "spatial_dropout",
+  "drop_path",
 ]
 
 # alpha' = -lambda * alpha is SELU's limit at -inf (constants of Klambauer et al., 2017).
@@ -82,13 +82,13 @@ def _identity(u):
 
 
 def dropout(
-    key,
-    x,
-    *,
-    rate,
-    inverted: bool = True,
-    broadcast_dims: Sequence[int] = (),
-    train: bool = True,
+  key,
+  x,
+  *,
+  rate,
+  inverted: bool = True,
+  broadcast_dims: Sequence[int] = (),
+  train: bool = True,
 ):
   r"""Dropout: zero each unit with probability ``rate`` (seed 002 DropOut; 003 §4; 004 §1).
 
@@ -169,26 +169,26 @@ def dropout(
 def _check_dense(fn: str, x, w, bias, bias_name: str = "bias", w_name: str = "w"):
   if w.ndim != 2:
     raise ValueError(
-        f"{fn}: {w_name} has shape {w.shape}; expected a 2-D kernel (in_features, "
-        "out_features)")
+      f"{fn}: {w_name} has shape {w.shape}; expected a 2-D kernel (in_features, out_features)"
+    )
   if x.ndim < 1 or x.shape[-1] != w.shape[0]:
     raise ValueError(
-        f"{fn}: x has shape {x.shape} but {w_name} has {w.shape[0]} input features; "
-        f"give x a last axis of size {w.shape[0]}")
+      f"{fn}: x has shape {x.shape} but {w_name} has {w.shape[0]} input features; "
+      f"give x a last axis of size {w.shape[0]}"
+    )
   if bias is not None and jnp.shape(bias) != (w.shape[1],):
-    raise ValueError(
-        f"{fn}: {bias_name} has shape {jnp.shape(bias)}; expected ({w.shape[1]},)")
+    raise ValueError(f"{fn}: {bias_name} has shape {jnp.shape(bias)}; expected ({w.shape[1]},)")
 
 
 def dropconnect(
-    key,
-    x,
-    w,
-    *,
-    rate,
-    bias=None,
-    activation: Callable | None = None,
-    inverted: bool = True,
+  key,
+  x,
+  w,
+  *,
+  rate,
+  bias=None,
+  activation: Callable | None = None,
+  inverted: bool = True,
 ):
   r"""DropConnect dense layer, training form (seed 002 DropConnect).
 
@@ -252,15 +252,15 @@ def dropconnect(
 
 
 def dropconnect_inference(
-    key,
-    x,
-    w,
-    *,
-    rate,
-    bias=None,
-    activation: Callable | None = None,
-    num_samples: int = 256,
-    inverted: bool = True,
+  key,
+  x,
+  w,
+  *,
+  rate,
+  bias=None,
+  activation: Callable | None = None,
+  num_samples: int = 256,
+  inverted: bool = True,
 ):
   r"""DropConnect test-time output by Gaussian moment matching (seed 002 DropConnect).
 
@@ -331,16 +331,16 @@ def dropconnect_inference(
 
 
 def standout(
-    key,
-    x,
-    w,
-    ws,
-    *,
-    bias=None,
-    gate_bias=None,
-    activation: Callable | None = None,
-    gate: Callable = jax.nn.sigmoid,
-    train: bool = True,
+  key,
+  x,
+  w,
+  ws,
+  *,
+  bias=None,
+  gate_bias=None,
+  activation: Callable | None = None,
+  gate: Callable = jax.nn.sigmoid,
+  train: bool = True,
 ):
   r"""Standout: dropout with adaptive, per-unit keep probabilities (seed 002 Standout).
 
@@ -524,13 +524,13 @@ def alpha_dropout(key, x, *, rate, train: bool = True):
 
 
 def spatial_dropout(
-    key,
-    x,
-    *,
-    rate,
-    channel_axis: int = -1,
-    batch_axis: int | None = None,
-    train: bool = True,
+  key,
+  x,
+  *,
+  rate,
+  channel_axis: int = -1,
+  batch_axis: int | None = None,
+  train: bool = True,
 ):
   r"""Spatial dropout: drop whole channels (feature maps) with probability ``rate``.
 
@@ -581,8 +581,7 @@ def spatial_dropout(
   if batch_axis is not None:
     (b,) = canonical_axes(fn, "batch_axis", batch_axis, x.ndim)
     if b in keep:
-      raise ValueError(
-          f"{fn}: batch_axis={batch_axis} is the channel axis; choose another axis")
+      raise ValueError(f"{fn}: batch_axis={batch_axis} is the channel axis; choose another axis")
     keep = keep + (b,)
   shared = tuple(d for d in range(x.ndim) if d not in keep)
   return dropout(key, x, rate=rate, broadcast_dims=shared, train=train)

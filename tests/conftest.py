@@ -4,12 +4,12 @@ import os
 
 # Must be set before jax initialises its CPU backend.
 os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8")
+  os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+)
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
-
 import torch  # noqa: E402,F401  (a hard test dependency: comparisons must not skip)
 
 torch.set_num_threads(1)

@@ -15,9 +15,9 @@ DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
 
 # Tolerances per dtype, for comparisons of one dtype's result with another's.
 TOL = {
-    jnp.dtype(jnp.float32): dict(rtol=1e-5, atol=1e-6),
-    jnp.dtype(jnp.bfloat16): dict(rtol=2e-2, atol=2e-2),
-    jnp.dtype(jnp.float16): dict(rtol=2e-3, atol=2e-3),
+  jnp.dtype(jnp.float32): dict(rtol=1e-5, atol=1e-6),
+  jnp.dtype(jnp.bfloat16): dict(rtol=2e-2, atol=2e-2),
+  jnp.dtype(jnp.float16): dict(rtol=2e-3, atol=2e-3),
 }
 
 
@@ -27,7 +27,8 @@ def tree_allclose(a, b, rtol=1e-5, atol=1e-6):
   assert ta == tb, f"tree structures differ: {ta} vs {tb}"
   for x, y in zip(la, lb):
     np.testing.assert_allclose(
-        np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=rtol, atol=atol)
+      np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=rtol, atol=atol
+    )
 
 
 def assert_jit_matches_eager(f, *args, rtol=1e-5, atol=1e-6):
@@ -54,14 +55,20 @@ def assert_dtypes_kept(f, make_args, dtypes=DTYPES):
     for leaf in jax.tree.leaves(out):
       if jnp.issubdtype(leaf.dtype, jnp.floating):
         assert leaf.dtype == jnp.dtype(dtype), (
-            f"{getattr(f, '__name__', f)}: {dtype.__name__} in, {leaf.dtype} out")
+          f"{getattr(f, '__name__', f)}: {dtype.__name__} in, {leaf.dtype} out"
+        )
 
 
 def assert_grad_finite(f, *args, argnums=0):
   """The gradient of sum(f) is finite everywhere."""
+
   def scalar(*a):
-    return sum(jnp.sum(l.astype(jnp.float32)) for l in jax.tree.leaves(f(*a))
-               if jnp.issubdtype(l.dtype, jnp.floating))
+    return sum(
+      jnp.sum(l.astype(jnp.float32))
+      for l in jax.tree.leaves(f(*a))
+      if jnp.issubdtype(l.dtype, jnp.floating)
+    )
+
   g = jax.grad(scalar, argnums=argnums)(*args)
   for leaf in jax.tree.leaves(g):
     assert np.all(np.isfinite(np.asarray(leaf, np.float64))), "non-finite gradient"
@@ -77,7 +84,8 @@ def assert_no_retrace(f, *args):
 
   g = jax.jit(counted)
   jax.block_until_ready(g(*args))
-  args2 = jax.tree.map(lambda a: a + 0 if hasattr(a, "dtype") and
-                       jnp.issubdtype(a.dtype, jnp.number) else a, args)
+  args2 = jax.tree.map(
+    lambda a: a + 0 if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.number) else a, args
+  )
   jax.block_until_ready(g(*args2))
   assert len(traces) == 1, f"traced {len(traces)} times"

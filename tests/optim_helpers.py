@@ -22,10 +22,10 @@ _rng = np.random.default_rng(0)
 _X = _rng.normal(size=(16, 4)).astype(np.float32)
 _Y = _rng.normal(size=(16, 2)).astype(np.float32)
 _MLP_INIT = {
-    "w1": (_rng.normal(size=(4, 3)) * 0.5).astype(np.float32),
-    "b1": (_rng.normal(size=(3,)) * 0.1).astype(np.float32),
-    "w2": (_rng.normal(size=(3, 2)) * 0.5).astype(np.float32),
-    "s": np.array([0.8, -1.2], np.float32),
+  "w1": (_rng.normal(size=(4, 3)) * 0.5).astype(np.float32),
+  "b1": (_rng.normal(size=(3,)) * 0.1).astype(np.float32),
+  "w2": (_rng.normal(size=(3, 2)) * 0.5).astype(np.float32),
+  "s": np.array([0.8, -1.2], np.float32),
 }
 
 
@@ -37,12 +37,12 @@ def _mlp_loss(p, xp, X, Y):
 
 def _rosen_loss(p, xp, X=None, Y=None):
   x, y = p["xy"][0], p["xy"][1]
-  return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
+  return (1 - x) ** 2 + 100 * (y - x**2) ** 2
 
 
 PROBLEMS = {
-    "mlp": (_mlp_loss, _MLP_INIT),
-    "rosenbrock": (_rosen_loss, {"xy": np.array([-1.2, 1.0], np.float32)}),
+  "mlp": (_mlp_loss, _MLP_INIT),
+  "rosenbrock": (_rosen_loss, {"xy": np.array([-1.2, 1.0], np.float32)}),
 }
 
 
@@ -56,8 +56,7 @@ def init_params(problem):
   return {k: jnp.asarray(v) for k, v in PROBLEMS[problem][1].items()}
 
 
-def run_jax(opt: optax.GradientTransformation, problem: str, steps: int = 50,
-            params=None):
+def run_jax(opt: optax.GradientTransformation, problem: str, steps: int = 50, params=None):
   """Trajectory of ``opt`` on ``problem`` with a jitted step."""
   loss = jax_loss(problem)
   params = init_params(problem) if params is None else params

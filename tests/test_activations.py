@@ -15,8 +15,9 @@ variance within 3% of (u-l)^2/12 (~10 standard errors), range within [l, u].
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from collections.abc import Callable
 
+import helpers
 import jax
 import jax.numpy as jnp
 import jax.test_util
@@ -26,7 +27,6 @@ import torch
 import torch.nn.functional as F
 
 from jpatterns import activations as A
-import helpers
 
 JNN_TOL = dict(rtol=1e-6, atol=1e-7)
 TORCH_TOL = dict(rtol=1e-5, atol=1e-6)
@@ -39,10 +39,10 @@ _ALPHA8 = np.linspace(0.05, 0.4, 8).astype(np.float32)  # PReLU per-channel slop
 @dataclasses.dataclass(frozen=True)
 class Case:
   name: str
-  fn: Callable                      # jpatterns, x -> y
-  jnn: Optional[Callable] = None    # jax.nn (or jnp) reference, x -> y
-  torch_fn: Optional[Callable] = None  # torch reference, tensor -> tensor
-  smooth: bool = False              # C^2 everywhere: check_grads order 2
+  fn: Callable  # jpatterns, x -> y
+  jnn: Callable | None = None  # jax.nn (or jnp) reference, x -> y
+  torch_fn: Callable | None = None  # torch reference, tensor -> tensor
+  smooth: bool = False  # C^2 everywhere: check_grads order 2
 
 
 def _rrelu_eval_jnn(x):
@@ -50,41 +50,73 @@ def _rrelu_eval_jnn(x):
 
 
 CASES = [
-    Case("sigmoid", A.sigmoid, jax.nn.sigmoid, torch.sigmoid, True),
-    Case("tanh", A.tanh, jnp.tanh, torch.tanh, True),
-    Case("relu", A.relu, jax.nn.relu, F.relu),
-    Case("leaky_relu", A.leaky_relu, jax.nn.leaky_relu, F.leaky_relu),
-    Case("leaky_relu_0.2", lambda x: A.leaky_relu(x, negative_slope=0.2),
-         lambda x: jax.nn.leaky_relu(x, 0.2), lambda t: F.leaky_relu(t, 0.2)),
-    Case("prelu_scalar", lambda x: A.prelu(x, 0.25),
-         lambda x: jax.nn.leaky_relu(x, 0.25),
-         lambda t: F.prelu(t, torch.tensor([0.25]))),
-    Case("prelu_channel", lambda x: A.prelu(x, jnp.asarray(_ALPHA8)),
-         lambda x: jax.nn.leaky_relu(x, jnp.asarray(_ALPHA8)),
-         lambda t: F.prelu(t, torch.from_numpy(_ALPHA8))),  # torch: channels = dim 1
-    Case("rrelu_eval", lambda x: A.rrelu(None, x, train=False), _rrelu_eval_jnn,
-         lambda t: F.rrelu(t, training=False)),
-    Case("rrelu_train", lambda x: A.rrelu(_KEY, x)),  # values: statistical tests below
-    Case("elu", A.elu, jax.nn.elu, F.elu),
-    Case("elu_0.5", lambda x: A.elu(x, alpha=0.5), lambda x: jax.nn.elu(x, 0.5),
-         lambda t: F.elu(t, 0.5)),
-    Case("selu", A.selu, jax.nn.selu, F.selu),
-    Case("celu_1.5", lambda x: A.celu(x, alpha=1.5), lambda x: jax.nn.celu(x, 1.5),
-         lambda t: F.celu(t, 1.5)),
-    Case("gelu_exact", A.gelu, lambda x: jax.nn.gelu(x, approximate=False),
-         lambda t: F.gelu(t, approximate="none"), True),
-    Case("gelu_tanh", lambda x: A.gelu(x, approximate=True),
-         lambda x: jax.nn.gelu(x, approximate=True),
-         lambda t: F.gelu(t, approximate="tanh"), True),
-    Case("silu", A.silu, jax.nn.silu, F.silu, True),
-    Case("swish", A.swish, jax.nn.swish, F.silu, True),
-    Case("mish", A.mish, jax.nn.mish, F.mish, True),
-    Case("softplus", A.softplus, jax.nn.softplus, F.softplus, True),
-    Case("softmax", A.softmax, jax.nn.softmax, lambda t: torch.softmax(t, -1), True),
-    Case("softmax_axis0", lambda x: A.softmax(x, axis=0),
-         lambda x: jax.nn.softmax(x, axis=0), lambda t: torch.softmax(t, 0), True),
-    Case("log_softmax", A.log_softmax, jax.nn.log_softmax,
-         lambda t: F.log_softmax(t, -1), True),
+  Case("sigmoid", A.sigmoid, jax.nn.sigmoid, torch.sigmoid, True),
+  Case("tanh", A.tanh, jnp.tanh, torch.tanh, True),
+  Case("relu", A.relu, jax.nn.relu, F.relu),
+  Case("leaky_relu", A.leaky_relu, jax.nn.leaky_relu, F.leaky_relu),
+  Case(
+    "leaky_relu_0.2",
+    lambda x: A.leaky_relu(x, negative_slope=0.2),
+    lambda x: jax.nn.leaky_relu(x, 0.2),
+    lambda t: F.leaky_relu(t, 0.2),
+  ),
+  Case(
+    "prelu_scalar",
+    lambda x: A.prelu(x, 0.25),
+    lambda x: jax.nn.leaky_relu(x, 0.25),
+    lambda t: F.prelu(t, torch.tensor([0.25])),
+  ),
+  Case(
+    "prelu_channel",
+    lambda x: A.prelu(x, jnp.asarray(_ALPHA8)),
+    lambda x: jax.nn.leaky_relu(x, jnp.asarray(_ALPHA8)),
+    lambda t: F.prelu(t, torch.from_numpy(_ALPHA8)),
+  ),  # torch: channels = dim 1
+  Case(
+    "rrelu_eval",
+    lambda x: A.rrelu(None, x, train=False),
+    _rrelu_eval_jnn,
+    lambda t: F.rrelu(t, training=False),
+  ),
+  Case("rrelu_train", lambda x: A.rrelu(_KEY, x)),  # values: statistical tests below
+  Case("elu", A.elu, jax.nn.elu, F.elu),
+  Case(
+    "elu_0.5", lambda x: A.elu(x, alpha=0.5), lambda x: jax.nn.elu(x, 0.5), lambda t: F.elu(t, 0.5)
+  ),
+  Case("selu", A.selu, jax.nn.selu, F.selu),
+  Case(
+    "celu_1.5",
+    lambda x: A.celu(x, alpha=1.5),
+    lambda x: jax.nn.celu(x, 1.5),
+    lambda t: F.celu(t, 1.5),
+  ),
+  Case(
+    "gelu_exact",
+    A.gelu,
+    lambda x: jax.nn.gelu(x, approximate=False),
+    lambda t: F.gelu(t, approximate="none"),
+    True,
+  ),
+  Case(
+    "gelu_tanh",
+    lambda x: A.gelu(x, approximate=True),
+    lambda x: jax.nn.gelu(x, approximate=True),
+    lambda t: F.gelu(t, approximate="tanh"),
+    True,
+  ),
+  Case("silu", A.silu, jax.nn.silu, F.silu, True),
+  Case("swish", A.swish, jax.nn.swish, F.silu, True),
+  Case("mish", A.mish, jax.nn.mish, F.mish, True),
+  Case("softplus", A.softplus, jax.nn.softplus, F.softplus, True),
+  Case("softmax", A.softmax, jax.nn.softmax, lambda t: torch.softmax(t, -1), True),
+  Case(
+    "softmax_axis0",
+    lambda x: A.softmax(x, axis=0),
+    lambda x: jax.nn.softmax(x, axis=0),
+    lambda t: torch.softmax(t, 0),
+    True,
+  ),
+  Case("log_softmax", A.log_softmax, jax.nn.log_softmax, lambda t: F.log_softmax(t, -1), True),
 ]
 IDS = [c.name for c in CASES]
 
@@ -140,7 +172,8 @@ def test_dtype_kept_and_low_precision_values(case):
     x = _x(dtype)
     want = np.asarray(case.jnn(x.astype(jnp.float32)), np.float64)
     np.testing.assert_allclose(
-        np.asarray(case.fn(x), np.float64), want, **helpers.TOL[jnp.dtype(dtype)])
+      np.asarray(case.fn(x), np.float64), want, **helpers.TOL[jnp.dtype(dtype)]
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -159,8 +192,9 @@ def test_grads(case):
   with jax.enable_x64(True):
     x = _x(jnp.float64, shape=(2, 8))
     order = 2 if case.smooth else 1
-    jax.test_util.check_grads(case.fn, (x,), order=order, modes=("fwd", "rev"),
-                              atol=1e-5, rtol=1e-5, eps=1e-6)
+    jax.test_util.check_grads(
+      case.fn, (x,), order=order, modes=("fwd", "rev"), atol=1e-5, rtol=1e-5, eps=1e-6
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -168,8 +202,13 @@ def test_no_retrace(case):
   helpers.assert_no_retrace(case.fn, _x())
 
 
-EXTREMES = np.array([[-1e4, -1e3, -100.0, -20.0, -1e-30, 0.0, 1e-30, 20.0],
-                     [100.0, 1e3, 1e4, -88.0, 88.0, -1e5, 1e5, -1e-45]], np.float32)
+EXTREMES = np.array(
+  [
+    [-1e4, -1e3, -100.0, -20.0, -1e-30, 0.0, 1e-30, 20.0],
+    [100.0, 1e3, 1e4, -88.0, 88.0, -1e5, 1e5, -1e-45],
+  ],
+  np.float32,
+)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -190,11 +229,13 @@ def test_extreme_inputs_finite(case):
 def test_stable_values_at_extremes():
   np.testing.assert_array_equal(A.softplus(jnp.array([1e4, -1e4])), [1e4, 0.0])
   np.testing.assert_array_equal(
-      jax.grad(lambda x: A.softplus(x).sum())(jnp.array([1e4, -1e4])), [1.0, 0.0])
+    jax.grad(lambda x: A.softplus(x).sum())(jnp.array([1e4, -1e4])), [1.0, 0.0]
+  )
   np.testing.assert_array_equal(A.sigmoid(jnp.array([-1e4, 1e4])), [0.0, 1.0])
   np.testing.assert_array_equal(A.mish(jnp.array([1e4, -1e4])), [1e4, 0.0])
   np.testing.assert_array_equal(
-      jax.grad(lambda x: A.mish(x).sum())(jnp.array([1e4, -1e4])), [1.0, 0.0])
+    jax.grad(lambda x: A.mish(x).sum())(jnp.array([1e4, -1e4])), [1.0, 0.0]
+  )
   np.testing.assert_array_equal(A.silu(jnp.array([-1e4, 1e4])), [0.0, 1e4])
   np.testing.assert_array_equal(A.elu(jnp.array([-1e4, 1e4])), [-1.0, 1e4])
   logits = jnp.array([1e4, -1e4, 0.0])
@@ -209,8 +250,9 @@ def test_log_softmax_matches_float64_numpy_on_large_logits():
   x = rng.normal(size=(4, 7)) * 3e3
   ref = x - x.max(-1, keepdims=True)
   ref = ref - np.log(np.exp(ref).sum(-1, keepdims=True))  # NumPy float64 transcription
-  np.testing.assert_allclose(A.log_softmax(jnp.asarray(x, jnp.float32)), ref,
-                             rtol=1e-6, atol=2e-3)  # atol: float32 rounding of 3e3-sized x
+  np.testing.assert_allclose(
+    A.log_softmax(jnp.asarray(x, jnp.float32)), ref, rtol=1e-6, atol=2e-3
+  )  # atol: float32 rounding of 3e3-sized x
 
 
 # -- seed formulas in NumPy -------------------------------------------------
@@ -219,16 +261,19 @@ def test_log_softmax_matches_float64_numpy_on_large_logits():
 def test_tanh_equals_seed_identity():
   x = np.linspace(-8, 8, 101)
   sigma = 1 / (1 + np.exp(-2 * x))
-  np.testing.assert_allclose(A.tanh(jnp.asarray(x, jnp.float32)), 2 * sigma - 1,
-                             rtol=1e-5, atol=1e-6)  # seed 004: tanh(x) = 2σ(2x) − 1
+  np.testing.assert_allclose(
+    A.tanh(jnp.asarray(x, jnp.float32)), 2 * sigma - 1, rtol=1e-5, atol=1e-6
+  )  # seed 004: tanh(x) = 2σ(2x) − 1
 
 
 def test_sigmoid_and_leaky_relu_match_numpy():
   x = np.linspace(-8, 8, 101)
-  np.testing.assert_allclose(A.sigmoid(jnp.asarray(x, jnp.float32)),
-                             1 / (1 + np.exp(-x)), rtol=1e-6, atol=1e-7)
-  np.testing.assert_allclose(A.leaky_relu(jnp.asarray(x, jnp.float32)),
-                             np.where(x >= 0, x, 0.01 * x), rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(
+    A.sigmoid(jnp.asarray(x, jnp.float32)), 1 / (1 + np.exp(-x)), rtol=1e-6, atol=1e-7
+  )
+  np.testing.assert_allclose(
+    A.leaky_relu(jnp.asarray(x, jnp.float32)), np.where(x >= 0, x, 0.01 * x), rtol=1e-6, atol=1e-7
+  )
 
 
 def test_gelu_default_is_exact_and_forms_differ():
@@ -275,8 +320,11 @@ def test_prelu_channels_last_matches_torch_on_transposed_input():
   alpha = np.array([0.1, 0.2, 0.3], np.float32)
   y_t = F.prelu(torch.tensor(x).permute(0, 3, 1, 2), torch.tensor(alpha))
   np.testing.assert_allclose(A.prelu(x, alpha), y_t.permute(0, 2, 3, 1), **TORCH_TOL)
-  np.testing.assert_allclose(A.prelu(x, np.array([0.3], np.float32)),
-                             F.prelu(torch.tensor(x), torch.tensor([0.3])), **TORCH_TOL)
+  np.testing.assert_allclose(
+    A.prelu(x, np.array([0.3], np.float32)),
+    F.prelu(torch.tensor(x), torch.tensor([0.3])),
+    **TORCH_TOL,
+  )
 
 
 def test_prelu_keeps_input_dtype_with_float32_alpha():
@@ -326,9 +374,11 @@ def test_rrelu_positive_inputs_unchanged_and_eval_matches_torch():
   x = np.linspace(-3, 3, 61).astype(np.float32)
   y = A.rrelu(jax.random.key(0), x)
   np.testing.assert_array_equal(np.asarray(y)[x >= 0], x[x >= 0])
-  np.testing.assert_allclose(A.rrelu(None, x, lower=0.1, upper=0.3, train=False),
-                             F.rrelu(torch.tensor(x), 0.1, 0.3, training=False),
-                             **TORCH_TOL)
+  np.testing.assert_allclose(
+    A.rrelu(None, x, lower=0.1, upper=0.3, train=False),
+    F.rrelu(torch.tensor(x), 0.1, 0.3, training=False),
+    **TORCH_TOL,
+  )
 
 
 def test_rrelu_determinism_and_per_example_keys():
@@ -343,11 +393,14 @@ def test_rrelu_determinism_and_per_example_keys():
   np.testing.assert_array_equal(rows, loop)
 
 
-@pytest.mark.parametrize("kwargs,match", [
+@pytest.mark.parametrize(
+  "kwargs,match",
+  [
     (dict(lower=0.5, upper=0.2), "rrelu: lower=0.5 > upper=0.2"),
     (dict(lower=-0.1), "rrelu: lower=-0.1 is outside"),
     (dict(upper=1.5), "rrelu: upper=1.5 is outside"),
-])
+  ],
+)
 def test_rrelu_bad_bounds(kwargs, match):
   with pytest.raises(ValueError, match=match):
     A.rrelu(jax.random.key(0), jnp.ones(3), **kwargs)
@@ -366,10 +419,10 @@ def test_rrelu_train_needs_key():
 def test_softmax_multi_axis_and_none_match_jax_nn():
   x = _x(shape=(3, 4, 5))
   for axis in [(0, 2), None, 1]:
-    np.testing.assert_allclose(A.softmax(x, axis=axis), jax.nn.softmax(x, axis=axis),
-                               **JNN_TOL)
-    np.testing.assert_allclose(A.log_softmax(x, axis=axis),
-                               jax.nn.log_softmax(x, axis=axis), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(A.softmax(x, axis=axis), jax.nn.softmax(x, axis=axis), **JNN_TOL)
+    np.testing.assert_allclose(
+      A.log_softmax(x, axis=axis), jax.nn.log_softmax(x, axis=axis), rtol=1e-6, atol=1e-6
+    )
   np.testing.assert_allclose(A.softmax(x, axis=(0, 2)).sum((0, 2)), 1.0, rtol=1e-6)
 
 

@@ -14,8 +14,8 @@ import dataclasses
 from collections.abc import Callable
 
 import jax
-import jax.test_util  # noqa: F401  (check_grads)
 import jax.numpy as jnp
+import jax.test_util  # noqa: F401  (check_grads)
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -38,28 +38,42 @@ class Case:
 
 
 CASES = [
-    Case("flip_left_right", lambda k, x: aug.flip_left_right(x), random=False),
-    Case("flip_up_down", lambda k, x: aug.flip_up_down(x), random=False),
-    Case("random_flip_left_right", lambda k, x: aug.random_flip_left_right(k, x)),
-    Case("random_flip_up_down",
-         lambda k, x: aug.random_flip_up_down(k, x, probability=0.7)),
-    Case("random_crop", lambda k, x: aug.random_crop(k, x, crop_size=(6, 5), padding=2)),
-    Case("random_crop_reflect", lambda k, x: aug.random_crop(
-        k, x, crop_size=8, padding=(1, 3), pad_mode="reflect")),
-    Case("rotate", lambda k, x: aug.rotate(x, 0.6), random=False, smooth=True),
-    Case("rotate_order0_constant", lambda k, x: aug.rotate(
-        x, -1.1, order=0, mode="constant", cval=3.0), random=False),
-    Case("random_rotate", lambda k, x: aug.random_rotate(k, x, max_angle=0.5),
-         smooth=True),
-    Case("zoom", lambda k, x: aug.zoom(x, (1.3, 0.8)), random=False, smooth=True),
-    Case("random_zoom", lambda k, x: aug.random_zoom(
-        k, x, min_factor=0.7, max_factor=1.4, mode="reflect"), smooth=True),
-    Case("translate", lambda k, x: aug.translate(x, (1.5, -2.25), mode="constant"),
-         random=False, smooth=True),
-    Case("random_translate", lambda k, x: aug.random_translate(k, x, max_shift=(2, 3))),
-    Case("gaussian_noise", lambda k, x: aug.gaussian_noise(k, x, stddev=0.3),
-         integer_ok=False, smooth=True),
-    Case("cutout", lambda k, x: aug.cutout(k, x, size=(3, 4), fill=7)),
+  Case("flip_left_right", lambda k, x: aug.flip_left_right(x), random=False),
+  Case("flip_up_down", lambda k, x: aug.flip_up_down(x), random=False),
+  Case("random_flip_left_right", lambda k, x: aug.random_flip_left_right(k, x)),
+  Case("random_flip_up_down", lambda k, x: aug.random_flip_up_down(k, x, probability=0.7)),
+  Case("random_crop", lambda k, x: aug.random_crop(k, x, crop_size=(6, 5), padding=2)),
+  Case(
+    "random_crop_reflect",
+    lambda k, x: aug.random_crop(k, x, crop_size=8, padding=(1, 3), pad_mode="reflect"),
+  ),
+  Case("rotate", lambda k, x: aug.rotate(x, 0.6), random=False, smooth=True),
+  Case(
+    "rotate_order0_constant",
+    lambda k, x: aug.rotate(x, -1.1, order=0, mode="constant", cval=3.0),
+    random=False,
+  ),
+  Case("random_rotate", lambda k, x: aug.random_rotate(k, x, max_angle=0.5), smooth=True),
+  Case("zoom", lambda k, x: aug.zoom(x, (1.3, 0.8)), random=False, smooth=True),
+  Case(
+    "random_zoom",
+    lambda k, x: aug.random_zoom(k, x, min_factor=0.7, max_factor=1.4, mode="reflect"),
+    smooth=True,
+  ),
+  Case(
+    "translate",
+    lambda k, x: aug.translate(x, (1.5, -2.25), mode="constant"),
+    random=False,
+    smooth=True,
+  ),
+  Case("random_translate", lambda k, x: aug.random_translate(k, x, max_shift=(2, 3))),
+  Case(
+    "gaussian_noise",
+    lambda k, x: aug.gaussian_noise(k, x, stddev=0.3),
+    integer_ok=False,
+    smooth=True,
+  ),
+  Case("cutout", lambda k, x: aug.cutout(k, x, size=(3, 4), fill=7)),
 ]
 IDS = [c.name for c in CASES]
 SHAPE = (8, 10, 3)
@@ -105,8 +119,9 @@ def test_deterministic_for_a_key(case):
   b = case.fn(jax.random.key(3), x)
   np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   if case.random:
-    outs = np.asarray(jax.jit(jax.vmap(case.fn, in_axes=(0, None)))(
-        jax.random.split(jax.random.key(3), 8), x))
+    outs = np.asarray(
+      jax.jit(jax.vmap(case.fn, in_axes=(0, None)))(jax.random.split(jax.random.key(3), 8), x)
+    )
     assert len({o.tobytes() for o in outs}) > 1, "8 different keys gave the same output"
 
 
@@ -115,31 +130,29 @@ def test_channel_first_matches_channel_last(case, key):
   x = _image()
   # The same op on CHW via channel_axis=0 equals moving the axes around the HWC op.
   fn_chw = {
-      "flip_left_right": lambda k, x: aug.flip_left_right(x, channel_axis=0),
-      "flip_up_down": lambda k, x: aug.flip_up_down(x, channel_axis=0),
-      "random_flip_left_right":
-          lambda k, x: aug.random_flip_left_right(k, x, channel_axis=0),
-      "random_flip_up_down": lambda k, x: aug.random_flip_up_down(
-          k, x, probability=0.7, channel_axis=0),
-      "random_crop": lambda k, x: aug.random_crop(
-          k, x, crop_size=(6, 5), padding=2, channel_axis=0),
-      "random_crop_reflect": lambda k, x: aug.random_crop(
-          k, x, crop_size=8, padding=(1, 3), pad_mode="reflect", channel_axis=0),
-      "rotate": lambda k, x: aug.rotate(x, 0.6, channel_axis=0),
-      "rotate_order0_constant": lambda k, x: aug.rotate(
-          x, -1.1, order=0, mode="constant", cval=3.0, channel_axis=0),
-      "random_rotate": lambda k, x: aug.random_rotate(
-          k, x, max_angle=0.5, channel_axis=0),
-      "zoom": lambda k, x: aug.zoom(x, (1.3, 0.8), channel_axis=0),
-      "random_zoom": lambda k, x: aug.random_zoom(
-          k, x, min_factor=0.7, max_factor=1.4, mode="reflect", channel_axis=0),
-      "translate": lambda k, x: aug.translate(
-          x, (1.5, -2.25), mode="constant", channel_axis=0),
-      "random_translate": lambda k, x: aug.random_translate(
-          k, x, max_shift=(2, 3), channel_axis=0),
-      "gaussian_noise": lambda k, x: aug.gaussian_noise(
-          k, x, stddev=0.3, channel_axis=0),
-      "cutout": lambda k, x: aug.cutout(k, x, size=(3, 4), fill=7, channel_axis=0),
+    "flip_left_right": lambda k, x: aug.flip_left_right(x, channel_axis=0),
+    "flip_up_down": lambda k, x: aug.flip_up_down(x, channel_axis=0),
+    "random_flip_left_right": lambda k, x: aug.random_flip_left_right(k, x, channel_axis=0),
+    "random_flip_up_down": lambda k, x: aug.random_flip_up_down(
+      k, x, probability=0.7, channel_axis=0
+    ),
+    "random_crop": lambda k, x: aug.random_crop(k, x, crop_size=(6, 5), padding=2, channel_axis=0),
+    "random_crop_reflect": lambda k, x: aug.random_crop(
+      k, x, crop_size=8, padding=(1, 3), pad_mode="reflect", channel_axis=0
+    ),
+    "rotate": lambda k, x: aug.rotate(x, 0.6, channel_axis=0),
+    "rotate_order0_constant": lambda k, x: aug.rotate(
+      x, -1.1, order=0, mode="constant", cval=3.0, channel_axis=0
+    ),
+    "random_rotate": lambda k, x: aug.random_rotate(k, x, max_angle=0.5, channel_axis=0),
+    "zoom": lambda k, x: aug.zoom(x, (1.3, 0.8), channel_axis=0),
+    "random_zoom": lambda k, x: aug.random_zoom(
+      k, x, min_factor=0.7, max_factor=1.4, mode="reflect", channel_axis=0
+    ),
+    "translate": lambda k, x: aug.translate(x, (1.5, -2.25), mode="constant", channel_axis=0),
+    "random_translate": lambda k, x: aug.random_translate(k, x, max_shift=(2, 3), channel_axis=0),
+    "gaussian_noise": lambda k, x: aug.gaussian_noise(k, x, stddev=0.3, channel_axis=0),
+    "cutout": lambda k, x: aug.cutout(k, x, size=(3, 4), fill=7, channel_axis=0),
   }[case.name]
   want = np.asarray(case.fn(key, x))
   if case.name == "gaussian_noise":  # elementwise: the layout only matters to checks
@@ -149,21 +162,25 @@ def test_channel_first_matches_channel_last(case, key):
   np.testing.assert_allclose(np.moveaxis(got, 0, -1), want, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.smooth],
-                         ids=[c.name for c in CASES if c.smooth])
+@pytest.mark.parametrize(
+  "case", [c for c in CASES if c.smooth], ids=[c.name for c in CASES if c.smooth]
+)
 def test_grad_finite_and_linear_in_image(case, key):
   x = _image()
   helpers.assert_grad_finite(lambda x: case.fn(key, x), x)
   # Resampling and noise are affine in the image: the VJP of a cotangent equals
   # the finite difference of <f(x), ct> along a direction (checked with jax.test_util).
-  jax.test_util.check_grads(lambda x: case.fn(key, x), (x,), order=1, modes=("rev",),
-                            atol=1e-2, rtol=1e-2, eps=1e-2)
+  jax.test_util.check_grads(
+    lambda x: case.fn(key, x), (x,), order=1, modes=("rev",), atol=1e-2, rtol=1e-2, eps=1e-2
+  )
 
 
 def test_no_retrace(key):
   helpers.assert_no_retrace(
-      lambda k, x: aug.random_rotate(k, aug.random_crop(k, x, crop_size=8, padding=2),
-                                     max_angle=0.3), key, _image())
+    lambda k, x: aug.random_rotate(k, aug.random_crop(k, x, crop_size=8, padding=2), max_angle=0.3),
+    key,
+    _image(),
+  )
 
 
 # ----------------------------------------------------------------------------- flips
@@ -172,10 +189,8 @@ def test_no_retrace(key):
 def test_flips_match_torch_and_numpy():
   x = _image()
   t = torch.tensor(np.asarray(x))
-  np.testing.assert_array_equal(np.asarray(aug.flip_left_right(x)),
-                                torch.flip(t, dims=[1]).numpy())
-  np.testing.assert_array_equal(np.asarray(aug.flip_up_down(x)),
-                                torch.flip(t, dims=[0]).numpy())
+  np.testing.assert_array_equal(np.asarray(aug.flip_left_right(x)), torch.flip(t, dims=[1]).numpy())
+  np.testing.assert_array_equal(np.asarray(aug.flip_up_down(x)), torch.flip(t, dims=[0]).numpy())
   xn = np.asarray(x)
   np.testing.assert_array_equal(np.asarray(aug.flip_left_right(x)), xn[:, ::-1])
   np.testing.assert_array_equal(np.asarray(aug.flip_up_down(x)), xn[::-1])
@@ -185,10 +200,13 @@ def test_flips_match_torch_and_numpy():
   np.testing.assert_array_equal(aug.flip_up_down(aug.flip_up_down(u)), u)
 
 
-@pytest.mark.parametrize("fn,np_flip", [
+@pytest.mark.parametrize(
+  "fn,np_flip",
+  [
     (aug.random_flip_left_right, lambda x: x[:, ::-1]),
     (aug.random_flip_up_down, lambda x: x[::-1]),
-])
+  ],
+)
 def test_random_flip_frequency(fn, np_flip, key):
   n = 4000
   x = _image(shape=(4, 5, 1))
@@ -215,26 +233,31 @@ def _find_window(out, padded):
   hits = []
   for r in range(padded.shape[0] - h + 1):
     for s in range(padded.shape[1] - w + 1):
-      if np.array_equal(padded[r:r + h, s:s + w], out):
+      if np.array_equal(padded[r : r + h, s : s + w], out):
         hits.append((r, s))
   return hits
 
 
-@pytest.mark.parametrize("crop_size,padding,pad_mode", [
+@pytest.mark.parametrize(
+  "crop_size,padding,pad_mode",
+  [
     ((5, 7), 0, "constant"),
     (10, 4, "constant"),  # the CIFAR recipe, scaled down
     ((9, 6), (2, 1), "reflect"),
     ((10, 12), (1, 1), "edge"),
-])
-def test_random_crop_is_a_window_of_the_numpy_padded_image(crop_size, padding,
-                                                           pad_mode, key):
+  ],
+)
+def test_random_crop_is_a_window_of_the_numpy_padded_image(crop_size, padding, pad_mode, key):
   x = np.arange(1, 8 * 10 * 2 + 1, dtype=np.float32).reshape(8, 10, 2)  # unique values
   ph, pw = (padding, padding) if isinstance(padding, int) else padding
   padded = np.pad(x, ((ph, ph), (pw, pw), (0, 0)), mode=pad_mode)
   ch, cw = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
   for i in range(6):
-    out = np.asarray(aug.random_crop(jax.random.fold_in(key, i), x, crop_size=crop_size,
-                                     padding=padding, pad_mode=pad_mode))
+    out = np.asarray(
+      aug.random_crop(
+        jax.random.fold_in(key, i), x, crop_size=crop_size, padding=padding, pad_mode=pad_mode
+      )
+    )
     assert out.shape == (ch, cw, 2)
     assert _find_window(out, padded), "the crop is not a window of the padded image"
 
@@ -245,11 +268,11 @@ def test_random_crop_offsets_uniform_over_valid_range(key):
   padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))
   n = 4000
   keys = jax.random.split(key, n)
-  outs = np.asarray(jax.jit(jax.vmap(
-      lambda k: aug.random_crop(k, x, crop_size=4, padding=1)))(keys))
+  outs = np.asarray(
+    jax.jit(jax.vmap(lambda k: aug.random_crop(k, x, crop_size=4, padding=1)))(keys)
+  )
   # Recover each offset from the crop (NumPy), then chi-square against uniform.
-  windows = {padded[r:r + 4, s:s + 4].tobytes(): (r, s)
-             for r in range(5) for s in range(4)}
+  windows = {padded[r : r + 4, s : s + 4].tobytes(): (r, s) for r in range(5) for s in range(4)}
   counts = np.zeros((5, 4))
   for o in outs:
     counts[windows[o.tobytes()]] += 1
@@ -285,16 +308,26 @@ def test_rotate_by_zero_is_identity_and_inverse_rotation_undoes_it():
 
 def _scipy_affine(x, matrix, offset, order, mode, cval):
   """scipy.ndimage.affine_transform channel by channel, float64."""
-  return np.stack([
-      ndi.affine_transform(np.asarray(x, np.float64)[..., c], matrix, offset=offset,
-                           order=order, mode=mode, cval=cval)
-      for c in range(x.shape[-1])], axis=-1)
+  return np.stack(
+    [
+      ndi.affine_transform(
+        np.asarray(x, np.float64)[..., c], matrix, offset=offset, order=order, mode=mode, cval=cval
+      )
+      for c in range(x.shape[-1])
+    ],
+    axis=-1,
+  )
 
 
 # jpatterns/jax "constant" blends towards cval across the border, as SciPy's
 # "grid-constant"; "wrap" is SciPy's "grid-wrap".
-SCIPY_MODE = {"nearest": "nearest", "constant": "grid-constant", "wrap": "grid-wrap",
-              "mirror": "mirror", "reflect": "reflect"}
+SCIPY_MODE = {
+  "nearest": "nearest",
+  "constant": "grid-constant",
+  "wrap": "grid-wrap",
+  "mirror": "mirror",
+  "reflect": "reflect",
+}
 
 
 @pytest.mark.parametrize("order", [0, 1])
@@ -313,15 +346,20 @@ def test_rotate_matches_scipy_affine_transform(order, mode, angle):
 def test_rotate_matches_scipy_rotate_in_degrees():
   x = _image(shape=(9, 7, 3))
   for degrees in (17.0, -75.0, 130.0):
-    want = np.stack([ndi.rotate(np.asarray(x, np.float64)[..., c], degrees,
-                                reshape=False, order=1, mode="nearest")
-                     for c in range(3)], -1)
+    want = np.stack(
+      [
+        ndi.rotate(
+          np.asarray(x, np.float64)[..., c], degrees, reshape=False, order=1, mode="nearest"
+        )
+        for c in range(3)
+      ],
+      -1,
+    )
     got = aug.rotate(x, np.deg2rad(degrees))
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode,padding_mode", [("nearest", "border"),
-                                               ("constant", "zeros")])
+@pytest.mark.parametrize("mode,padding_mode", [("nearest", "border"), ("constant", "zeros")])
 def test_rotate_matches_torch_grid_sample(mode, padding_mode):
   x = _image(shape=(8, 8, 3))
   angle = 0.7
@@ -330,26 +368,29 @@ def test_rotate_matches_torch_grid_sample(mode, padding_mode):
   theta = torch.tensor([[[c, -s, 0.0], [s, c, 0.0]]], dtype=torch.float64)
   grid = torch.nn.functional.affine_grid(theta, (1, 3, 8, 8), align_corners=True)
   t = torch.tensor(np.asarray(x, np.float64)).permute(2, 0, 1)[None]
-  want = torch.nn.functional.grid_sample(t, grid, mode="bilinear",
-                                         padding_mode=padding_mode,
-                                         align_corners=True)[0].permute(1, 2, 0).numpy()
+  want = (
+    torch.nn.functional.grid_sample(
+      t, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True
+    )[0]
+    .permute(1, 2, 0)
+    .numpy()
+  )
   got = aug.rotate(x, angle, mode=mode, cval=0.0)
   np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def _blob(shape, centre, sigma=1.5):
-  rows, cols = np.mgrid[:shape[0], :shape[1]]
-  b = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma ** 2))
+  rows, cols = np.mgrid[: shape[0], : shape[1]]
+  b = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
   return b[..., None].astype(np.float32)
 
 
 def _centroid(images):
   """Centre of mass (row, col) of each (N, H, W, 1) image, NumPy."""
   images = np.asarray(images, np.float64)[..., 0]
-  rows, cols = np.mgrid[:images.shape[1], :images.shape[2]]
+  rows, cols = np.mgrid[: images.shape[1], : images.shape[2]]
   mass = images.sum((1, 2))
-  return np.stack([(images * rows).sum((1, 2)) / mass,
-                   (images * cols).sum((1, 2)) / mass], -1)
+  return np.stack([(images * rows).sum((1, 2)) / mass, (images * cols).sum((1, 2)) / mass], -1)
 
 
 def test_random_rotate_angles_uniform(key):
@@ -359,8 +400,9 @@ def test_random_rotate_angles_uniform(key):
   x = _blob((31, 31), (15, 22))
   n = 2000
   keys = jax.random.split(key, n)
-  out = jax.jit(jax.vmap(lambda k: aug.random_rotate(
-      k, x, max_angle=max_angle, mode="constant")))(keys)
+  out = jax.jit(jax.vmap(lambda k: aug.random_rotate(k, x, max_angle=max_angle, mode="constant")))(
+    keys
+  )
   c = _centroid(out)
   angles = np.arctan2(-(c[:, 0] - 15), c[:, 1] - 15)
   assert np.all(np.abs(angles) <= max_angle + 0.02)
@@ -403,8 +445,9 @@ def test_random_zoom_factors_uniform(key):
   x = _blob((33, 33), (16, 22), sigma=1.0)
   n = 2000
   keys = jax.random.split(key, n)
-  out = jax.jit(jax.vmap(lambda k: aug.random_zoom(
-      k, x, min_factor=lo, max_factor=hi, mode="constant")))(keys)
+  out = jax.jit(
+    jax.vmap(lambda k: aug.random_zoom(k, x, min_factor=lo, max_factor=hi, mode="constant"))
+  )(keys)
   c = _centroid(out)
   factors = (c[:, 1] - 16) / 6
   assert np.all(factors >= lo - 0.02) and np.all(factors <= hi + 0.02)
@@ -434,7 +477,7 @@ def test_integer_translate_equals_roll_with_fill(shift, order):
   # mode="nearest": the edge row/column is repeated (NumPy edge padding + slice).
   xn = np.asarray(x)
   padded = np.pad(xn, ((8, 8), (10, 10), (0, 0)), mode="edge")
-  want_edge = padded[8 - dy:8 - dy + 8, 10 - dx:10 - dx + 10]
+  want_edge = padded[8 - dy : 8 - dy + 8, 10 - dx : 10 - dx + 10]
   np.testing.assert_array_equal(aug.translate(x, shift, order=order), want_edge)
 
 
@@ -442,8 +485,13 @@ def test_integer_translate_equals_roll_with_fill(shift, order):
 def test_fractional_translate_matches_scipy_shift(mode):
   x = _image(shape=(7, 9, 2))
   shift = (1.3, -2.6)
-  want = np.stack([ndi.shift(np.asarray(x, np.float64)[..., c], shift, order=1,
-                             mode=SCIPY_MODE[mode], cval=0.5) for c in range(2)], -1)
+  want = np.stack(
+    [
+      ndi.shift(np.asarray(x, np.float64)[..., c], shift, order=1, mode=SCIPY_MODE[mode], cval=0.5)
+      for c in range(2)
+    ],
+    -1,
+  )
   got = aug.translate(x, jnp.asarray(shift), mode=mode, cval=0.5)
   np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -453,15 +501,17 @@ def test_random_translate_shifts_uniform(key):
   my, mx = 2, 3
   n = 3000
   keys = jax.random.split(key, n)
-  outs = np.asarray(jax.jit(jax.vmap(lambda k: aug.random_translate(
-      k, x, max_shift=(my, mx), mode="constant")))(keys))
+  outs = np.asarray(
+    jax.jit(jax.vmap(lambda k: aug.random_translate(k, x, max_shift=(my, mx), mode="constant")))(
+      keys
+    )
+  )
   table = {}
   for dy in range(-my, my + 1):
     for dx in range(-mx, mx + 1):
       shifted = np.zeros_like(x)
-      src = x[max(-dy, 0):7 - max(dy, 0), max(-dx, 0):8 - max(dx, 0)]
-      shifted[max(dy, 0):max(dy, 0) + src.shape[0],
-              max(dx, 0):max(dx, 0) + src.shape[1]] = src
+      src = x[max(-dy, 0) : 7 - max(dy, 0), max(-dx, 0) : 8 - max(dx, 0)]
+      shifted[max(dy, 0) : max(dy, 0) + src.shape[0], max(dx, 0) : max(dx, 0) + src.shape[1]] = src
       table[shifted.tobytes()] = (dy + my, dx + mx)
   counts = np.zeros((2 * my + 1, 2 * mx + 1))
   for o in outs:
@@ -477,7 +527,8 @@ def test_gaussian_noise_statistics(key):
   x = _image(shape=(64, 64, 3))
   stddev = 0.25
   noise = np.asarray(aug.gaussian_noise(key, x, stddev=stddev), np.float64) - np.asarray(
-      x, np.float64)
+    x, np.float64
+  )
   n = noise.size
   assert abs(noise.mean()) < 5 * stddev / np.sqrt(n)
   np.testing.assert_allclose(noise.std(), stddev, rtol=5 * np.sqrt(0.5 / n) + 1e-3)
@@ -497,7 +548,7 @@ def _np_cutout(x, centre, size, fill):
   h, w = size
   y = x.copy()
   r0, s0 = centre[0] - h // 2, centre[1] - w // 2
-  y[max(r0, 0):max(r0 + h, 0), max(s0, 0):max(s0 + w, 0)] = fill
+  y[max(r0, 0) : max(r0 + h, 0), max(s0, 0) : max(s0 + w, 0)] = fill
   return y
 
 
@@ -507,8 +558,12 @@ def test_cutout_matches_numpy_for_some_centre(size, key):
   hw = (size, size) if isinstance(size, int) else size
   for i in range(5):
     out = np.asarray(aug.cutout(jax.random.fold_in(key, i), x, size=size, fill=-1.0))
-    matches = [(r, s) for r in range(7) for s in range(10)
-               if np.array_equal(out, _np_cutout(x, (r, s), hw, -1.0))]
+    matches = [
+      (r, s)
+      for r in range(7)
+      for s in range(10)
+      if np.array_equal(out, _np_cutout(x, (r, s), hw, -1.0))
+    ]
     assert matches, "output is not NumPy's cutout for any centre"
 
 
@@ -516,11 +571,13 @@ def test_cutout_masking_probability_matches_uniform_centre(key):
   # P(pixel masked) over a uniform centre, computed exactly in NumPy.
   h, w, size = 6, 7, (3, 2)
   ones = np.ones((h, w, 1), np.float32)
-  exact = np.mean([_np_cutout(ones, (r, s), size, 0.0) == 0
-                   for r in range(h) for s in range(w)], axis=0)
+  exact = np.mean(
+    [_np_cutout(ones, (r, s), size, 0.0) == 0 for r in range(h) for s in range(w)], axis=0
+  )
   n = 4000
-  out = np.asarray(jax.jit(jax.vmap(lambda k: aug.cutout(k, ones, size=size)))(
-      jax.random.split(key, n)))
+  out = np.asarray(
+    jax.jit(jax.vmap(lambda k: aug.cutout(k, ones, size=size)))(jax.random.split(key, n))
+  )
   freq = (out == 0).mean(0)
   np.testing.assert_allclose(freq, exact, atol=5 * np.sqrt(0.25 / n))
 
@@ -625,21 +682,19 @@ def test_cifar_batch_256_under_jit_and_vmap(key):
 # ----------------------------------------------------------------------------- bad input
 
 SINGLE_IMAGE_CALLS = {
-    "flip_left_right": lambda x: aug.flip_left_right(x),
-    "flip_up_down": lambda x: aug.flip_up_down(x),
-    "random_flip_left_right": lambda x: aug.random_flip_left_right(jax.random.key(0), x),
-    "random_flip_up_down": lambda x: aug.random_flip_up_down(jax.random.key(0), x),
-    "random_crop": lambda x: aug.random_crop(jax.random.key(0), x, crop_size=2),
-    "rotate": lambda x: aug.rotate(x, 0.1),
-    "random_rotate": lambda x: aug.random_rotate(jax.random.key(0), x, max_angle=0.1),
-    "zoom": lambda x: aug.zoom(x, 1.1),
-    "random_zoom": lambda x: aug.random_zoom(jax.random.key(0), x, min_factor=0.9,
-                                             max_factor=1.1),
-    "translate": lambda x: aug.translate(x, (1, 1)),
-    "random_translate": lambda x: aug.random_translate(jax.random.key(0), x,
-                                                       max_shift=1),
-    "gaussian_noise": lambda x: aug.gaussian_noise(jax.random.key(0), x, stddev=0.1),
-    "cutout": lambda x: aug.cutout(jax.random.key(0), x, size=2),
+  "flip_left_right": lambda x: aug.flip_left_right(x),
+  "flip_up_down": lambda x: aug.flip_up_down(x),
+  "random_flip_left_right": lambda x: aug.random_flip_left_right(jax.random.key(0), x),
+  "random_flip_up_down": lambda x: aug.random_flip_up_down(jax.random.key(0), x),
+  "random_crop": lambda x: aug.random_crop(jax.random.key(0), x, crop_size=2),
+  "rotate": lambda x: aug.rotate(x, 0.1),
+  "random_rotate": lambda x: aug.random_rotate(jax.random.key(0), x, max_angle=0.1),
+  "zoom": lambda x: aug.zoom(x, 1.1),
+  "random_zoom": lambda x: aug.random_zoom(jax.random.key(0), x, min_factor=0.9, max_factor=1.1),
+  "translate": lambda x: aug.translate(x, (1, 1)),
+  "random_translate": lambda x: aug.random_translate(jax.random.key(0), x, max_shift=1),
+  "gaussian_noise": lambda x: aug.gaussian_noise(jax.random.key(0), x, stddev=0.1),
+  "cutout": lambda x: aug.cutout(jax.random.key(0), x, size=2),
 }
 
 
@@ -650,10 +705,18 @@ def test_wrong_image_rank_raises(name, shape):
     SINGLE_IMAGE_CALLS[name](jnp.zeros(shape))
 
 
-@pytest.mark.parametrize("crop_size,padding", [
-    ((40, 8), 0), ((8, 40), 0), ((33, 32), 0), ((32, 33), 0), (41, 4), ((8, 41), 4),
+@pytest.mark.parametrize(
+  "crop_size,padding",
+  [
+    ((40, 8), 0),
+    ((8, 40), 0),
+    ((33, 32), 0),
+    ((32, 33), 0),
+    (41, 4),
+    ((8, 41), 4),
     ((41, 8), (4, 0)),
-])
+  ],
+)
 def test_crop_larger_than_padded_image_raises_element_by_element(crop_size, padding):
   x = jnp.zeros((32, 32, 3))
   with pytest.raises(ValueError, match=r"random_crop: crop_size="):
@@ -665,61 +728,102 @@ def test_crop_up_to_padded_size_is_allowed(key):
   assert aug.random_crop(key, x, crop_size=(40, 36), padding=(4, 2)).shape == (40, 36, 3)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=8, padding=-1),
-     r"random_crop: padding=-1"),
-    (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=8, padding=(2, -1)),
-     r"random_crop: padding="),
+@pytest.mark.parametrize(
+  "call,match",
+  [
+    (
+      lambda x: aug.random_crop(jax.random.key(0), x, crop_size=8, padding=-1),
+      r"random_crop: padding=-1",
+    ),
+    (
+      lambda x: aug.random_crop(jax.random.key(0), x, crop_size=8, padding=(2, -1)),
+      r"random_crop: padding=",
+    ),
     (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=0), r"crop_size=0"),
-    (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=(2, 3, 1)),
-     r"random_crop: crop_size="),
-    (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=2.5),
-     r"random_crop: crop_size=2.5"),
-    (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=8, pad_mode="zero"),
-     r"random_crop: pad_mode='zero'"),
-    (lambda x: aug.random_flip_left_right(jax.random.key(0), x, probability=1.5),
-     r"random_flip_left_right: probability=1.5"),
-    (lambda x: aug.random_flip_up_down(jax.random.key(0), x, probability=-0.1),
-     r"random_flip_up_down: probability=-0.1"),
-    (lambda x: aug.gaussian_noise(jax.random.key(0), x, stddev=-1.0),
-     r"gaussian_noise: stddev=-1.0"),
-    (lambda x: aug.gaussian_noise(jax.random.key(0), x.astype(jnp.uint8), stddev=1.0),
-     r"gaussian_noise: image dtype uint8"),
+    (
+      lambda x: aug.random_crop(jax.random.key(0), x, crop_size=(2, 3, 1)),
+      r"random_crop: crop_size=",
+    ),
+    (lambda x: aug.random_crop(jax.random.key(0), x, crop_size=2.5), r"random_crop: crop_size=2.5"),
+    (
+      lambda x: aug.random_crop(jax.random.key(0), x, crop_size=8, pad_mode="zero"),
+      r"random_crop: pad_mode='zero'",
+    ),
+    (
+      lambda x: aug.random_flip_left_right(jax.random.key(0), x, probability=1.5),
+      r"random_flip_left_right: probability=1.5",
+    ),
+    (
+      lambda x: aug.random_flip_up_down(jax.random.key(0), x, probability=-0.1),
+      r"random_flip_up_down: probability=-0.1",
+    ),
+    (
+      lambda x: aug.gaussian_noise(jax.random.key(0), x, stddev=-1.0),
+      r"gaussian_noise: stddev=-1.0",
+    ),
+    (
+      lambda x: aug.gaussian_noise(jax.random.key(0), x.astype(jnp.uint8), stddev=1.0),
+      r"gaussian_noise: image dtype uint8",
+    ),
     (lambda x: aug.cutout(jax.random.key(0), x, size=(40, 8)), r"cutout: size="),
     (lambda x: aug.cutout(jax.random.key(0), x, size=(8, 40)), r"cutout: size="),
     (lambda x: aug.cutout(jax.random.key(0), x, size=0), r"cutout: size=0"),
     (lambda x: aug.rotate(x, 0.1, order=3), r"rotate: order=3"),
     (lambda x: aug.rotate(x, 0.1, mode="edge"), r"rotate: mode='edge'"),
     (lambda x: aug.rotate(x, 0.1, channel_axis=1), r"rotate: channel_axis=1"),
-    (lambda x: aug.random_rotate(jax.random.key(0), x, max_angle=-0.1),
-     r"random_rotate: max_angle=-0.1"),
+    (
+      lambda x: aug.random_rotate(jax.random.key(0), x, max_angle=-0.1),
+      r"random_rotate: max_angle=-0.1",
+    ),
     (lambda x: aug.zoom(x, 0.0), r"zoom: factor=0.0"),
     (lambda x: aug.zoom(x, (1.0, -2.0)), r"zoom: factor=-2.0"),
-    (lambda x: aug.random_zoom(jax.random.key(0), x, min_factor=1.2, max_factor=0.8),
-     r"random_zoom: max_factor=0.8 < min_factor=1.2"),
-    (lambda x: aug.random_zoom(jax.random.key(0), x, min_factor=0.0, max_factor=0.8),
-     r"random_zoom: min_factor=0.0"),
+    (
+      lambda x: aug.random_zoom(jax.random.key(0), x, min_factor=1.2, max_factor=0.8),
+      r"random_zoom: max_factor=0.8 < min_factor=1.2",
+    ),
+    (
+      lambda x: aug.random_zoom(jax.random.key(0), x, min_factor=0.0, max_factor=0.8),
+      r"random_zoom: min_factor=0.0",
+    ),
     (lambda x: aug.translate(x, (1.0, 2.0, 3.0)), r"translate: shift has shape"),
-    (lambda x: aug.random_translate(jax.random.key(0), x, max_shift=-1),
-     r"random_translate: max_shift=-1"),
-    (lambda x: aug.random_translate(jax.random.key(0), x, max_shift=1.5),
-     r"random_translate: max_shift=1.5"),
-])
+    (
+      lambda x: aug.random_translate(jax.random.key(0), x, max_shift=-1),
+      r"random_translate: max_shift=-1",
+    ),
+    (
+      lambda x: aug.random_translate(jax.random.key(0), x, max_shift=1.5),
+      r"random_translate: max_shift=1.5",
+    ),
+  ],
+)
 def test_bad_arguments_raise(call, match):
   with pytest.raises(ValueError, match=match):
     call(jnp.zeros((32, 32, 3)))
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2)), jnp.arange(4),
-                       alpha=0.2), r"mixup: labels dtype int32 is not floating"),
-    (lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2)), jnp.zeros((3, 5)),
-                       alpha=0.2), r"mixup: images has batch size 4 but labels has 3"),
-    (lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2)), jnp.zeros((4, 5)),
-                       alpha=0.0), r"mixup: alpha=0.0"),
-    (lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2), jnp.uint8),
-                       jnp.zeros((4, 5)), alpha=1.0), r"mixup: images dtype uint8"),
-])
+@pytest.mark.parametrize(
+  "call,match",
+  [
+    (
+      lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2)), jnp.arange(4), alpha=0.2),
+      r"mixup: labels dtype int32 is not floating",
+    ),
+    (
+      lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2)), jnp.zeros((3, 5)), alpha=0.2),
+      r"mixup: images has batch size 4 but labels has 3",
+    ),
+    (
+      lambda: aug.mixup(jax.random.key(0), jnp.zeros((4, 2)), jnp.zeros((4, 5)), alpha=0.0),
+      r"mixup: alpha=0.0",
+    ),
+    (
+      lambda: aug.mixup(
+        jax.random.key(0), jnp.zeros((4, 2), jnp.uint8), jnp.zeros((4, 5)), alpha=1.0
+      ),
+      r"mixup: images dtype uint8",
+    ),
+  ],
+)
 def test_mixup_bad_arguments_raise(call, match):
   with pytest.raises(ValueError, match=match):
     call()
@@ -727,7 +831,6 @@ def test_mixup_bad_arguments_raise(call, match):
 
 def test_traced_probability_and_angle_are_accepted(key):
   x = _image()
-  f = jax.jit(lambda p, a: aug.rotate(aug.random_flip_left_right(key, x, probability=p),
-                                      a))
+  f = jax.jit(lambda p, a: aug.rotate(aug.random_flip_left_right(key, x, probability=p), a))
   np.testing.assert_allclose(f(1.0, 0.0), np.asarray(x)[:, ::-1], atol=1e-6)
   np.testing.assert_allclose(f(0.0, 0.0), x, atol=1e-6)

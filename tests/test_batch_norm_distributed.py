@@ -52,11 +52,13 @@ def _unequal_mask():
 
 def _sharded(mesh, **kw):
   def local(x, s, b, mask, stats):
-    return jn.batch_norm(x, stats, scale=s, bias=b, train=True, axis_name="batch",
-                         mask=mask, momentum=0.9, **kw)
-  return jax.shard_map(local, mesh=mesh,
-                       in_specs=(P("batch"), P(), P(), P("batch"), P()),
-                       out_specs=(P("batch"), P()))
+    return jn.batch_norm(
+      x, stats, scale=s, bias=b, train=True, axis_name="batch", mask=mask, momentum=0.9, **kw
+    )
+
+  return jax.shard_map(
+    local, mesh=mesh, in_specs=(P("batch"), P(), P(), P("batch"), P()), out_specs=(P("batch"), P())
+  )
 
 
 def _put(mesh, a, spec):
@@ -65,14 +67,27 @@ def _put(mesh, a, spec):
 
 def _args(mesh, x, s, b, mask):
   stats = jn.BatchNormStats(jnp.full(C, 0.5), jnp.full(C, 2.0))
-  return (_put(mesh, x, P("batch")), _put(mesh, s, P()), _put(mesh, b, P()),
-          _put(mesh, mask, P("batch")), jax.tree.map(lambda a: _put(mesh, a, P()), stats))
+  return (
+    _put(mesh, x, P("batch")),
+    _put(mesh, s, P()),
+    _put(mesh, b, P()),
+    _put(mesh, mask, P("batch")),
+    jax.tree.map(lambda a: _put(mesh, a, P()), stats),
+  )
 
 
 def _single(x, s, b, mask, **kw):
   stats = jn.BatchNormStats(jnp.full(C, 0.5), jnp.full(C, 2.0))
-  return jn.batch_norm(jnp.asarray(x), stats, scale=jnp.asarray(s), bias=jnp.asarray(b),
-                       train=True, mask=jnp.asarray(mask), momentum=0.9, **kw)
+  return jn.batch_norm(
+    jnp.asarray(x),
+    stats,
+    scale=jnp.asarray(s),
+    bias=jnp.asarray(b),
+    train=True,
+    mask=jnp.asarray(mask),
+    momentum=0.9,
+    **kw,
+  )
 
 
 @pytest.mark.parametrize("case", ["full", "unequal_mask"])
@@ -107,8 +122,9 @@ def test_mean_of_means_would_be_wrong(mesh):
 def test_accurate_far_from_zero(mesh):
   x, s, b, _ = _data(loc=1000.0, scale=1.0, seed=3)
   mask = _unequal_mask()
-  y, st = jax.jit(_sharded(mesh))(*_args(mesh, x, np.ones(C, np.float32),
-                                          np.zeros(C, np.float32), mask))
+  y, st = jax.jit(_sharded(mesh))(
+    *_args(mesh, x, np.ones(C, np.float32), np.zeros(C, np.float32), mask)
+  )
   valid = x[mask[:, 0]].astype(np.float64)
   want = (x - valid.mean(0)) / np.sqrt(valid.var(0) + EPS)
   assert np.max(np.abs(np.asarray(y, np.float64) - want)) < 3e-4
@@ -131,6 +147,7 @@ def test_gradient_matches_single_device(mesh, case):
 
   def loss1(x, s, b):
     return jnp.sum(_single(x, s, b, mask)[0] * cot)
+
   want = jax.grad(loss1, argnums=(0, 1, 2))(jnp.asarray(x), jnp.asarray(s), jnp.asarray(b))
   for g, w in zip(got, want):
     np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-4)
@@ -165,6 +182,7 @@ def test_one_collective_in_backward(mesh):
 
   def loss(x, s, b):
     return jnp.sum(f(x, s, b, args[3], args[4])[0] ** 2)
+
   with jax.set_mesh(mesh):
     hlo = jax.jit(jax.grad(loss, argnums=(0, 1, 2))).lower(*args[:3]).as_text()
   assert _count(hlo, ALL_GATHER) == 1, hlo
@@ -180,8 +198,8 @@ def test_named_vmap_axis(mesh):
   stats = jn.BatchNormStats(jnp.full(C, 0.5), jnp.full(C, 2.0))
 
   def local(x, m):
-    return jn.batch_norm(x, stats, scale=s, bias=b, train=True, axis_name="i", mask=m,
-                         momentum=0.9)
+    return jn.batch_norm(x, stats, scale=s, bias=b, train=True, axis_name="i", mask=m, momentum=0.9)
+
   y, st = jax.vmap(local, axis_name="i")(xs, ms)
   y1, st1 = _single(x, s, b, mask)
   np.testing.assert_allclose(y.reshape(-1, C), y1, rtol=1e-5, atol=2e-5)

@@ -45,14 +45,30 @@ def _leaves(path):
 
 # --- the entry points ----------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_python_m_jpatterns_train_subprocess(tmp_path):
   """The real command: exit 0, a metrics JSON, a checkpoint that loads without pickle."""
   out = tmp_path / "run"
   proc = subprocess.run(
-      [sys.executable, "-m", "jpatterns", "train", "--epochs", "3", "--quiet",
-       "--devices", "1", "--out", str(out)],
-      cwd=ROOT, capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      "-m",
+      "jpatterns",
+      "train",
+      "--epochs",
+      "3",
+      "--quiet",
+      "--devices",
+      "1",
+      "--out",
+      str(out),
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr
   m = _metrics(out)
   assert len(m["curves"]["test_accuracy"][0]) == 3
@@ -63,17 +79,21 @@ def test_python_m_jpatterns_train_subprocess(tmp_path):
 
 def test_console_script_entry_point():
   from importlib.metadata import entry_points
+
   (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "jpatterns"]
   from jpatterns.cli import main_exit
+
   assert ep.load() is main_exit
 
 
 # --- training is what it says --------------------------------------------------------
 
+
 def test_engine_equals_a_hand_written_sgd_loop():
   """One epoch of the engine = plain SGD on a hand-written MLP over the same batches."""
-  cfg = _options.TrainConfig(epochs=1, width=16, depth=1, optimizer="sgd",
-                             learning_rate=0.1, initializer="glorot_uniform")
+  cfg = _options.TrainConfig(
+    epochs=1, width=16, depth=1, optimizer="sgd", learning_rate=0.1, initializer="glorot_uniform"
+  )
   exp = _engine.prepare(cfg)
   trainer = _engine.Trainer(exp, [3], devices=1)
   carry = trainer.init_carry()
@@ -92,8 +112,9 @@ def test_engine_equals_a_hand_written_sgd_loop():
     return optax.softmax_cross_entropy(forward(p, x), y).mean()
 
   with _engine.prng_context():
-    _, batches = _engine.epoch_batches(jax.random.key(3), 0, len(x_tr),
-                                       exp.steps_per_epoch, cfg.batch_size)
+    _, batches = _engine.epoch_batches(
+      jax.random.key(3), 0, len(x_tr), exp.steps_per_epoch, cfg.batch_size
+    )
   p = jax.tree.map(jnp.asarray, params0)
   losses = []
   for idx in np.asarray(batches):
@@ -113,8 +134,21 @@ def test_engine_equals_a_hand_written_sgd_loop():
 @pytest.mark.slow
 def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypatch):
   """Ctrl-C after epoch 2 of 4, then --resume: the same arrays as one 4-epoch run."""
-  flags = ["--epochs", "4", "--norm", "batch", "--dropout", "dropout", "--rate", "0.2",
-           "--schedule", "cosine", "--optimizer", "momentum", *SMALL]
+  flags = [
+    "--epochs",
+    "4",
+    "--norm",
+    "batch",
+    "--dropout",
+    "dropout",
+    "--rate",
+    "0.2",
+    "--schedule",
+    "cosine",
+    "--optimizer",
+    "momentum",
+    *SMALL,
+  ]
   full, part = tmp_path / "full", tmp_path / "part"
   assert _run(capsys, "train", *flags, "--out", str(full))[0] == 0
 
@@ -132,8 +166,17 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypat
   monkeypatch.setattr(_checkpoint, "save_checkpoint", real_save)
 
   # Flags not given are taken from the checkpoint.
-  code, out, _ = _run(capsys, "train", "--resume", str(part / "checkpoint.npz"),
-                      "--out", str(part), "--quiet", "--devices", "1")
+  code, out, _ = _run(
+    capsys,
+    "train",
+    "--resume",
+    str(part / "checkpoint.npz"),
+    "--out",
+    str(part),
+    "--quiet",
+    "--devices",
+    "1",
+  )
   assert code == 0, out
   meta_full, leaves_full = _leaves(full / "checkpoint.npz")
   meta_part, leaves_part = _leaves(part / "checkpoint.npz")
@@ -148,8 +191,20 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypat
 def test_sharded_over_8_devices_matches_one_device(tmp_path, capsys):
   """Batch sharded over 8 CPU devices (batch-norm statistics across them) = 1 device."""
   assert jax.device_count() == 8
-  flags = ["train", "--epochs", "2", "--norm", "batch", "--dropout", "dropout",
-           "--width", "32", "--seeds", "2", "--quiet"]
+  flags = [
+    "train",
+    "--epochs",
+    "2",
+    "--norm",
+    "batch",
+    "--dropout",
+    "dropout",
+    "--width",
+    "32",
+    "--seeds",
+    "2",
+    "--quiet",
+  ]
   assert _run(capsys, *flags, "--devices", "1", "--out", str(tmp_path / "one"))[0] == 0
   code, out, _ = _run(capsys, *flags, "--devices", "8", "--out", str(tmp_path / "eight"))
   assert code == 0 and "8 x cpu" in out
@@ -165,45 +220,205 @@ def test_sharded_over_8_devices_matches_one_device(tmp_path, capsys):
 # Every catalogue option the command takes, in a handful of runs: each must learn
 # (test accuracy far above chance, train loss falling) with finite numbers.
 OPTION_RUNS = [
-    ["--norm", "layer", "--dropout", "gaussian_dropout", "--activation", "gelu",
-     "--init", "glorot_normal", "--optimizer", "nesterov", "--schedule", "exponential_decay",
-     "--clip", "clip_by_global_norm", "--l2", "1e-4"],
-    ["--norm", "rms_norm", "--dropout", "alpha_dropout", "--activation", "selu",
-     "--init", "lecun_normal", "--optimizer", "rmsprop", "--opt", "centered=True",
-     "--schedule", "step_decay", "--clip", "clip_by_value", "--l1", "1e-5",
-     "--preprocess", "standardize"],
-    ["--norm", "group", "--dropout", "dropconnect", "--activation", "prelu",
-     "--optimizer", "adagrad", "--schedule", "inverse_time_decay", "--max-norm", "3",
-     "--label-smoothing", "0.1", "--preprocess", "zca_whiten"],
-    ["--dropout", "standout", "--norm", "none", "--activation", "rrelu",
-     "--optimizer", "adadelta", "--clip", "clip_by_norm", "--loss", "focal_loss"],
-    ["--activation", "elu", "--init", "orthogonal", "--optimizer", "adamw",
-     "--weight-decay", "1e-3", "--schedule", "natural_exp_decay", "--warmup-steps", "10",
-     "--augment", "random_crop,random_rotate,random_zoom,random_translate,gaussian_noise,"
-     "cutout,mixup"],
-    ["--augment", "random_flip_up_down,random_flip_left_right", "--optimizer", "lion",
-     "--lr", "1e-3", "--init", "he_uniform", "--activation", "softplus"],
-    ["--model", "cnn", "--norm", "instance_norm", "--dropout", "spatial_dropout",
-     "--optimizer", "sgd", "--activation", "silu", "--width", "8"],
-    ["--model", "resnet", "--norm", "batch", "--dropout", "drop_path", "--depth", "1",
-     "--width", "8", "--optimizer", "amsgrad", "--lr", "1e-2", "--preprocess", "min_max_scale"],
-    ["--model", "cnn", "--norm", "local_response_norm", "--optimizer", "nadam",
-     "--activation", "mish", "--width", "8", "--depth", "1"],
-    ["--model", "lstm", "--optimizer", "adamax", "--lr", "1e-2", "--activation", "sigmoid",
-     "--norm", "layer_norm", "--init", "glorot_uniform"],
-    ["--dataset", "sequence", "--optimizer", "adamax", "--lr", "1e-2", "--activation",
-     "leaky_relu", "--epochs", "6"],
-    ["--dataset", "spirals", "--optimizer", "momentum", "--lr", "0.1", "--activation",
-     "celu", "--norm", "weight_norm", "--width", "64", "--epochs", "6"],
+  [
+    "--norm",
+    "layer",
+    "--dropout",
+    "gaussian_dropout",
+    "--activation",
+    "gelu",
+    "--init",
+    "glorot_normal",
+    "--optimizer",
+    "nesterov",
+    "--schedule",
+    "exponential_decay",
+    "--clip",
+    "clip_by_global_norm",
+    "--l2",
+    "1e-4",
+  ],
+  [
+    "--norm",
+    "rms_norm",
+    "--dropout",
+    "alpha_dropout",
+    "--activation",
+    "selu",
+    "--init",
+    "lecun_normal",
+    "--optimizer",
+    "rmsprop",
+    "--opt",
+    "centered=True",
+    "--schedule",
+    "step_decay",
+    "--clip",
+    "clip_by_value",
+    "--l1",
+    "1e-5",
+    "--preprocess",
+    "standardize",
+  ],
+  [
+    "--norm",
+    "group",
+    "--dropout",
+    "dropconnect",
+    "--activation",
+    "prelu",
+    "--optimizer",
+    "adagrad",
+    "--schedule",
+    "inverse_time_decay",
+    "--max-norm",
+    "3",
+    "--label-smoothing",
+    "0.1",
+    "--preprocess",
+    "zca_whiten",
+  ],
+  [
+    "--dropout",
+    "standout",
+    "--norm",
+    "none",
+    "--activation",
+    "rrelu",
+    "--optimizer",
+    "adadelta",
+    "--clip",
+    "clip_by_norm",
+    "--loss",
+    "focal_loss",
+  ],
+  [
+    "--activation",
+    "elu",
+    "--init",
+    "orthogonal",
+    "--optimizer",
+    "adamw",
+    "--weight-decay",
+    "1e-3",
+    "--schedule",
+    "natural_exp_decay",
+    "--warmup-steps",
+    "10",
+    "--augment",
+    "random_crop,random_rotate,random_zoom,random_translate,gaussian_noise,cutout,mixup",
+  ],
+  [
+    "--augment",
+    "random_flip_up_down,random_flip_left_right",
+    "--optimizer",
+    "lion",
+    "--lr",
+    "1e-3",
+    "--init",
+    "he_uniform",
+    "--activation",
+    "softplus",
+  ],
+  [
+    "--model",
+    "cnn",
+    "--norm",
+    "instance_norm",
+    "--dropout",
+    "spatial_dropout",
+    "--optimizer",
+    "sgd",
+    "--activation",
+    "silu",
+    "--width",
+    "8",
+  ],
+  [
+    "--model",
+    "resnet",
+    "--norm",
+    "batch",
+    "--dropout",
+    "drop_path",
+    "--depth",
+    "1",
+    "--width",
+    "8",
+    "--optimizer",
+    "amsgrad",
+    "--lr",
+    "1e-2",
+    "--preprocess",
+    "min_max_scale",
+  ],
+  [
+    "--model",
+    "cnn",
+    "--norm",
+    "local_response_norm",
+    "--optimizer",
+    "nadam",
+    "--activation",
+    "mish",
+    "--width",
+    "8",
+    "--depth",
+    "1",
+  ],
+  [
+    "--model",
+    "lstm",
+    "--optimizer",
+    "adamax",
+    "--lr",
+    "1e-2",
+    "--activation",
+    "sigmoid",
+    "--norm",
+    "layer_norm",
+    "--init",
+    "glorot_uniform",
+  ],
+  [
+    "--dataset",
+    "sequence",
+    "--optimizer",
+    "adamax",
+    "--lr",
+    "1e-2",
+    "--activation",
+    "leaky_relu",
+    "--epochs",
+    "6",
+  ],
+  [
+    "--dataset",
+    "spirals",
+    "--optimizer",
+    "momentum",
+    "--lr",
+    "0.1",
+    "--activation",
+    "celu",
+    "--norm",
+    "weight_norm",
+    "--width",
+    "64",
+    "--epochs",
+    "6",
+  ],
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flags", OPTION_RUNS, ids=lambda f: "_".join(
-    v for v in f if not v.startswith("-"))[:60])
+@pytest.mark.parametrize(
+  "flags", OPTION_RUNS, ids=lambda f: "_".join(v for v in f if not v.startswith("-"))[:60]
+)
 def test_every_option_trains(flags, tmp_path, capsys):
-  code, out, err = _run(capsys, "train", "--epochs", "3", "--quiet", "--devices", "1",
-                        *flags, "--out", str(tmp_path))
+  code, out, err = _run(
+    capsys, "train", "--epochs", "3", "--quiet", "--devices", "1", *flags, "--out", str(tmp_path)
+  )
   assert code == 0, err
   m = _metrics(tmp_path)
   chance = 1 / (2 if "sequence" in flags else (3 if "spirals" in flags else 10))
@@ -216,18 +431,34 @@ def test_every_option_trains(flags, tmp_path, capsys):
 
 # --- compare ---------------------------------------------------------------------------
 
+
 def test_compare_grid_table_plot_and_files(tmp_path, capsys):
   code, out, err = _run(
-      capsys, "compare", "--vary", "optimizer=sgd,adam", "--vary", "norm=none,batch",
-      "--seeds", "2", "--epochs", "2", *SMALL, "--out", str(tmp_path))
+    capsys,
+    "compare",
+    "--vary",
+    "optimizer=sgd,adam",
+    "--vary",
+    "norm=none,batch",
+    "--seeds",
+    "2",
+    "--epochs",
+    "2",
+    *SMALL,
+    "--out",
+    str(tmp_path),
+  )
   assert code == 0, err
   rows = [l for l in out.splitlines() if l.startswith("optimizer=")]
   assert len(rows) == 4 and all("±" in r for r in rows)
   with open(tmp_path / "compare.json", encoding="utf-8") as f:
     report = json.load(f)
   assert [r["label"] for r in report["results"]] == [
-      "optimizer=sgd norm=none", "optimizer=sgd norm=batch_norm",
-      "optimizer=adam norm=none", "optimizer=adam norm=batch_norm"]
+    "optimizer=sgd norm=none",
+    "optimizer=sgd norm=batch_norm",
+    "optimizer=adam norm=none",
+    "optimizer=adam norm=batch_norm",
+  ]
   for r in report["results"]:
     acc = r["final"]["test_accuracy"]
     np.testing.assert_allclose(acc["mean"], np.mean(acc["per_seed"]), rtol=1e-6)
@@ -239,8 +470,20 @@ def test_compare_grid_table_plot_and_files(tmp_path, capsys):
 
 
 def test_compare_varies_optimizer_hyperparameters(tmp_path, capsys):
-  code, out, err = _run(capsys, "compare", "--vary", "opt.b1=0.5,0.9", "--seeds", "1",
-                        "--epochs", "1", "--no-plot", *SMALL, "--out", str(tmp_path))
+  code, out, err = _run(
+    capsys,
+    "compare",
+    "--vary",
+    "opt.b1=0.5,0.9",
+    "--seeds",
+    "1",
+    "--epochs",
+    "1",
+    "--no-plot",
+    *SMALL,
+    "--out",
+    str(tmp_path),
+  )
   assert code == 0, err
   with open(tmp_path / "compare.json", encoding="utf-8") as f:
     results = json.load(f)["results"]
@@ -252,9 +495,12 @@ def test_compare_varies_optimizer_hyperparameters(tmp_path, capsys):
 
 def test_parse_vary():
   from jpatterns.cli.compare_cmd import parse_vary
+
   assert parse_vary(["lr=0.1,1e-2", "augment=none,cutout+random_crop", "norm=batch"]) == [
-      ("lr", [0.1, 0.01]), ("augment", [(), ("cutout", "random_crop")]),
-      ("norm", ["batch"])]
+    ("lr", [0.1, 0.01]),
+    ("augment", [(), ("cutout", "random_crop")]),
+    ("norm", ["batch"]),
+  ]
   with pytest.raises(UsageError, match="given twice"):
     parse_vary(["lr=0.1", "lr=0.2"])
   with pytest.raises(UsageError, match="not FIELD=V1,V2"):
@@ -265,13 +511,27 @@ def test_parse_vary():
 def test_compare_seeds_under_vmap_equal_separate_runs(tmp_path, capsys):
   """Seeds 0 and 1 together (vmap) give each seed's own `train --seed s` curve."""
   common = ["--epochs", "2", "--dropout", "dropout", *SMALL]
-  assert _run(capsys, "compare", "--vary", "optimizer=adam", "--seeds", "2",
-              *common, "--out", str(tmp_path / "c"))[0] == 0
+  assert (
+    _run(
+      capsys,
+      "compare",
+      "--vary",
+      "optimizer=adam",
+      "--seeds",
+      "2",
+      *common,
+      "--out",
+      str(tmp_path / "c"),
+    )[0]
+    == 0
+  )
   with open(tmp_path / "c" / "compare.json", encoding="utf-8") as f:
     together = json.load(f)["results"][0]["curves"]["train_loss"]
   for seed in (0, 1):
-    assert _run(capsys, "train", "--seed", str(seed), *common,
-                "--out", str(tmp_path / f"s{seed}"))[0] == 0
+    assert (
+      _run(capsys, "train", "--seed", str(seed), *common, "--out", str(tmp_path / f"s{seed}"))[0]
+      == 0
+    )
     alone = _metrics(tmp_path / f"s{seed}")["curves"]["train_loss"][0]
     np.testing.assert_allclose(together[seed], alone, rtol=2e-5)
 
@@ -280,11 +540,16 @@ def test_compare_seeds_under_vmap_equal_separate_runs(tmp_path, capsys):
 def test_compare_default_is_the_main_job_under_two_minutes(tmp_path):
   """The README's main job: the default grid, as a real process, in < 120 s."""
   import time
+
   t0 = time.perf_counter()
-  proc = subprocess.run([sys.executable, "-m", "jpatterns", "compare", "--quiet",
-                         "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
-                        text=True, timeout=300,
-                        env=dict(os.environ, XLA_FLAGS=""))  # one device, as a user has
+  proc = subprocess.run(
+    [sys.executable, "-m", "jpatterns", "compare", "--quiet", "--out", str(tmp_path)],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env=dict(os.environ, XLA_FLAGS=""),
+  )  # one device, as a user has
   wall = time.perf_counter() - t0
   assert proc.returncode == 0, proc.stderr
   assert "Answer: best test accuracy optimizer=" in proc.stdout
@@ -299,29 +564,31 @@ def test_compare_default_is_the_main_job_under_two_minutes(tmp_path):
 # --- bad input -------------------------------------------------------------------------
 
 BAD = [
-    (["train", "--optimizer", "adamm"], "did you mean adam"),
-    (["train", "--norm", "batchy"], "choose from none, batch_norm"),
-    (["train", "--optimzer", "adam"], "valid flags: --activation"),
-    (["train", "--lr", "-0.1"], "--lr: -0.1 is not valid"),
-    (["train", "--rate", "1.0"], "--rate: 1.0 is not valid; the drop rate must be in [0, 1)"),
-    (["train", "--epochs", "0"], "--epochs"),
-    (["train", "--model", "cnn", "--dataset", "spirals"], "choose from mlp"),
-    (["train", "--dropout", "drop_path"], "'drop_path' applies to resnet"),
-    (["train", "--augment", "twirl"], "--augment: 'twirl' is not valid"),
-    (["train", "--opt", "beta1=0.9"], "choose from b1, b2"),
-    (["train", "--sched", "decay_rate=0.5"], "--sched: 'decay_rate' is not a keyword of constant"),
-    (["train", "--resume", "/nonexistent/ckpt.npz"], "no checkpoint at"),
-    (["train", "--batch-size", "12", "--devices", "8"], "does not split across 8 devices"),
-    (["train", "--devices", "9"], "this machine has 8"),
-    (["compare", "--vary", "optimiser=sgd,adam"], "not a training field"),
-    (["compare", "--vary", "optimizer=sgd,adamm"], "did you mean adam"),
-    (["compare", "--seeds", "0"], "--seeds: 0 is not valid"),
-    (["bench", "nosuch"], "choose from activations"),
-    (["trian"], "invalid choice"),
+  (["train", "--optimizer", "adamm"], "did you mean adam"),
+  (["train", "--norm", "batchy"], "choose from none, batch_norm"),
+  (["train", "--optimzer", "adam"], "valid flags: --activation"),
+  (["train", "--lr", "-0.1"], "--lr: -0.1 is not valid"),
+  (["train", "--rate", "1.0"], "--rate: 1.0 is not valid; the drop rate must be in [0, 1)"),
+  (["train", "--epochs", "0"], "--epochs"),
+  (["train", "--model", "cnn", "--dataset", "spirals"], "choose from mlp"),
+  (["train", "--dropout", "drop_path"], "'drop_path' applies to resnet"),
+  (["train", "--augment", "twirl"], "--augment: 'twirl' is not valid"),
+  (["train", "--opt", "beta1=0.9"], "choose from b1, b2"),
+  (["train", "--sched", "decay_rate=0.5"], "--sched: 'decay_rate' is not a keyword of constant"),
+  (["train", "--resume", "/nonexistent/ckpt.npz"], "no checkpoint at"),
+  (["train", "--batch-size", "12", "--devices", "8"], "does not split across 8 devices"),
+  (["train", "--devices", "9"], "this machine has 8"),
+  (["compare", "--vary", "optimiser=sgd,adam"], "not a training field"),
+  (["compare", "--vary", "optimizer=sgd,adamm"], "did you mean adam"),
+  (["compare", "--seeds", "0"], "--seeds: 0 is not valid"),
+  (["bench", "nosuch"], "choose from activations"),
+  (["trian"], "invalid choice"),
 ]
 
 
-@pytest.mark.parametrize("argv,message", BAD, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize(
+  "argv,message", BAD, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
   try:
     code = main(argv)
@@ -338,8 +605,9 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
 def test_checkpoint_from_another_model(tmp_path, capsys):
   ckpt = tmp_path / "mlp" / "checkpoint.npz"
   assert _run(capsys, "train", "--epochs", "1", *SMALL, "--out", str(ckpt.parent))[0] == 0
-  code, _, err = _run(capsys, "train", "--resume", str(ckpt), "--model", "cnn",
-                      "--epochs", "2", "--quiet")
+  code, _, err = _run(
+    capsys, "train", "--resume", str(ckpt), "--model", "cnn", "--epochs", "2", "--quiet"
+  )
   assert code == 2 and "written by another configuration: model='mlp'" in err
   # A file whose header names a configuration its arrays do not fit.
   with np.load(ckpt, allow_pickle=False) as npz:
@@ -349,8 +617,9 @@ def test_checkpoint_from_another_model(tmp_path, capsys):
   tampered = tmp_path / "tampered.npz"
   arrays["meta"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
   np.savez(tampered, **arrays)
-  code, _, err = _run(capsys, "train", "--resume", str(tampered), "--epochs", "2",
-                      "--quiet", "--devices", "1")
+  code, _, err = _run(
+    capsys, "train", "--resume", str(tampered), "--epochs", "2", "--quiet", "--devices", "1"
+  )
   assert code == 2 and "was written by another model" in err
   assert len(err.strip().splitlines()) == 1
   (tmp_path / "junk.npz").write_text("not a checkpoint")
@@ -360,8 +629,13 @@ def test_checkpoint_from_another_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_bad_input_through_a_real_process():
-  proc = subprocess.run([sys.executable, "-m", "jpatterns", "train", "--dropout", "dropot"],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+  proc = subprocess.run(
+    [sys.executable, "-m", "jpatterns", "train", "--dropout", "dropot"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert proc.returncode == 2
   assert "did you mean dropout" in proc.stderr and "standout" in proc.stderr
   assert "Traceback" not in proc.stderr
@@ -379,6 +653,7 @@ def test_restore_rejects_mismatched_shapes():
 
 
 # --- bench -----------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_bench_runs_a_suite_and_prints_ratios(capsys):
@@ -400,17 +675,34 @@ def test_bench_missing_suite_dir(capsys, tmp_path):
 
 # --- the user's own data ------------------------------------------------------------------
 
+
 def test_train_on_a_users_npz_and_csv(tmp_path, capsys):
   rng = np.random.default_rng(0)
   y = np.arange(120) % 2
   x = (rng.normal(size=(120, 4)) + 3.0 * y[:, None]).astype(np.float32)
   np.savez(tmp_path / "my.npz", x=x, y=y)
-  (tmp_path / "my.csv").write_text("a,b,c,d,label\n" + "\n".join(
-      ",".join(f"{v:.5f}" for v in xi) + f",{yi}" for xi, yi in zip(x, y)) + "\n")
+  (tmp_path / "my.csv").write_text(
+    "a,b,c,d,label\n"
+    + "\n".join(",".join(f"{v:.5f}" for v in xi) + f",{yi}" for xi, yi in zip(x, y))
+    + "\n"
+  )
   for name in ("my.npz", "my.csv"):
     out = tmp_path / name.replace(".", "_")
-    code, text, err = _run(capsys, "train", "--dataset", str(tmp_path / name), "--epochs", "8", "--lr", "0.01",
-                           "--batch-size", "16", *SMALL, "--out", str(out))
+    code, text, err = _run(
+      capsys,
+      "train",
+      "--dataset",
+      str(tmp_path / name),
+      "--epochs",
+      "8",
+      "--lr",
+      "0.01",
+      "--batch-size",
+      "16",
+      *SMALL,
+      "--out",
+      str(out),
+    )
     assert code == 0, err
     assert f"mlp on {name}" in text
     assert _metrics(out)["final"]["test_accuracy"]["mean"] > 0.9

@@ -7,18 +7,18 @@ import numpy as np
 import optax
 import pytest
 import torch
-
-from jpatterns.optim._clipping import clip_by_global_norm, clip_by_norm, clip_by_value
 from helpers import DTYPES, TOL, assert_no_retrace, assert_vmap_matches_loop, tree_allclose
 from optim_helpers import PROBLEMS, assert_trajectories_close, run_jax, run_torch
+
+from jpatterns.optim._clipping import clip_by_global_norm, clip_by_norm, clip_by_value
 
 _rng = np.random.default_rng(1)
 # Leaves with norms above and below the bounds used below, and an all-zero leaf.
 GRADS = {
-    "big": (_rng.normal(size=(4, 3)) * 3.0).astype(np.float32),  # ‖g‖ ≈ 10
-    "small": (_rng.normal(size=(5,)) * 0.05).astype(np.float32),  # ‖g‖ ≈ 0.1
-    "zero": np.zeros((2, 2), np.float32),
-    "mid": (_rng.normal(size=(3,)) * 1.0).astype(np.float32),
+  "big": (_rng.normal(size=(4, 3)) * 3.0).astype(np.float32),  # ‖g‖ ≈ 10
+  "small": (_rng.normal(size=(5,)) * 0.05).astype(np.float32),  # ‖g‖ ≈ 0.1
+  "zero": np.zeros((2, 2), np.float32),
+  "mid": (_rng.normal(size=(3,)) * 1.0).astype(np.float32),
 }
 
 
@@ -64,18 +64,18 @@ def optax_ref(tx):
 # torch divides by ‖g‖ + 1e-6: relative difference ≈ 1e-6/‖g‖ ≤ 1e-5 for ‖g‖ ≥ 0.1.
 
 CASES = {
-    "value_symmetric_optax": (clip_by_value(-0.5, 0.5), optax_ref(optax.clip(0.5)), 0),
-    "value_asymmetric_np": (clip_by_value(-0.2, 1.0), lambda g: np_clip_value(g, -0.2, 1.0),
-                            0),
-    "value_degenerate_np": (clip_by_value(0.3, 0.3), lambda g: np_clip_value(g, 0.3, 0.3),
-                            0),
-    "norm_np": (clip_by_norm(1.0), lambda g: np_clip_norm(g, 1.0), 1e-6),
-    "norm_torch": (clip_by_norm(1.0), lambda g: torch_clip_per_tensor(g, 1.0), 1e-5),
-    "global_optax": (clip_by_global_norm(2.0), optax_ref(optax.clip_by_global_norm(2.0)),
-                     1e-6),
-    "global_torch": (clip_by_global_norm(2.0), lambda g: torch_clip_global(g, 2.0), 1e-5),
-    "global_inactive_torch": (clip_by_global_norm(100.0),
-                              lambda g: torch_clip_global(g, 100.0), 1e-6),
+  "value_symmetric_optax": (clip_by_value(-0.5, 0.5), optax_ref(optax.clip(0.5)), 0),
+  "value_asymmetric_np": (clip_by_value(-0.2, 1.0), lambda g: np_clip_value(g, -0.2, 1.0), 0),
+  "value_degenerate_np": (clip_by_value(0.3, 0.3), lambda g: np_clip_value(g, 0.3, 0.3), 0),
+  "norm_np": (clip_by_norm(1.0), lambda g: np_clip_norm(g, 1.0), 1e-6),
+  "norm_torch": (clip_by_norm(1.0), lambda g: torch_clip_per_tensor(g, 1.0), 1e-5),
+  "global_optax": (clip_by_global_norm(2.0), optax_ref(optax.clip_by_global_norm(2.0)), 1e-6),
+  "global_torch": (clip_by_global_norm(2.0), lambda g: torch_clip_global(g, 2.0), 1e-5),
+  "global_inactive_torch": (
+    clip_by_global_norm(100.0),
+    lambda g: torch_clip_global(g, 100.0),
+    1e-6,
+  ),
 }
 
 
@@ -108,8 +108,7 @@ def test_dtype_kept(name):
     assert all(l.dtype == jnp.dtype(dtype) for l in jax.tree.leaves(got))
     # Low precision in, same answer as float32 in (norms reduced in float32).
     want = apply(tx, jax.tree.map(lambda v: jnp.asarray(v, dtype).astype(jnp.float32), g))
-    tree_allclose(jax.tree.map(lambda l: l.astype(jnp.float32), got), want,
-                  **TOL[jnp.dtype(dtype)])
+    tree_allclose(jax.tree.map(lambda l: l.astype(jnp.float32), got), want, **TOL[jnp.dtype(dtype)])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -125,13 +124,13 @@ def test_jit_matches_eager_and_no_retrace(name):
 def test_vmap_gives_per_example_clipping(name):
   """vmap over a batch of gradient trees clips each example separately (DP-SGD style)."""
   tx, _, _ = CASES[name]
-  batch = {k: jnp.stack([jnp.asarray(v) * s for s in (0.01, 1.0, 5.0)])
-           for k, v in GRADS.items()}
+  batch = {k: jnp.stack([jnp.asarray(v) * s for s in (0.01, 1.0, 5.0)]) for k, v in GRADS.items()}
   assert_vmap_matches_loop(lambda g: apply(tx, g), batch)
 
 
-@pytest.mark.parametrize("tx", [clip_by_norm(1.0), clip_by_global_norm(1.0),
-                                clip_by_value(-1.0, 1.0)])
+@pytest.mark.parametrize(
+  "tx", [clip_by_norm(1.0), clip_by_global_norm(1.0), clip_by_value(-1.0, 1.0)]
+)
 def test_zero_gradients_stay_zero_without_nan(tx):
   g = {"a": jnp.zeros((3, 2)), "b": jnp.zeros(())}
   got = jax.jit(lambda g: apply(tx, g))(g)
@@ -159,6 +158,7 @@ def _per_tensor(b):
   def clip(params):
     for p in params:
       torch.nn.utils.clip_grad_norm_([p], b)
+
   return clip
 
 
@@ -171,11 +171,9 @@ def test_chained_with_sgd_matches_torch_trajectory(problem):
   lr = LR[problem]
   b = 0.1 if problem == "mlp" else 5.0  # below the initial gradient norms: clipping acts
   cases = [
-      (clip_by_global_norm(b),
-       lambda ps: torch.nn.utils.clip_grad_norm_(ps, b)),
-      (clip_by_norm(b), _per_tensor(b)),
-      (clip_by_value(-b / 10, b / 10),
-       lambda ps: torch.nn.utils.clip_grad_value_(ps, b / 10)),
+    (clip_by_global_norm(b), lambda ps: torch.nn.utils.clip_grad_norm_(ps, b)),
+    (clip_by_norm(b), _per_tensor(b)),
+    (clip_by_value(-b / 10, b / 10), lambda ps: torch.nn.utils.clip_grad_value_(ps, b / 10)),
   ]
   for tx, torch_clip in cases:
     jp = run_jax(optax.chain(tx, optax.sgd(lr)), problem, 50)
@@ -187,14 +185,14 @@ def test_chained_with_sgd_matches_torch_trajectory(problem):
 def test_asymmetric_value_clip_in_chain_matches_numpy(problem):
   """clip_by_value(a, b) + sgd over 50 steps == a NumPy loop with the same gradients."""
   from optim_helpers import init_params, jax_loss
+
   a, b, lr = -0.05, 0.2, LR[problem]
   got = run_jax(optax.chain(clip_by_value(a, b), optax.sgd(lr)), problem, 50)
   grad = jax.jit(jax.grad(jax_loss(problem)))
   p = {k: np.asarray(v, np.float64) for k, v in init_params(problem).items()}
   for t in range(50):
     g = grad({k: jnp.asarray(v, jnp.float32) for k, v in p.items()})
-    p = {k: p[k] - lr * np.maximum(np.minimum(np.asarray(g[k], np.float64), b), a)
-         for k in p}
+    p = {k: p[k] - lr * np.maximum(np.minimum(np.asarray(g[k], np.float64), b), a) for k in p}
     assert_trajectories_close([got[t]], [p], rtol=1e-5)
 
 
@@ -211,12 +209,12 @@ def test_inside_inject_hyperparams():
 
 
 BAD = [
-    (lambda: clip_by_value(1.0, -1.0), "clip_by_value: a=1.0 > b=-1.0"),
-    (lambda: clip_by_value(0.5, 0.2), "a=0.5 > b=0.2"),
-    (lambda: clip_by_norm(0.0), "clip_by_norm: max_norm=0.0"),
-    (lambda: clip_by_norm(-1.0), "clip_by_norm: max_norm=-1.0"),
-    (lambda: clip_by_global_norm(0), "clip_by_global_norm: max_norm=0"),
-    (lambda: clip_by_global_norm(-2.5), "clip_by_global_norm: max_norm=-2.5"),
+  (lambda: clip_by_value(1.0, -1.0), "clip_by_value: a=1.0 > b=-1.0"),
+  (lambda: clip_by_value(0.5, 0.2), "a=0.5 > b=0.2"),
+  (lambda: clip_by_norm(0.0), "clip_by_norm: max_norm=0.0"),
+  (lambda: clip_by_norm(-1.0), "clip_by_norm: max_norm=-1.0"),
+  (lambda: clip_by_global_norm(0), "clip_by_global_norm: max_norm=0"),
+  (lambda: clip_by_global_norm(-2.5), "clip_by_global_norm: max_norm=-2.5"),
 ]
 
 

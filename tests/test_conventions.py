@@ -11,17 +11,17 @@ import inspect
 import pytest
 
 MODULES = [
-    "jpatterns.activations",
-    "jpatterns.initializers",
-    "jpatterns.normalization",
-    "jpatterns.stochastic",
-    "jpatterns.regularization",
-    "jpatterns.losses",
-    "jpatterns.preprocessing",
-    "jpatterns.gradcheck",
-    "jpatterns.layers",
-    "jpatterns.augment",
-    "jpatterns.optim",
+  "jpatterns.activations",
+  "jpatterns.initializers",
+  "jpatterns.normalization",
+  "jpatterns.stochastic",
+  "jpatterns.regularization",
+  "jpatterns.losses",
+  "jpatterns.preprocessing",
+  "jpatterns.gradcheck",
+  "jpatterns.layers",
+  "jpatterns.augment",
+  "jpatterns.optim",
 ]
 
 
@@ -47,6 +47,7 @@ def test_every_module_exports_something():
 
 def test_top_level_reexports_every_module_name():
   import jpatterns
+
   for name in MODULES:
     module = importlib.import_module(name)
     for attr in module.__all__:
@@ -54,8 +55,8 @@ def test_top_level_reexports_every_module_name():
         assert getattr(jpatterns, attr) is importlib.import_module(f"jpatterns.{attr}")
         continue
       assert getattr(jpatterns, attr, None) is getattr(module, attr) or (
-          getattr(jpatterns.optim, attr, None) is getattr(module, attr)), (
-              f"{name}.{attr} is not re-exported")
+        getattr(jpatterns.optim, attr, None) is getattr(module, attr)
+      ), f"{name}.{attr} is not re-exported"
 
 
 @pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
@@ -70,7 +71,8 @@ def test_signature_conventions(qualname):
   for p in params:
     if p.default is not inspect.Parameter.empty:
       assert p.kind is inspect.Parameter.KEYWORD_ONLY, (
-          f"{qualname}: optional argument `{p.name}` must be keyword-only")
+        f"{qualname}: optional argument `{p.name}` must be keyword-only"
+      )
 
 
 @pytest.mark.parametrize("qualname", sorted(FUNCTIONS))

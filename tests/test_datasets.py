@@ -33,8 +33,9 @@ def test_digits_is_one_fixed_split():
   assert len(other.x_test) == 898 and not np.array_equal(other.y_test[:50], a.y_test[:50])
 
 
-@pytest.mark.parametrize("name,kind,classes", [("spirals", "vector", 3),
-                                               ("sequence", "sequence", 2)])
+@pytest.mark.parametrize(
+  "name,kind,classes", [("spirals", "vector", 3), ("sequence", "sequence", 2)]
+)
 def test_synthetic_sets(name, kind, classes):
   d = datasets.load(name)
   assert d.kind == kind and d.num_classes == classes
@@ -60,8 +61,13 @@ def test_csv_with_header_and_npz_with_x_y(tmp_path):
 def test_npz_with_its_own_split_and_images(tmp_path):
   x, y = _blobs(n=20, d=16)
   imgs = x.reshape(20, 4, 4, 1)
-  np.savez(tmp_path / "s.npz", x_train=imgs[:15], y_train=y[:15], x_test=imgs[15:],
-           y_test=y[15:].astype(np.float64))  # integral floats are labels too
+  np.savez(
+    tmp_path / "s.npz",
+    x_train=imgs[:15],
+    y_train=y[:15],
+    x_test=imgs[15:],
+    y_test=y[15:].astype(np.float64),
+  )  # integral floats are labels too
   d = datasets.load(tmp_path / "s.npz")
   assert d.kind == "image" and d.x_test.shape == (5, 4, 4, 1) and d.y_test.dtype == np.int32
   np.testing.assert_array_equal(d.y_test, y[15:])
@@ -78,20 +84,26 @@ def _write(tmp_path, name, content):
 
 x20, y20 = _blobs(n=20)
 MALFORMED = [
-    ("missing.npz", {"features": x20, "labels": y20}, "need x_train, y_train"),
-    ("ragged.csv", "1,2,0\n3,4,1\n5,1\n6,7,0\n", "line 3 has 2 columns"),
-    ("fraction.csv", "1,2,0\n3,4,1.5\n5,6,1\n7,8,0\n", "labels must be integers"),
-    ("words.csv", "1,2,0\n3,4,cat\n5,6,1\n", "holds 'cat', not a number"),
-    ("one_class.csv", "1,2,1\n3,4,1\n5,6,1\n7,8,1\n", "at least 2 classes"),
-    ("nan.csv", "1,2,0\n3,nan,1\n5,6,1\n7,8,0\n", "NaN or infinite"),
-    ("negative.npz", {"x": x20, "y": y20 - 1}, "labels must be integers 0..K-1"),
-    ("pickled.npz", {"x": np.array([{"a": 1}] * 4, dtype=object), "y": np.arange(4) % 2},
-     "cannot be read without pickle"),
-    ("lengths.npz", {"x": x20, "y": y20[:10]}, "20 examples but 10 labels"),
-    ("shapes.npz", {"x_train": x20, "y_train": y20, "x_test": x20[:, :2], "y_test": y20},
-     "they must match"),
-    ("empty.csv", "a,b,label\n", "no data rows"),
-    ("notazip.npz", "plain text", "not a readable .npz"),
+  ("missing.npz", {"features": x20, "labels": y20}, "need x_train, y_train"),
+  ("ragged.csv", "1,2,0\n3,4,1\n5,1\n6,7,0\n", "line 3 has 2 columns"),
+  ("fraction.csv", "1,2,0\n3,4,1.5\n5,6,1\n7,8,0\n", "labels must be integers"),
+  ("words.csv", "1,2,0\n3,4,cat\n5,6,1\n", "holds 'cat', not a number"),
+  ("one_class.csv", "1,2,1\n3,4,1\n5,6,1\n7,8,1\n", "at least 2 classes"),
+  ("nan.csv", "1,2,0\n3,nan,1\n5,6,1\n7,8,0\n", "NaN or infinite"),
+  ("negative.npz", {"x": x20, "y": y20 - 1}, "labels must be integers 0..K-1"),
+  (
+    "pickled.npz",
+    {"x": np.array([{"a": 1}] * 4, dtype=object), "y": np.arange(4) % 2},
+    "cannot be read without pickle",
+  ),
+  ("lengths.npz", {"x": x20, "y": y20[:10]}, "20 examples but 10 labels"),
+  (
+    "shapes.npz",
+    {"x_train": x20, "y_train": y20, "x_test": x20[:, :2], "y_test": y20},
+    "they must match",
+  ),
+  ("empty.csv", "a,b,label\n", "no data rows"),
+  ("notazip.npz", "plain text", "not a readable .npz"),
 ]
 
 
@@ -103,14 +115,17 @@ def test_malformed_files_name_the_file_and_the_problem(tmp_path, name, content, 
   assert os.path.basename(path) in str(e.value)
 
 
-@pytest.mark.parametrize("kwargs,message", [
+@pytest.mark.parametrize(
+  "kwargs,message",
+  [
     ({"name_or_path": "digitz"}, "is not a dataset; choose from digits"),
     ({"name_or_path": "/nonexistent/x.csv"}, "no file at"),
     ({"name_or_path": "digits", "test_fraction": 1.0}, r"test_fraction=1.0 must be"),
     ({"name_or_path": "digits", "test_fraction": float("nan")}, "test_fraction=nan"),
     ({"name_or_path": "digits", "seed": True}, "seed=True must be"),
     ({"name_or_path": 3}, "must be a dataset name"),
-])
+  ],
+)
 def test_bad_arguments(kwargs, message):
   with pytest.raises(ValueError, match=message):
     datasets.load(**kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import flax.linen as nn
+import helpers
 import jax
 import jax.numpy as jnp
 import jax.test_util  # noqa: F401
@@ -21,7 +22,6 @@ import torch.nn.functional as F
 from flax import nnx
 
 from jpatterns import stochastic as jd
-import helpers
 
 RATE = 0.3
 IN, OUT = 6, 5
@@ -40,34 +40,43 @@ def _normal(shape, dtype=jnp.float32, seed=1):
 
 def _dense_args(dtype):
   """(x, w, third): third is standout's ws; the dropconnect cases use its row 0 as bias."""
-  return (_normal((3, IN), dtype), _normal((IN, OUT), dtype, 2) / math.sqrt(IN),
-          _normal((IN, OUT), dtype, 3))
+  return (
+    _normal((3, IN), dtype),
+    _normal((IN, OUT), dtype, 2) / math.sqrt(IN),
+    _normal((IN, OUT), dtype, 3),
+  )
 
 
 RATE_FNS = {
-    "dropout_inverted": lambda k, x, rate: jd.dropout(k, x, rate=rate),
-    "dropout_noninverted": lambda k, x, rate: jd.dropout(k, x, rate=rate, inverted=False),
-    "dropout_broadcast": lambda k, x, rate: jd.dropout(k, x, rate=rate, broadcast_dims=(0,)),
-    "dropconnect": lambda k, x, w, b, rate: jd.dropconnect(
-        k, x, w, bias=b[0], rate=rate, activation=jax.nn.relu),
-    "dropconnect_noninverted": lambda k, x, w, b, rate: jd.dropconnect(
-        k, x, w, rate=rate, inverted=False, activation=jnp.tanh),
-    "dropconnect_inference": lambda k, x, w, b, rate: jd.dropconnect_inference(
-        k, x, w, bias=b[0], rate=rate, activation=jax.nn.relu, num_samples=16),
-    "gaussian_dropout": lambda k, x, rate: jd.gaussian_dropout(k, x, rate=rate),
-    "alpha_dropout": lambda k, x, rate: jd.alpha_dropout(k, x, rate=rate),
-    "spatial_dropout": lambda k, x, rate: jd.spatial_dropout(k, x, rate=rate, batch_axis=0),
-    "drop_path": lambda k, x, rate: jd.drop_path(k, x, rate=rate),
+  "dropout_inverted": lambda k, x, rate: jd.dropout(k, x, rate=rate),
+  "dropout_noninverted": lambda k, x, rate: jd.dropout(k, x, rate=rate, inverted=False),
+  "dropout_broadcast": lambda k, x, rate: jd.dropout(k, x, rate=rate, broadcast_dims=(0,)),
+  "dropconnect": lambda k, x, w, b, rate: jd.dropconnect(
+    k, x, w, bias=b[0], rate=rate, activation=jax.nn.relu
+  ),
+  "dropconnect_noninverted": lambda k, x, w, b, rate: jd.dropconnect(
+    k, x, w, rate=rate, inverted=False, activation=jnp.tanh
+  ),
+  "dropconnect_inference": lambda k, x, w, b, rate: jd.dropconnect_inference(
+    k, x, w, bias=b[0], rate=rate, activation=jax.nn.relu, num_samples=16
+  ),
+  "gaussian_dropout": lambda k, x, rate: jd.gaussian_dropout(k, x, rate=rate),
+  "alpha_dropout": lambda k, x, rate: jd.alpha_dropout(k, x, rate=rate),
+  "spatial_dropout": lambda k, x, rate: jd.spatial_dropout(k, x, rate=rate, batch_axis=0),
+  "drop_path": lambda k, x, rate: jd.drop_path(k, x, rate=rate),
 }
 
 # The generic transformation tests run one case per code path; dropout_broadcast and
 # dropconnect_noninverted (same code as spatial_dropout / dropconnect) only run the rate
 # tests and their specific tests.
-CASES = {name: (lambda f: (lambda k, *a: f(k, *a, rate=RATE)))(f)
-         for name, f in RATE_FNS.items()
-         if name not in ("dropout_broadcast", "dropconnect_noninverted")}
+CASES = {
+  name: (lambda f: lambda k, *a: f(k, *a, rate=RATE))(f)
+  for name, f in RATE_FNS.items()
+  if name not in ("dropout_broadcast", "dropconnect_noninverted")
+}
 CASES["standout"] = lambda k, x, w, ws: jd.standout(
-    k, x, w, ws, activation=jax.nn.relu, gate=jax.nn.sigmoid)
+  k, x, w, ws, activation=jax.nn.relu, gate=jax.nn.sigmoid
+)
 
 MAKE_ARGS = {name: (lambda dt: (_normal((4, 3, 8), dt),)) for name in RATE_FNS}
 for _name in ("dropconnect", "dropconnect_noninverted", "dropconnect_inference", "standout"):
@@ -109,22 +118,40 @@ def test_vmap_over_split_keys_matches_loop(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_grad_finite(name):
   f, args = CASES[name], MAKE_ARGS[name](jnp.float32)
-  helpers.assert_grad_finite(jax.jit(lambda *a: f(jax.random.key(0), *a)), *args,
-                             argnums=tuple(range(len(args))))
+  helpers.assert_grad_finite(
+    jax.jit(lambda *a: f(jax.random.key(0), *a)), *args, argnums=tuple(range(len(args)))
+  )
 
 
-@pytest.mark.parametrize("name", ["dropout_inverted", "gaussian_dropout", "alpha_dropout",
-                                  "dropconnect_noninverted", "standout_test"])
+@pytest.mark.parametrize(
+  "name",
+  [
+    "dropout_inverted",
+    "gaussian_dropout",
+    "alpha_dropout",
+    "dropconnect_noninverted",
+    "standout_test",
+  ],
+)
 def test_check_grads_where_smooth(name):
   # For a fixed key each form is smooth in its array arguments (tanh/sigmoid, no kinks).
   if name == "dropconnect_noninverted":
-    f = lambda *a: RATE_FNS[name](jax.random.key(0), *a, rate=RATE)
+
+    def f(*a):
+      return RATE_FNS[name](jax.random.key(0), *a, rate=RATE)
+
     args = _dense_args(jnp.float32)
   elif name == "standout_test":
-    f = lambda x, w, ws: jd.standout(None, x, w, ws, activation=jnp.tanh, train=False)
+
+    def f(x, w, ws):
+      return jd.standout(None, x, w, ws, activation=jnp.tanh, train=False)
+
     args = _dense_args(jnp.float32)
   else:
-    f = lambda *a: CASES[name](jax.random.key(0), *a)
+
+    def f(*a):
+      return CASES[name](jax.random.key(0), *a)
+
     args = MAKE_ARGS[name](jnp.float32)
   jax.test_util.check_grads(f, args, order=1, modes=("rev",), atol=1e-2, rtol=1e-2)
 
@@ -143,8 +170,7 @@ def test_bad_rate_raises(name, bad):
 
 
 def test_bad_rate_message_names_function():
-  for fn in (jd.dropout, jd.gaussian_dropout, jd.alpha_dropout, jd.spatial_dropout,
-             jd.drop_path):
+  for fn in (jd.dropout, jd.gaussian_dropout, jd.alpha_dropout, jd.spatial_dropout, jd.drop_path):
     with pytest.raises(ValueError, match=f"^{fn.__name__}: rate=1.5"):
       fn(jax.random.key(0), jnp.ones((2, 3)), rate=1.5)
   with pytest.raises(ValueError, match="^dropconnect: rate=-0.1"):
@@ -154,7 +180,10 @@ def test_bad_rate_message_names_function():
 @pytest.mark.parametrize("name", RATE_NAMES)
 def test_rate_one_gives_zeros_with_zero_grads(name):
   f, args = RATE_FNS[name], MAKE_ARGS[name](jnp.float32)
-  g = lambda *a: f(jax.random.key(0), *a, rate=1.0)
+
+  def g(*a):
+    return f(jax.random.key(0), *a, rate=1.0)
+
   y = np.asarray(g(*args))
   if name.startswith("dropconnect"):
     act = jnp.tanh if name == "dropconnect_noninverted" else jax.nn.relu
@@ -170,7 +199,7 @@ def test_rate_one_gives_zeros_with_zero_grads(name):
 
 @pytest.mark.parametrize("name", [n for n in RATE_NAMES if not n.startswith("dropconnect")])
 def test_rate_zero_is_identity(name):
-  x, = MAKE_ARGS[name](jnp.float32)
+  (x,) = MAKE_ARGS[name](jnp.float32)
   np.testing.assert_array_equal(RATE_FNS[name](jax.random.key(0), x, rate=0.0), x)
 
 
@@ -200,16 +229,18 @@ def test_dropout_equals_flax_same_key(dtype, rate, dims):
   # A legacy uint32 key too.
   raw = jax.random.PRNGKey(3)
   np.testing.assert_array_equal(
-      np.asarray(jd.dropout(raw, x, rate=rate, broadcast_dims=dims), np.float32),
-      np.asarray(nn.Dropout(rate, broadcast_dims=dims, deterministic=False).apply(
-          {}, x, rng=raw), np.float32))
+    np.asarray(jd.dropout(raw, x, rate=rate, broadcast_dims=dims), np.float32),
+    np.asarray(
+      nn.Dropout(rate, broadcast_dims=dims, deterministic=False).apply({}, x, rng=raw), np.float32
+    ),
+  )
 
 
 def test_dropout_eval_equals_flax_deterministic():
   x = _normal((4, 5))
   np.testing.assert_array_equal(
-      jd.dropout(None, x, rate=0.4, train=False),
-      nn.Dropout(0.4, deterministic=True).apply({}, x))
+    jd.dropout(None, x, rate=0.4, train=False), nn.Dropout(0.4, deterministic=True).apply({}, x)
+  )
 
 
 @pytest.mark.parametrize("inverted", [True, False])
@@ -221,10 +252,12 @@ def test_dropout_matches_numpy_transcription(inverted):
   xn = np.asarray(x, np.float64)
   want_train = xn * m / q if inverted else xn * m
   want_test = xn if inverted else q * xn
-  np.testing.assert_allclose(jd.dropout(key, x, rate=rate, inverted=inverted),
-                             want_train, rtol=1e-6, atol=1e-7)
-  np.testing.assert_allclose(jd.dropout(None, x, rate=rate, inverted=inverted, train=False),
-                             want_test, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(
+    jd.dropout(key, x, rate=rate, inverted=inverted), want_train, rtol=1e-6, atol=1e-7
+  )
+  np.testing.assert_allclose(
+    jd.dropout(None, x, rate=rate, inverted=inverted, train=False), want_test, rtol=1e-6, atol=1e-7
+  )
 
 
 @pytest.mark.parametrize("inverted", [True, False])
@@ -240,8 +273,9 @@ def test_dropout_statistics_test_output_is_training_expectation(inverted):
 
 # One case per distinct traced-rate code path (spatial_dropout and drop_path go through
 # dropout; dropconnect_inference uses dropconnect's safe 1/q).
-@pytest.mark.parametrize("name", ["dropout_inverted", "dropconnect", "gaussian_dropout",
-                                  "alpha_dropout"])
+@pytest.mark.parametrize(
+  "name", ["dropout_inverted", "dropconnect", "gaussian_dropout", "alpha_dropout"]
+)
 def test_traced_rate(name):
   # A traced rate (e.g. scheduled) cannot be validated at trace time but must compute the
   # same values as the static one, and rate = 1 must stay NaN-free.
@@ -296,13 +330,17 @@ def test_dropconnect_inference_matches_numpy_transcription(inverted):
   var = s**2 * p * (1 - p) * ((xn * xn) @ (wn * wn) + bn * bn)  # p(1-p)(W⊙W)(x⊙x)
   eps = np.asarray(jax.random.normal(key, (z,) + mu.shape))
   want = np.mean(np.maximum(mu + np.sqrt(var) * eps, 0), axis=0)  # (1/Z) Σ f(u_z)
-  y = jd.dropconnect_inference(key, x, w, bias=b[0], rate=rate, activation=jax.nn.relu,
-                               num_samples=z, inverted=inverted)
+  y = jd.dropconnect_inference(
+    key, x, w, bias=b[0], rate=rate, activation=jax.nn.relu, num_samples=z, inverted=inverted
+  )
   np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
   # Identity activation: the exact mean, no sampling.
   np.testing.assert_allclose(
-      jd.dropconnect_inference(None, x, w, bias=b[0], rate=rate, inverted=inverted),
-      mu, rtol=1e-5, atol=1e-6)
+    jd.dropconnect_inference(None, x, w, bias=b[0], rate=rate, inverted=inverted),
+    mu,
+    rtol=1e-5,
+    atol=1e-6,
+  )
 
 
 def test_dropconnect_inference_relu_matches_closed_form():
@@ -317,8 +355,9 @@ def test_dropconnect_inference_relu_matches_closed_form():
   cdf = 0.5 * (1 + np.vectorize(math.erf)(t / math.sqrt(2)))  # Φ(t)
   pdf = np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)  # φ(t)
   want = mu * cdf + sd * pdf
-  y = jd.dropconnect_inference(jax.random.key(1), x, w, rate=rate, activation=jax.nn.relu,
-                               num_samples=40_000)
+  y = jd.dropconnect_inference(
+    jax.random.key(1), x, w, rate=rate, activation=jax.nn.relu, num_samples=40_000
+  )
   np.testing.assert_allclose(y, want, atol=3e-2)
 
 
@@ -341,9 +380,11 @@ def test_dropconnect_inference_matches_monte_carlo_of_training(inverted):
     return jax.nn.relu(y), y
 
   train_relu, train_lin = (np.asarray(a) for a in train(keys))
-  inf = jax.jit(lambda k: jd.dropconnect_inference(
-      k, x, w, bias=b, rate=rate, activation=jax.nn.relu, num_samples=n_mc,
-      inverted=inverted))(jax.random.key(9))
+  inf = jax.jit(
+    lambda k: jd.dropconnect_inference(
+      k, x, w, bias=b, rate=rate, activation=jax.nn.relu, num_samples=n_mc, inverted=inverted
+    )
+  )(jax.random.key(9))
   np.testing.assert_allclose(inf, train_relu.mean(axis=0), atol=3e-2)
   # The identity activation: the exact expectation (tolerance: 4 standard errors).
   lin = jd.dropconnect_inference(None, x, w, bias=b, rate=rate, inverted=inverted)
@@ -391,8 +432,9 @@ def test_standout_matches_numpy_transcription():
   m = np.asarray(jax.random.uniform(key, pi.shape)) < pi  # m ~ Bernoulli(pi)
   kw = dict(bias=b, gate_bias=bs, activation=jax.nn.relu)
   np.testing.assert_allclose(jd.standout(key, x, w, ws, **kw), h * m, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(jd.standout(None, x, w, ws, train=False, **kw), h * pi,
-                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+    jd.standout(None, x, w, ws, train=False, **kw), h * pi, rtol=1e-5, atol=1e-6
+  )
 
 
 def test_standout_test_output_is_monte_carlo_mean_of_training():
@@ -400,8 +442,9 @@ def test_standout_test_output_is_monte_carlo_mean_of_training():
   x, w, ws = _dense_args(jnp.float32)
   n = 20_000
   keys = jax.random.split(jax.random.key(12), n)
-  train = np.asarray(jax.jit(jax.vmap(
-      lambda k: jd.standout(k, x, w, ws, activation=jnp.tanh)))(keys))
+  train = np.asarray(
+    jax.jit(jax.vmap(lambda k: jd.standout(k, x, w, ws, activation=jnp.tanh)))(keys)
+  )
   test = np.asarray(jd.standout(None, x, w, ws, activation=jnp.tanh, train=False))
   se = train.std(axis=0) / math.sqrt(n)
   assert np.all(np.abs(train.mean(axis=0) - test) <= 5 * se + 1e-6)
@@ -421,8 +464,7 @@ def test_gaussian_dropout_moments(rate):
   # n = 400k: mean std error sqrt(v/n) <= 1.6e-3; variance relative std error
   # sqrt(2/n) ~ 2.2e-3. Tolerances: 1e-2 absolute on the mean, 2% relative on the variance.
   n = 400_000
-  y = np.asarray(jd.gaussian_dropout(jax.random.key(0), jnp.ones((n,)), rate=rate),
-                 np.float64)
+  y = np.asarray(jd.gaussian_dropout(jax.random.key(0), jnp.ones((n,)), rate=rate), np.float64)
   var = rate / (1 - rate)  # variance of the inverted Bernoulli mask m/(1-rate)
   assert abs(y.mean() - 1) < 1e-2
   assert abs(y.var() / var - 1) < 2e-2
@@ -432,8 +474,7 @@ def test_gaussian_dropout_moments(rate):
   # Seed 002's p(1-p) would be a different variance (0.16 vs 0.25 at rate 0.2; 0.25 vs 1
   # at 0.5): ours is not that.
   assert abs(y.var() - rate * (1 - rate)) > 0.05
-  np.testing.assert_array_equal(jd.gaussian_dropout(None, jnp.ones(3), rate=rate,
-                                                    train=False), 1.0)
+  np.testing.assert_array_equal(jd.gaussian_dropout(None, jnp.ones(3), rate=rate, train=False), 1.0)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.3])
@@ -442,8 +483,7 @@ def test_alpha_dropout_statistics_vs_torch(rate):
   # Tolerances 1.5e-2 on the mean and on the variance, for both implementations.
   n = 200_000
   x = np.asarray(_normal((n,), seed=21))
-  ours = np.asarray(jd.alpha_dropout(jax.random.key(2), jnp.asarray(x), rate=rate),
-                    np.float64)
+  ours = np.asarray(jd.alpha_dropout(jax.random.key(2), jnp.asarray(x), rate=rate), np.float64)
   torch.manual_seed(0)
   ref = F.alpha_dropout(torch.from_numpy(x.copy()), rate, training=True).double().numpy()
   for y in (ours, ref):
@@ -533,7 +573,8 @@ def test_drop_path_statistics():
   ones = np.asarray(jd.drop_path(jax.random.key(7), jnp.ones((n, 2)), rate=rate))
   assert abs(ones.mean() - 1) < 2e-2
   ref = nn.Dropout(rate, broadcast_dims=(1, 2), deterministic=False).apply(
-      {}, x, rng=jax.random.key(6))
+    {}, x, rng=jax.random.key(6)
+  )
   np.testing.assert_array_equal(y, np.asarray(ref))
 
 
@@ -541,8 +582,7 @@ def test_drop_path_statistics():
 def test_eval_forms_keep_dtype_and_values(dtype):
   x = _normal((3, 4), dtype)
   xn = np.asarray(x, np.float32)
-  for fn in (jd.dropout, jd.gaussian_dropout, jd.alpha_dropout, jd.spatial_dropout,
-             jd.drop_path):
+  for fn in (jd.dropout, jd.gaussian_dropout, jd.alpha_dropout, jd.spatial_dropout, jd.drop_path):
     y = fn(None, x, rate=0.3, train=False)
     assert y.dtype == dtype
     np.testing.assert_array_equal(np.asarray(y, np.float32), xn)  # inverted: identity
@@ -553,5 +593,6 @@ def test_eval_forms_keep_dtype_and_values(dtype):
   y = jd.standout(None, x, w, w, train=False)
   assert y.dtype == dtype
   xw = np.asarray(x, np.float64) @ np.asarray(w, np.float64)
-  np.testing.assert_allclose(np.asarray(y, np.float32), xw / (1 + np.exp(-xw)),
-                             rtol=2e-2, atol=2e-2)
+  np.testing.assert_allclose(
+    np.asarray(y, np.float32), xw / (1 + np.exp(-xw)), rtol=2e-2, atol=2e-2
+  )

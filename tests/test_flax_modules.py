@@ -26,16 +26,20 @@ from jpatterns.flax import nnx as jnnx
 
 
 def _assert_close(a, b, rtol=1e-5, atol=1e-5):
-  np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
-                             rtol=rtol, atol=atol)
+  np.testing.assert_allclose(
+    np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=rtol, atol=atol
+  )
 
 
 def _randomize(tree, seed):
   """Adds N(0, 0.3²) noise to every leaf (NumPy: no compiles), so ones/zeros prove nothing."""
   rng = np.random.default_rng(seed)
   return jax.tree.map(
-      lambda l: jnp.asarray(np.asarray(l) + 0.3 * rng.standard_normal(np.shape(l)),
-                            jnp.result_type(l)), tree)
+    lambda l: jnp.asarray(
+      np.asarray(l) + 0.3 * rng.standard_normal(np.shape(l)), jnp.result_type(l)
+    ),
+    tree,
+  )
 
 
 def _set_params(module, seed):
@@ -48,8 +52,7 @@ def _set_params(module, seed):
 
 
 def _x(shape, seed=1, offset=0.0):
-  return jnp.asarray(offset + np.random.default_rng(seed).standard_normal(shape),
-                     jnp.float32)
+  return jnp.asarray(offset + np.random.default_rng(seed).standard_normal(shape), jnp.float32)
 
 
 # ----------------------------------------------------------------------------------------
@@ -57,19 +60,27 @@ def _x(shape, seed=1, offset=0.0):
 # ----------------------------------------------------------------------------------------
 
 NNX_FLAX_PAIRS = {
-    "LayerNorm": (lambda: jnnx.LayerNorm(6),
-                  lambda: nnx.LayerNorm(6, epsilon=1e-5, use_fast_variance=False, rngs=nnx.Rngs(0)), (3, 6)),
-    "GroupNorm": (lambda: jnnx.GroupNorm(6, num_groups=3),
-                  lambda: nnx.GroupNorm(6, num_groups=3, epsilon=1e-5,
-                                        use_fast_variance=False, rngs=nnx.Rngs(0)),
-                  (2, 4, 6)),
-    "InstanceNorm": (lambda: jnnx.InstanceNorm(6),
-                     lambda: nnx.InstanceNorm(6, epsilon=1e-5, use_fast_variance=False,
-                                              rngs=nnx.Rngs(0)),
-                     (2, 4, 6)),
-    "RMSNorm": (lambda: jnnx.RMSNorm(6),
-                lambda: nnx.RMSNorm(6, epsilon=1e-6, rngs=nnx.Rngs(0)), (3, 6)),
-    "PReLU": (lambda: jnnx.PReLU(0.2), lambda: nnx.PReLU(0.2), (3, 6)),
+  "LayerNorm": (
+    lambda: jnnx.LayerNorm(6),
+    lambda: nnx.LayerNorm(6, epsilon=1e-5, use_fast_variance=False, rngs=nnx.Rngs(0)),
+    (3, 6),
+  ),
+  "GroupNorm": (
+    lambda: jnnx.GroupNorm(6, num_groups=3),
+    lambda: nnx.GroupNorm(6, num_groups=3, epsilon=1e-5, use_fast_variance=False, rngs=nnx.Rngs(0)),
+    (2, 4, 6),
+  ),
+  "InstanceNorm": (
+    lambda: jnnx.InstanceNorm(6),
+    lambda: nnx.InstanceNorm(6, epsilon=1e-5, use_fast_variance=False, rngs=nnx.Rngs(0)),
+    (2, 4, 6),
+  ),
+  "RMSNorm": (
+    lambda: jnnx.RMSNorm(6),
+    lambda: nnx.RMSNorm(6, epsilon=1e-6, rngs=nnx.Rngs(0)),
+    (3, 6),
+  ),
+  "PReLU": (lambda: jnnx.PReLU(0.2), lambda: nnx.PReLU(0.2), (3, 6)),
 }
 
 
@@ -86,13 +97,19 @@ def test_nnx_matches_flax_nnx(name):
 
 
 LINEN_FLAX_PAIRS = {
-    "LayerNorm": (jlinen.LayerNorm(), nn.LayerNorm(epsilon=1e-5, use_fast_variance=False), (3, 6)),
-    "GroupNorm": (jlinen.GroupNorm(num_groups=3), nn.GroupNorm(num_groups=3, epsilon=1e-5,
-                                                   use_fast_variance=False),
-                  (2, 4, 6)),
-    "InstanceNorm": (jlinen.InstanceNorm(), nn.InstanceNorm(epsilon=1e-5, use_fast_variance=False), (2, 4, 6)),
-    "RMSNorm": (jlinen.RMSNorm(), nn.RMSNorm(epsilon=1e-6), (3, 6)),
-    "PReLU": (jlinen.PReLU(0.2), nn.PReLU(negative_slope_init=0.2), (3, 6)),
+  "LayerNorm": (jlinen.LayerNorm(), nn.LayerNorm(epsilon=1e-5, use_fast_variance=False), (3, 6)),
+  "GroupNorm": (
+    jlinen.GroupNorm(num_groups=3),
+    nn.GroupNorm(num_groups=3, epsilon=1e-5, use_fast_variance=False),
+    (2, 4, 6),
+  ),
+  "InstanceNorm": (
+    jlinen.InstanceNorm(),
+    nn.InstanceNorm(epsilon=1e-5, use_fast_variance=False),
+    (2, 4, 6),
+  ),
+  "RMSNorm": (jlinen.RMSNorm(), nn.RMSNorm(epsilon=1e-6), (3, 6)),
+  "PReLU": (jlinen.PReLU(0.2), nn.PReLU(negative_slope_init=0.2), (3, 6)),
 }
 
 
@@ -137,8 +154,7 @@ def test_batch_norm_linen_matches_flax_over_train_steps():
   theirs = nn.BatchNorm(use_running_average=False, momentum=0.9, use_fast_variance=False)
   x0 = _x((16, 2, 5), offset=3.0)
   v_theirs = theirs.init(jax.random.key(0), x0)
-  v_theirs = {"params": _randomize(v_theirs["params"], 6),
-              "batch_stats": v_theirs["batch_stats"]}
+  v_theirs = {"params": _randomize(v_theirs["params"], 6), "batch_stats": v_theirs["batch_stats"]}
   v_ours = ours.init(jax.random.key(0), x0)
   assert jax.tree.structure(v_ours) == jax.tree.structure(v_theirs)
   _assert_close(v_ours["batch_stats"]["mean"], 0.0)  # no update during init (as flax)
@@ -153,22 +169,27 @@ def test_batch_norm_linen_matches_flax_over_train_steps():
   for k in ("mean", "var"):
     _assert_close(v_ours["batch_stats"][k], v_theirs["batch_stats"][k], atol=1e-6)
   x = _x((4, 2, 5), seed=9)
-  _assert_close(jlinen.BatchNorm(use_running_average=True).apply(v_ours, x),
-         nn.BatchNorm(use_running_average=True).apply(v_theirs, x), atol=2e-5)
+  _assert_close(
+    jlinen.BatchNorm(use_running_average=True).apply(v_ours, x),
+    nn.BatchNorm(use_running_average=True).apply(v_theirs, x),
+    atol=2e-5,
+  )
 
 
 def test_batch_norm_axis_name_matches_flax_under_named_vmap():
   ours = jlinen.BatchNorm(use_running_average=False, axis_name="devices")
-  theirs = nn.BatchNorm(use_running_average=False, axis_name="devices",
-                        use_fast_variance=False)
+  theirs = nn.BatchNorm(use_running_average=False, axis_name="devices", use_fast_variance=False)
   x = _x((4, 8, 3), offset=1.0)  # 4 "devices" × 8 examples
   variables = theirs.init(jax.random.key(0), x[0])
-  variables = {"params": _randomize(variables["params"], 7),
-               "batch_stats": variables["batch_stats"]}
+  variables = {
+    "params": _randomize(variables["params"], 7),
+    "batch_stats": variables["batch_stats"],
+  }
 
   def run(module):
-    return jax.vmap(lambda xi: module.apply(variables, xi, mutable=["batch_stats"]),
-                    axis_name="devices")(x)
+    return jax.vmap(
+      lambda xi: module.apply(variables, xi, mutable=["batch_stats"]), axis_name="devices"
+    )(x)
 
   (y1, s1), (y2, s2) = run(ours), run(theirs)
   _assert_close(y1, y2, atol=2e-5)
@@ -201,9 +222,13 @@ def test_weight_norm_dense_matches_flax_weight_norm():
   theirs = nn.WeightNorm(nn.Dense(5))
   tv = _randomize(theirs.init(jax.random.key(0), x), 8)
   p = tv["params"]
-  ours = {"params": {"kernel": p["layer_instance"]["kernel"],
-                     "bias": p["layer_instance"]["bias"],
-                     "scale": p["layer_instance/kernel/scale"]}}
+  ours = {
+    "params": {
+      "kernel": p["layer_instance"]["kernel"],
+      "bias": p["layer_instance"]["bias"],
+      "scale": p["layer_instance/kernel/scale"],
+    }
+  }
   _assert_close(jlinen.WeightNormDense(5).apply(ours, x), theirs.apply(tv, x), atol=2e-5)
   layer = jnnx.WeightNormDense(4, 5, rngs=nnx.Rngs(0))
   state = nnx.state(layer, nnx.Param)
@@ -220,8 +245,9 @@ def test_spectral_norm_dense_matches_flax_spectral_norm():
   u0 = tv["batch_stats"]["layer_instance/kernel/u"]
   ours_v = {"params": dict(tv["params"]["layer_instance"]), "batch_stats": {"u": u0}}
   y2, s2 = theirs.apply(tv, x, update_stats=True, mutable=["batch_stats"])
-  y1, s1 = jlinen.SpectralNormDense(5, n_steps=2).apply(ours_v, x, update_stats=True,
-                                                       mutable=["batch_stats"])
+  y1, s1 = jlinen.SpectralNormDense(5, n_steps=2).apply(
+    ours_v, x, update_stats=True, mutable=["batch_stats"]
+  )
   _assert_close(y1, y2, atol=2e-5)
   _assert_close(s1["batch_stats"]["u"], s2["batch_stats"]["layer_instance/kernel/u"], atol=1e-5)
 
@@ -250,8 +276,9 @@ def test_dropout_linen_same_masks_as_flax_linen():
 
 def test_multi_head_attention_matches_flax_nnx():
   d, h = 8, 2
-  theirs = nnx.MultiHeadAttention(num_heads=h, in_features=d, qkv_features=d,
-                                  out_features=d, decode=False, rngs=nnx.Rngs(0))
+  theirs = nnx.MultiHeadAttention(
+    num_heads=h, in_features=d, qkv_features=d, out_features=d, decode=False, rngs=nnx.Rngs(0)
+  )
   p = _randomize(nnx.state(theirs, nnx.Param).to_pure_dict(), 12)
   state = nnx.state(theirs, nnx.Param)
   state.replace_by_pure_dict(p)
@@ -277,9 +304,11 @@ def test_lstm_cell_matches_flax_nnx():
   state.replace_by_pure_dict(p)
   nnx.update(theirs, state)
   gates_i, gates_h = ("ii", "if_", "ig", "io"), ("hi", "hf", "hg", "ho")
-  mine = {"w_i": jnp.concatenate([p[g]["kernel"] for g in gates_i], axis=1),
-          "w_h": jnp.concatenate([p[g]["kernel"] for g in gates_h], axis=1),
-          "b": jnp.concatenate([p[g]["bias"] for g in gates_h])}
+  mine = {
+    "w_i": jnp.concatenate([p[g]["kernel"] for g in gates_i], axis=1),
+    "w_h": jnp.concatenate([p[g]["kernel"] for g in gates_h], axis=1),
+    "b": jnp.concatenate([p[g]["bias"] for g in gates_h]),
+  }
   ours = jnnx.LSTMCell(n_in, hid, rngs=nnx.Rngs(0))
   state = nnx.state(ours, nnx.Param)
   state.replace_by_pure_dict(mine)
@@ -296,6 +325,7 @@ def test_lstm_cell_matches_flax_nnx():
 # nnx and linen twins: same variables -> same numbers
 # ----------------------------------------------------------------------------------------
 
+
 def _r():
   return nnx.Rngs(0)  # parameter seeds; the values are overwritten by _set_params
 
@@ -303,42 +333,77 @@ def _r():
 # name: (factory of (nnx module, linen module), input shape, random?). Factories: a test
 # builds only its own modules.
 REGISTRY = {
-    "BatchNorm": (lambda: (jnnx.BatchNorm(4), jlinen.BatchNorm(use_running_average=False)),
-                  (8, 4), False),
-    "LayerNorm": (lambda: (jnnx.LayerNorm(4), jlinen.LayerNorm()), (3, 4), False),
-    "GroupNorm": (lambda: (jnnx.GroupNorm(4, num_groups=2), jlinen.GroupNorm(num_groups=2)),
-                  (2, 3, 4), False),
-    "InstanceNorm": (lambda: (jnnx.InstanceNorm(4), jlinen.InstanceNorm()), (2, 3, 4),
-                     False),
-    "RMSNorm": (lambda: (jnnx.RMSNorm(4), jlinen.RMSNorm()), (3, 4), False),
-    "LocalResponseNorm": (lambda: (jnnx.LocalResponseNorm(size=3),
-                                   jlinen.LocalResponseNorm(size=3)), (3, 4), False),
-    "WeightNormDense": (lambda: (jnnx.WeightNormDense(4, 3, rngs=_r()),
-                                 jlinen.WeightNormDense(3)), (3, 4), False),
-    "SpectralNormDense": (lambda: (jnnx.SpectralNormDense(4, 3, rngs=_r()),
-                                   jlinen.SpectralNormDense(3, update_stats=True)),
-                          (3, 4), False),
-    "Dropout": (lambda: (jnnx.Dropout(0.3), jlinen.Dropout(0.3)), (3, 4), True),
-    "GaussianDropout": (lambda: (jnnx.GaussianDropout(0.3), jlinen.GaussianDropout(0.3)),
-                        (3, 4), True),
-    "AlphaDropout": (lambda: (jnnx.AlphaDropout(0.3), jlinen.AlphaDropout(0.3)), (3, 4),
-                     True),
-    "SpatialDropout": (lambda: (jnnx.SpatialDropout(0.5), jlinen.SpatialDropout(0.5)),
-                       (2, 3, 3, 4), True),
-    "DropPath": (lambda: (jnnx.DropPath(0.5), jlinen.DropPath(0.5)), (6, 4), True),
-    "DropConnectDense": (lambda: (jnnx.DropConnectDense(4, 3, rate=0.3, rngs=_r()),
-                                  jlinen.DropConnectDense(3, rate=0.3)), (3, 4), True),
-    "Standout": (lambda: (jnnx.Standout(4, 3, rngs=_r()), jlinen.Standout(3)), (3, 4), True),
-    "PReLU": (lambda: (jnnx.PReLU(num_channels=4), jlinen.PReLU(per_channel=True)), (3, 4),
-              False),
-    "RReLU": (lambda: (jnnx.RReLU(), jlinen.RReLU()), (3, 4), True),
-    "Residual": (lambda: (jnnx.Residual(nnx.Linear(4, 3, rngs=_r()), in_features=4,
-                                        out_features=3, rngs=_r()),
-                          jlinen.Residual(nn.Dense(3), features=3)), (3, 4), False),
-    "MultiHeadAttention": (lambda: (jnnx.MultiHeadAttention(4, num_heads=2, causal=True,
-                                                            rngs=_r()),
-                                    jlinen.MultiHeadAttention(num_heads=2, causal=True)),
-                           (2, 3, 4), False),
+  "BatchNorm": (
+    lambda: (jnnx.BatchNorm(4), jlinen.BatchNorm(use_running_average=False)),
+    (8, 4),
+    False,
+  ),
+  "LayerNorm": (lambda: (jnnx.LayerNorm(4), jlinen.LayerNorm()), (3, 4), False),
+  "GroupNorm": (
+    lambda: (jnnx.GroupNorm(4, num_groups=2), jlinen.GroupNorm(num_groups=2)),
+    (2, 3, 4),
+    False,
+  ),
+  "InstanceNorm": (lambda: (jnnx.InstanceNorm(4), jlinen.InstanceNorm()), (2, 3, 4), False),
+  "RMSNorm": (lambda: (jnnx.RMSNorm(4), jlinen.RMSNorm()), (3, 4), False),
+  "LocalResponseNorm": (
+    lambda: (jnnx.LocalResponseNorm(size=3), jlinen.LocalResponseNorm(size=3)),
+    (3, 4),
+    False,
+  ),
+  "WeightNormDense": (
+    lambda: (jnnx.WeightNormDense(4, 3, rngs=_r()), jlinen.WeightNormDense(3)),
+    (3, 4),
+    False,
+  ),
+  "SpectralNormDense": (
+    lambda: (
+      jnnx.SpectralNormDense(4, 3, rngs=_r()),
+      jlinen.SpectralNormDense(3, update_stats=True),
+    ),
+    (3, 4),
+    False,
+  ),
+  "Dropout": (lambda: (jnnx.Dropout(0.3), jlinen.Dropout(0.3)), (3, 4), True),
+  "GaussianDropout": (
+    lambda: (jnnx.GaussianDropout(0.3), jlinen.GaussianDropout(0.3)),
+    (3, 4),
+    True,
+  ),
+  "AlphaDropout": (lambda: (jnnx.AlphaDropout(0.3), jlinen.AlphaDropout(0.3)), (3, 4), True),
+  "SpatialDropout": (
+    lambda: (jnnx.SpatialDropout(0.5), jlinen.SpatialDropout(0.5)),
+    (2, 3, 3, 4),
+    True,
+  ),
+  "DropPath": (lambda: (jnnx.DropPath(0.5), jlinen.DropPath(0.5)), (6, 4), True),
+  "DropConnectDense": (
+    lambda: (
+      jnnx.DropConnectDense(4, 3, rate=0.3, rngs=_r()),
+      jlinen.DropConnectDense(3, rate=0.3),
+    ),
+    (3, 4),
+    True,
+  ),
+  "Standout": (lambda: (jnnx.Standout(4, 3, rngs=_r()), jlinen.Standout(3)), (3, 4), True),
+  "PReLU": (lambda: (jnnx.PReLU(num_channels=4), jlinen.PReLU(per_channel=True)), (3, 4), False),
+  "RReLU": (lambda: (jnnx.RReLU(), jlinen.RReLU()), (3, 4), True),
+  "Residual": (
+    lambda: (
+      jnnx.Residual(nnx.Linear(4, 3, rngs=_r()), in_features=4, out_features=3, rngs=_r()),
+      jlinen.Residual(nn.Dense(3), features=3),
+    ),
+    (3, 4),
+    False,
+  ),
+  "MultiHeadAttention": (
+    lambda: (
+      jnnx.MultiHeadAttention(4, num_heads=2, causal=True, rngs=_r()),
+      jlinen.MultiHeadAttention(num_heads=2, causal=True),
+    ),
+    (2, 3, 4),
+    False,
+  ),
 }
 
 
@@ -353,10 +418,13 @@ def test_nnx_and_linen_give_the_same_numbers(name):
   params = _set_params(ours_nnx, 21)
   stats = nnx.state(ours_nnx, nnx.BatchStat).to_pure_dict()
   init_kw = {"deterministic": True} if random else {}
-  v_linen = ours_linen.init({"params": jax.random.key(0), "dropout": jax.random.key(0)},
-                            x, **init_kw)
-  variables = {**({"params": params} if params else {}),
-               **({"batch_stats": stats} if stats else {})}
+  v_linen = ours_linen.init(
+    {"params": jax.random.key(0), "dropout": jax.random.key(0)}, x, **init_kw
+  )
+  variables = {
+    **({"params": params} if params else {}),
+    **({"batch_stats": stats} if stats else {}),
+  }
   assert jax.tree.structure(dict(v_linen)) == jax.tree.structure(variables), name
   modes = [{"deterministic": False}, {"deterministic": True}] if random else [{}]
   key = jax.random.key(7)
@@ -381,13 +449,15 @@ def test_lstm_cell_nnx_and_linen_give_the_same_numbers():
   _, ys_nnx = jax.lax.scan(lambda c, x: cell(c, x), carry, xs)
   linen_cell = jlinen.LSTMCell(4)
   carry = linen_cell.initialize_carry(None, (2, 3))
-  _, ys_linen = jax.lax.scan(lambda c, x: linen_cell.apply({"params": params}, c, x),
-                             carry, xs)
+  _, ys_linen = jax.lax.scan(lambda c, x: linen_cell.apply({"params": params}, c, x), carry, xs)
   _assert_close(ys_nnx, ys_linen, atol=1e-5)
   # flax.linen.RNN drives the linen cell over the time axis the same way.
   seq = jnp.swapaxes(xs, 0, 1)
-  _assert_close(nn.RNN(linen_cell).apply({"params": {"cell": params}}, seq),
-         jnp.swapaxes(ys_nnx, 0, 1), atol=1e-5)
+  _assert_close(
+    nn.RNN(linen_cell).apply({"params": {"cell": params}}, seq),
+    jnp.swapaxes(ys_nnx, 0, 1),
+    atol=1e-5,
+  )
 
 
 def test_dtype_kept_bfloat16():
@@ -400,8 +470,8 @@ def test_dtype_kept_bfloat16():
 # Eval vs train
 # ----------------------------------------------------------------------------------------
 
-class _Block(nnx.Module):
 
+class _Block(nnx.Module):
   def __init__(self, rngs):
     self.bn = jnnx.BatchNorm(4)
     self.drop = jnnx.Dropout(0.5, rngs=rngs)
@@ -465,8 +535,11 @@ def test_linen_spectral_norm_eval_keeps_u():
 @pytest.mark.parametrize("name", ["DropConnectDense", "Standout"])
 def test_random_dense_eval_is_train_expectation(name):
   rngs = nnx.Rngs(0)
-  layer = (jnnx.DropConnectDense(3, 2, rate=0.4, rngs=rngs) if name == "DropConnectDense"
-           else jnnx.Standout(3, 2, rngs=rngs))
+  layer = (
+    jnnx.DropConnectDense(3, 2, rate=0.4, rngs=rngs)
+    if name == "DropConnectDense"
+    else jnnx.Standout(3, 2, rngs=rngs)
+  )
   _set_params(layer, 30)
   x = _x((2, 3))
   graphdef, state = nnx.split(layer)
@@ -483,6 +556,7 @@ def test_random_dense_eval_is_train_expectation(name):
 # A mixed model trains under jit (both APIs)
 # ----------------------------------------------------------------------------------------
 
+
 def _task():
   k1, k2 = jax.random.split(jax.random.key(42))
   x = jax.random.normal(k1, (128, 6))
@@ -491,7 +565,6 @@ def _task():
 
 
 class _NnxNet(nnx.Module):
-
   def __init__(self, rngs):
     self.dense1 = nnx.Linear(6, 32, rngs=rngs)
     self.bn = jnnx.BatchNorm(32)
@@ -507,7 +580,6 @@ class _NnxNet(nnx.Module):
 
 
 class _LinenNet(nn.Module):
-
   @nn.compact
   def __call__(self, x, train: bool):
     h = nn.Dense(32)(x)
@@ -527,12 +599,16 @@ def test_mixed_nnx_model_trains_under_jit():
   def step(model, opt, x, y):
     def loss_fn(model):
       return jnp.mean((model(x) - y) ** 2)
+
     loss, grads = nnx.value_and_grad(loss_fn)(model)
     opt.update(model, grads)
     return loss
 
-  eval_loss = nnx.jit(lambda model: jnp.mean((nnx.view(model, deterministic=True,
-                                                      use_running_average=True)(x) - y) ** 2))
+  eval_loss = nnx.jit(
+    lambda model: jnp.mean(
+      (nnx.view(model, deterministic=True, use_running_average=True)(x) - y) ** 2
+    )
+  )
   before = float(eval_loss(model))
   for _ in range(50):
     step(model, opt, x, y)
@@ -552,9 +628,15 @@ def test_mixed_linen_model_trains_under_jit():
   @jax.jit
   def step(params, stats, opt_state, key):
     def loss_fn(params):
-      pred, updates = net.apply({"params": params, "batch_stats": stats}, x, train=True,
-                                mutable=["batch_stats"], rngs={"dropout": key})
+      pred, updates = net.apply(
+        {"params": params, "batch_stats": stats},
+        x,
+        train=True,
+        mutable=["batch_stats"],
+        rngs={"dropout": key},
+      )
       return jnp.mean((pred - y) ** 2), updates["batch_stats"]
+
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return jax.tree.map(jnp.add, params, updates), stats, opt_state, loss

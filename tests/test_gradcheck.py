@@ -10,7 +10,7 @@ exactly 1/3 at its element (numeric 2 cos, analytic 3 cos), to 1e-6.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -24,17 +24,16 @@ from jpatterns.gradcheck import GradCheckResult, check_grads
 def _params(dtype=np.float32):
   rng = np.random.default_rng(0)
   return {
-      "layer": {"w": rng.normal(size=(3, 2)).astype(dtype),
-                "b": rng.normal(size=(2,)).astype(dtype)},
-      "scale": np.asarray(1.3, dtype),
+    "layer": {"w": rng.normal(size=(3, 2)).astype(dtype), "b": rng.normal(size=(2,)).astype(dtype)},
+    "scale": np.asarray(1.3, dtype),
   }
 
 
 @dataclasses.dataclass(frozen=True)
 class Case:
   name: str
-  f: Callable            # params -> scalar (jax)
-  grad_np: Callable      # params (NumPy float64) -> closed-form gradient pytree
+  f: Callable  # params -> scalar (jax)
+  grad_np: Callable  # params (NumPy float64) -> closed-form gradient pytree
 
 
 X = np.random.default_rng(1).normal(size=(4, 3))
@@ -42,34 +41,53 @@ X = np.random.default_rng(1).normal(size=(4, 3))
 
 def _mlp(p):
   h = jnp.tanh(jnp.asarray(X, p["layer"]["w"].dtype) @ p["layer"]["w"] + p["layer"]["b"])
-  return p["scale"] * jnp.sum(h ** 2)
+  return p["scale"] * jnp.sum(h**2)
 
 
 def _mlp_grad(p):
   w, b, s = p["layer"]["w"], p["layer"]["b"], p["scale"]
   h = np.tanh(X @ w + b)
-  dz = s * 2 * h * (1 - h ** 2)  # d/dz of s * h^2, h = tanh(z)
-  return {"layer": {"w": X.T @ dz, "b": dz.sum(0)}, "scale": np.sum(h ** 2)}
+  dz = s * 2 * h * (1 - h**2)  # d/dz of s * h^2, h = tanh(z)
+  return {"layer": {"w": X.T @ dz, "b": dz.sum(0)}, "scale": np.sum(h**2)}
 
 
 CASES = [
-    Case("cubic_sin",
-         lambda p: jnp.sum(p["layer"]["w"] ** 3) + jnp.sum(jnp.sin(p["layer"]["b"]))
-         + p["scale"] ** 2,
-         lambda p: {"layer": {"w": 3 * p["layer"]["w"] ** 2, "b": np.cos(p["layer"]["b"])},
-                    "scale": 2 * p["scale"]}),
-    Case("tanh_mlp", _mlp, _mlp_grad),
-    Case("log_softmax_ce",
-         lambda p: -jax.nn.log_softmax(p["layer"]["w"].ravel() * p["scale"])[2]
-         + jnp.sum(p["layer"]["b"] ** 2),
-         lambda p: {"layer": {
-             "w": (p["scale"] * (np.exp(p["layer"]["w"].ravel() * p["scale"])
-                                 / np.exp(p["layer"]["w"].ravel() * p["scale"]).sum()
-                                 - np.eye(6)[2])).reshape(3, 2),
-             "b": 2 * p["layer"]["b"]},
-             "scale": float(np.dot(np.exp(p["layer"]["w"].ravel() * p["scale"])
-                                   / np.exp(p["layer"]["w"].ravel() * p["scale"]).sum()
-                                   - np.eye(6)[2], p["layer"]["w"].ravel()))}),
+  Case(
+    "cubic_sin",
+    lambda p: jnp.sum(p["layer"]["w"] ** 3) + jnp.sum(jnp.sin(p["layer"]["b"])) + p["scale"] ** 2,
+    lambda p: {
+      "layer": {"w": 3 * p["layer"]["w"] ** 2, "b": np.cos(p["layer"]["b"])},
+      "scale": 2 * p["scale"],
+    },
+  ),
+  Case("tanh_mlp", _mlp, _mlp_grad),
+  Case(
+    "log_softmax_ce",
+    lambda p: (
+      -jax.nn.log_softmax(p["layer"]["w"].ravel() * p["scale"])[2] + jnp.sum(p["layer"]["b"] ** 2)
+    ),
+    lambda p: {
+      "layer": {
+        "w": (
+          p["scale"]
+          * (
+            np.exp(p["layer"]["w"].ravel() * p["scale"])
+            / np.exp(p["layer"]["w"].ravel() * p["scale"]).sum()
+            - np.eye(6)[2]
+          )
+        ).reshape(3, 2),
+        "b": 2 * p["layer"]["b"],
+      },
+      "scale": float(
+        np.dot(
+          np.exp(p["layer"]["w"].ravel() * p["scale"])
+          / np.exp(p["layer"]["w"].ravel() * p["scale"]).sum()
+          - np.eye(6)[2],
+          p["layer"]["w"].ravel(),
+        )
+      ),
+    },
+  ),
 ]
 IDS = [c.name for c in CASES]
 
@@ -89,8 +107,7 @@ def test_correct_gradients_float64(case):
   assert isinstance(res, GradCheckResult)
   assert res.max_rel_error < 1e-7, res[:5]
   want = case.grad_np(_params(np.float64))
-  np.testing.assert_allclose(res.analytic, np.asarray(_at(want, res.path))[res.index],
-                             rtol=1e-10)
+  np.testing.assert_allclose(res.analytic, np.asarray(_at(want, res.path))[res.index], rtol=1e-10)
   np.testing.assert_allclose(res.numeric, res.analytic, rtol=1e-7)
   assert jax.tree.structure(res.rel_errors) == jax.tree.structure(p)
 
@@ -103,8 +120,9 @@ def test_correct_gradients_float32(case, dtype):
   res = check_grads(case.f, p)
   assert res.max_rel_error < 2e-3, res[:5]
   want = case.grad_np(jax.tree.map(lambda a: np.asarray(a, np.float64), p))
-  np.testing.assert_allclose(res.numeric, np.asarray(_at(want, res.path))[res.index],
-                             rtol=2e-3, atol=1e-4)
+  np.testing.assert_allclose(
+    res.numeric, np.asarray(_at(want, res.path))[res.index], rtol=2e-3, atol=1e-4
+  )
 
 
 # -- a planted wrong VJP is caught, at the right place --------------------------
@@ -156,8 +174,11 @@ def test_batch_size_does_not_change_the_result():
     p = jax.tree.map(jnp.asarray, _params(np.float64))
     results = [check_grads(_mlp, p, batch_size=b) for b in (1, 3, None)]
   for r in results[1:]:
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15),
-                 r.rel_errors, results[0].rel_errors)
+    jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15),
+      r.rel_errors,
+      results[0].rel_errors,
+    )
 
 
 def test_numeric_matches_numpy_central_difference():
@@ -167,8 +188,7 @@ def test_numeric_matches_numpy_central_difference():
     res = check_grads(lambda q: jnp.sum(jnp.exp(q["w"])), p, eps=1e-4)
   t = np.asarray(p["w"], np.float64)[res.index]
   h = 1e-4 * max(1.0, abs(t))
-  np.testing.assert_allclose(res.numeric, (np.exp(t + h) - np.exp(t - h)) / (2 * h),
-                             rtol=1e-9)
+  np.testing.assert_allclose(res.numeric, (np.exp(t + h) - np.exp(t - h)) / (2 * h), rtol=1e-9)
 
 
 def test_integer_leaves_are_held_fixed():
@@ -186,13 +206,16 @@ def test_nan_derivative_is_reported_as_worst():
   assert res.path == "['b']" and res.index == (0,) and res.max_rel_error == np.inf
 
 
-@pytest.mark.parametrize("kwargs, params, f, match", [
+@pytest.mark.parametrize(
+  "kwargs, params, f, match",
+  [
     ({}, {"w": jnp.ones(3)}, lambda q: q["w"] * 2, "f must return a scalar"),
     ({}, {"n": jnp.arange(3)}, lambda q: jnp.sum(q["n"]), "params"),
     ({"eps": 0.0}, {"w": jnp.ones(3)}, lambda q: jnp.sum(q["w"]), "eps"),
     ({"batch_size": 0}, {"w": jnp.ones(3)}, lambda q: jnp.sum(q["w"]), "batch_size"),
     ({"floor": -1.0}, {"w": jnp.ones(3)}, lambda q: jnp.sum(q["w"]), "floor"),
-])
+  ],
+)
 def test_bad_input_raises_naming_the_argument(kwargs, params, f, match):
   with pytest.raises(ValueError, match=match):
     check_grads(f, params, **kwargs)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import flax.linen as nn
+import helpers
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,7 +25,6 @@ import pytest
 import torch
 
 from jpatterns import initializers as I
-import helpers
 
 JI = jax.nn.initializers
 SHAPES = [(7, 5), (3, 3, 4, 6)]  # dense (in, out) and conv (H, W, in, out)
@@ -33,37 +33,44 @@ SHAPES = [(7, 5), (3, 3, 4, 6)]  # dense (in, out) and conv (H, W, in, out)
 @dataclasses.dataclass(frozen=True)
 class Case:
   name: str
-  ours: Callable                   # an init(key, shape, dtype)
-  jnn: Optional[Callable] = None   # jax.nn init sampling the same way (bit-equal)
+  ours: Callable  # an init(key, shape, dtype)
+  jnn: Callable | None = None  # jax.nn init sampling the same way (bit-equal)
   random: bool = True
 
 
 CASES = [
-    Case("glorot_normal", I.glorot_normal(), JI.variance_scaling(1.0, "fan_avg", "normal")),
-    Case("glorot_normal_trunc", I.glorot_normal(distribution="truncated_normal"),
-         JI.glorot_normal()),
-    Case("glorot_uniform", I.glorot_uniform(), JI.glorot_uniform()),
-    Case("he_normal", I.he_normal(), JI.variance_scaling(2.0, "fan_in", "normal")),
-    Case("he_normal_trunc", I.he_normal(distribution="truncated_normal"), JI.he_normal()),
-    Case("he_uniform", I.he_uniform(), JI.he_uniform()),
-    Case("lecun_normal", I.lecun_normal(), JI.variance_scaling(1.0, "fan_in", "normal")),
-    Case("lecun_normal_trunc", I.lecun_normal(distribution="truncated_normal"),
-         JI.lecun_normal()),
-    Case("lecun_uniform", I.lecun_uniform(), JI.lecun_uniform()),
-    Case("vs_fan_out_uniform", I.variance_scaling(0.5, "fan_out", "uniform"),
-         JI.variance_scaling(0.5, "fan_out", "uniform")),
-    Case("vs_geo_trunc", I.variance_scaling(3.0, "fan_geo_avg", "truncated_normal"),
-         JI.variance_scaling(3.0, "fan_geo_avg", "truncated_normal")),
-    Case("truncated_normal", I.truncated_normal(0.3), JI.truncated_normal(0.3)),
-    Case("truncated_normal_bounds", I.truncated_normal(0.3, lower=-1.0, upper=3.0),
-         JI.truncated_normal(0.3, lower=-1.0, upper=3.0)),
-    Case("normal", I.normal(0.02), JI.normal(0.02)),
-    Case("uniform", I.uniform(0.1)),  # relation with jax.nn tested below
-    Case("orthogonal", I.orthogonal(scale=2.0), JI.orthogonal(2.0)),
-    Case("orthogonal_col0", I.orthogonal(column_axis=0), JI.orthogonal(column_axis=0)),
-    Case("zeros", I.zeros(), JI.zeros, False),
-    Case("ones", I.ones(), JI.ones, False),
-    Case("constant", I.constant(-0.5), JI.constant(-0.5), False),
+  Case("glorot_normal", I.glorot_normal(), JI.variance_scaling(1.0, "fan_avg", "normal")),
+  Case("glorot_normal_trunc", I.glorot_normal(distribution="truncated_normal"), JI.glorot_normal()),
+  Case("glorot_uniform", I.glorot_uniform(), JI.glorot_uniform()),
+  Case("he_normal", I.he_normal(), JI.variance_scaling(2.0, "fan_in", "normal")),
+  Case("he_normal_trunc", I.he_normal(distribution="truncated_normal"), JI.he_normal()),
+  Case("he_uniform", I.he_uniform(), JI.he_uniform()),
+  Case("lecun_normal", I.lecun_normal(), JI.variance_scaling(1.0, "fan_in", "normal")),
+  Case("lecun_normal_trunc", I.lecun_normal(distribution="truncated_normal"), JI.lecun_normal()),
+  Case("lecun_uniform", I.lecun_uniform(), JI.lecun_uniform()),
+  Case(
+    "vs_fan_out_uniform",
+    I.variance_scaling(0.5, "fan_out", "uniform"),
+    JI.variance_scaling(0.5, "fan_out", "uniform"),
+  ),
+  Case(
+    "vs_geo_trunc",
+    I.variance_scaling(3.0, "fan_geo_avg", "truncated_normal"),
+    JI.variance_scaling(3.0, "fan_geo_avg", "truncated_normal"),
+  ),
+  Case("truncated_normal", I.truncated_normal(0.3), JI.truncated_normal(0.3)),
+  Case(
+    "truncated_normal_bounds",
+    I.truncated_normal(0.3, lower=-1.0, upper=3.0),
+    JI.truncated_normal(0.3, lower=-1.0, upper=3.0),
+  ),
+  Case("normal", I.normal(0.02), JI.normal(0.02)),
+  Case("uniform", I.uniform(0.1)),  # relation with jax.nn tested below
+  Case("orthogonal", I.orthogonal(scale=2.0), JI.orthogonal(2.0)),
+  Case("orthogonal_col0", I.orthogonal(column_axis=0), JI.orthogonal(column_axis=0)),
+  Case("zeros", I.zeros(), JI.zeros, False),
+  Case("ones", I.ones(), JI.ones, False),
+  Case("constant", I.constant(-0.5), JI.constant(-0.5), False),
 ]
 IDS = [c.name for c in CASES]
 
@@ -78,8 +85,9 @@ def test_same_key_same_values_as_jax_nn(case):
   np.testing.assert_array_equal(case.ours(key, shape), case.jnn(key, shape, jnp.float32))
   ref_dtype = jnp.float32 if case.name.startswith("orthogonal") else jnp.bfloat16
   np.testing.assert_array_equal(  # jax.nn's QR has no bf16 kernel: ours rounds f32
-      np.asarray(case.ours(key, shape, jnp.bfloat16), np.float32),
-      np.asarray(case.jnn(key, shape, ref_dtype).astype(jnp.bfloat16), np.float32))
+    np.asarray(case.ours(key, shape, jnp.bfloat16), np.float32),
+    np.asarray(case.jnn(key, shape, ref_dtype).astype(jnp.bfloat16), np.float32),
+  )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -106,11 +114,9 @@ def test_determinism_and_keys(case):
 def test_jit_and_vmap_over_keys(case):
   key = jax.random.key(3)
   # jit may fuse the sampling's erfinv differently from eager: 1-ulp tolerance
-  helpers.assert_jit_matches_eager(lambda k: case.ours(k, (6, 5)), key, rtol=1e-6,
-                                   atol=1e-7)
+  helpers.assert_jit_matches_eager(lambda k: case.ours(k, (6, 5)), key, rtol=1e-6, atol=1e-7)
   keys = jax.random.split(key, 3)
-  helpers.assert_vmap_matches_loop(lambda k: case.ours(k, (6, 5)), keys, rtol=1e-6,
-                                   atol=1e-7)
+  helpers.assert_vmap_matches_loop(lambda k: case.ours(k, (6, 5)), keys, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -138,12 +144,12 @@ def test_std_follows_fans(shape):
   fan_in, fan_out = _np_fans(shape)
   key = jax.random.key(5)
   want = {
-      "glorot_normal": math.sqrt(2 / (fan_in + fan_out)),  # seed 002: σ = √(2/(n_in+n_out))
-      "glorot_uniform": math.sqrt(2 / (fan_in + fan_out)),  # r = √(6/(n_in+n_out)), σ = r/√3
-      "he_normal": math.sqrt(2 / fan_in),
-      "he_uniform": math.sqrt(2 / fan_in),
-      "lecun_normal": math.sqrt(1 / fan_in),
-      "lecun_uniform": math.sqrt(1 / fan_in),
+    "glorot_normal": math.sqrt(2 / (fan_in + fan_out)),  # seed 002: σ = √(2/(n_in+n_out))
+    "glorot_uniform": math.sqrt(2 / (fan_in + fan_out)),  # r = √(6/(n_in+n_out)), σ = r/√3
+    "he_normal": math.sqrt(2 / fan_in),
+    "he_uniform": math.sqrt(2 / fan_in),
+    "lecun_normal": math.sqrt(1 / fan_in),
+    "lecun_uniform": math.sqrt(1 / fan_in),
   }
   for name, std in want.items():
     w = np.asarray(getattr(I, name)()(key, shape), np.float64)
@@ -181,15 +187,17 @@ def test_uniform_is_symmetric_and_relates_to_jax_nn(shape):
   assert abs(big.mean()) < 1e-3 and abs(big.std() / (scale / math.sqrt(3)) - 1) < 0.01
 
 
-@pytest.mark.parametrize("shape,column_axis", [((6, 4), -1), ((4, 6), -1), ((3, 3, 2, 8), -1),
-                                               ((5, 3), 0)], ids=str)
+@pytest.mark.parametrize(
+  "shape,column_axis", [((6, 4), -1), ((4, 6), -1), ((3, 3, 2, 8), -1), ((5, 3), 0)], ids=str
+)
 def test_orthogonal_is_orthogonal(shape, column_axis):
-  w = np.asarray(I.orthogonal(scale=1.5, column_axis=column_axis)(jax.random.key(9), shape),
-                 np.float64)
+  w = np.asarray(
+    I.orthogonal(scale=1.5, column_axis=column_axis)(jax.random.key(9), shape), np.float64
+  )
   cols = np.moveaxis(w, column_axis, -1).reshape(-1, shape[column_axis])
   small = min(cols.shape)
   gram = cols.T @ cols if cols.shape[0] >= cols.shape[1] else cols @ cols.T
-  np.testing.assert_allclose(gram, 1.5 ** 2 * np.eye(small), atol=1e-5)
+  np.testing.assert_allclose(gram, 1.5**2 * np.eye(small), atol=1e-5)
 
 
 def test_constant_zeros_ones_values():
@@ -202,8 +210,11 @@ def test_constant_zeros_ones_values():
 def test_batch_axis_and_multi_axes_match_jax_nn():
   key = jax.random.key(10)
   shape = (2, 3, 4, 5)
-  for kw in [dict(batch_axis=0), dict(in_axis=(0, 1), out_axis=-1),
-             dict(in_axis=1, out_axis=(2, 3), batch_axis=(0,))]:
+  for kw in [
+    dict(batch_axis=0),
+    dict(in_axis=(0, 1), out_axis=-1),
+    dict(in_axis=1, out_axis=(2, 3), batch_axis=(0,)),
+  ]:
     ours = I.variance_scaling(1.3, "fan_avg", "normal", **kw)(key, shape)
     theirs = JI.variance_scaling(1.3, "fan_avg", "normal", **kw)(key, shape)
     np.testing.assert_array_equal(ours, theirs)
@@ -225,12 +236,15 @@ def _torch_std(init_fn, shape_torch, **kw):
   return float(t.double().std())
 
 
-@pytest.mark.parametrize("ours_name,torch_fn,kw", [
+@pytest.mark.parametrize(
+  "ours_name,torch_fn,kw",
+  [
     ("glorot_normal", torch.nn.init.xavier_normal_, {}),
     ("glorot_uniform", torch.nn.init.xavier_uniform_, {}),
     ("he_normal", torch.nn.init.kaiming_normal_, dict(nonlinearity="relu")),
     ("he_uniform", torch.nn.init.kaiming_uniform_, dict(nonlinearity="relu")),
-])
+  ],
+)
 @pytest.mark.parametrize("shape", [(1000, 1000), (3, 3, 128, 256)], ids=str)
 def test_std_matches_torch(ours_name, torch_fn, kw, shape):
   """Relative tolerance 1%: >= 7 standard errors of a std from >= 2.9e5 draws."""
@@ -244,8 +258,10 @@ def test_std_matches_torch(ours_name, torch_fn, kw, shape):
 # -- errors -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["glorot_normal", "glorot_uniform", "he_normal",
-                                  "he_uniform", "lecun_normal", "lecun_uniform"])
+@pytest.mark.parametrize(
+  "name",
+  ["glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform"],
+)
 @pytest.mark.parametrize("shape", [(), (5,)], ids=str)
 def test_too_few_dims_for_fan(name, shape):
   init = getattr(I, name)()
@@ -258,9 +274,13 @@ def test_orthogonal_needs_two_dims():
     I.orthogonal()(jax.random.key(0), (5,))
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: I.variance_scaling(0.0, "fan_in", "normal"),
-     "variance_scaling: scale=0.0 must be > 0"),
+@pytest.mark.parametrize(
+  "make,match",
+  [
+    (
+      lambda: I.variance_scaling(0.0, "fan_in", "normal"),
+      "variance_scaling: scale=0.0 must be > 0",
+    ),
     (lambda: I.variance_scaling(-1.0, "fan_in", "normal"), "scale=-1.0 must be > 0"),
     (lambda: I.variance_scaling(1.0, "fan_sum", "normal"), "mode='fan_sum' is not valid"),
     (lambda: I.variance_scaling(1.0, "fan_in", "cauchy"), "distribution='cauchy' is not valid"),
@@ -271,7 +291,8 @@ def test_orthogonal_needs_two_dims():
     (lambda: I.truncated_normal(1.0, lower=2.0, upper=1.0), "lower=2.0 >= upper=1.0"),
     (lambda: I.uniform(0), "uniform: scale=0 must be > 0"),
     (lambda: I.orthogonal(scale=-2.0), "orthogonal: scale=-2.0"),
-])
+  ],
+)
 def test_bad_arguments(make, match):
   with pytest.raises(ValueError, match=match):
     make()
@@ -279,7 +300,6 @@ def test_bad_arguments(make, match):
 
 def test_overlapping_axes_and_int_dtype():
   with pytest.raises(ValueError, match="overlap"):
-    I.variance_scaling(1.0, "fan_in", "normal", in_axis=0, out_axis=0)(
-        jax.random.key(0), (3, 4))
+    I.variance_scaling(1.0, "fan_in", "normal", in_axis=0, out_axis=0)(jax.random.key(0), (3, 4))
   with pytest.raises(ValueError, match="dtype=int32 is not a real floating dtype"):
     I.he_normal()(jax.random.key(0), (3, 4), jnp.int32)

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 
 import flax.linen as fnn
+import helpers
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from jax.test_util import check_grads
 
-import helpers
 from jpatterns import layers as jl
 
 F32 = dict(rtol=1e-5, atol=1e-5)
@@ -36,7 +36,8 @@ def _np(x):
 
 def _cast(tree, dtype):
   return jax.tree.map(
-      lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+    lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
+  )
 
 
 def _mha_params(key, dim=8, kv_dim=None, dtype=jnp.float32):
@@ -81,55 +82,79 @@ def _lstm_scan(params, c, h, xs):
 
 
 CASES = {
-    "max_pool_2d_valid": Case(
-        lambda x: jl.max_pool(x, window=(2, 2)), _make_x((2, 5, 6, 3)), smooth=False),
-    "max_pool_1d_same": Case(
-        lambda x: jl.max_pool(x, window=3, strides=2, padding="SAME"),
-        _make_x((2, 7, 3)), smooth=False),
-    "avg_pool_2d_same": Case(
-        lambda x: jl.avg_pool(x, window=3, strides=2, padding="SAME"),
-        _make_x((2, 5, 6, 3))),
-    "residual": Case(
-        lambda x, w: jl.residual(lambda v: jnp.tanh(v @ w), x),
-        lambda key, dtype: (_normal(key, (4, 6), dtype),
-                            _normal(jax.random.fold_in(key, 1), (6, 6), dtype, 0.4))),
-    "residual_projection": Case(
-        lambda x, w, ws: jl.residual(lambda v: jnp.tanh(v @ w), x, projection=ws),
-        lambda key, dtype: (_normal(key, (4, 6), dtype),
-                            _normal(jax.random.fold_in(key, 1), (6, 8), dtype, 0.4),
-                            _normal(jax.random.fold_in(key, 2), (6, 8), dtype, 0.4))),
-    "mha_self_causal": Case(
-        lambda p, x: jl.multi_head_attention(p, x, num_heads=2, causal=True),
-        lambda key, dtype: (_mha_params(key, 8, dtype=dtype),
-                            _normal(jax.random.fold_in(key, 1), (2, 5, 8), dtype))),
-    "mha_cross_mask": Case(
-        lambda p, q, kv, m: jl.multi_head_attention(p, q, key_value=kv, num_heads=4, mask=m),
-        lambda key, dtype: (_mha_params(key, 8, kv_dim=6, dtype=dtype),
-                            _normal(jax.random.fold_in(key, 1), (2, 4, 8), dtype),
-                            _normal(jax.random.fold_in(key, 2), (2, 6, 6), dtype),
-                            _make_causal_mask(jax.random.fold_in(key, 3)))),
-    "lstm_cell": Case(
-        lambda p, c, h, x: jl.lstm_cell(p, (c, h), x),
-        lambda key, dtype: (_lstm_params(key, dtype=dtype),
-                            _normal(jax.random.fold_in(key, 1), (2, 4), dtype),
-                            _normal(jax.random.fold_in(key, 2), (2, 4), dtype),
-                            _normal(jax.random.fold_in(key, 3), (2, 3), dtype))),
-    "lstm_scan": Case(
-        _lstm_scan,
-        lambda key, dtype: (_lstm_params(key, dtype=dtype),
-                            _normal(jax.random.fold_in(key, 1), (2, 4), dtype),
-                            _normal(jax.random.fold_in(key, 2), (2, 4), dtype),
-                            _normal(jax.random.fold_in(key, 3), (5, 2, 3), dtype))),
+  "max_pool_2d_valid": Case(
+    lambda x: jl.max_pool(x, window=(2, 2)), _make_x((2, 5, 6, 3)), smooth=False
+  ),
+  "max_pool_1d_same": Case(
+    lambda x: jl.max_pool(x, window=3, strides=2, padding="SAME"), _make_x((2, 7, 3)), smooth=False
+  ),
+  "avg_pool_2d_same": Case(
+    lambda x: jl.avg_pool(x, window=3, strides=2, padding="SAME"), _make_x((2, 5, 6, 3))
+  ),
+  "residual": Case(
+    lambda x, w: jl.residual(lambda v: jnp.tanh(v @ w), x),
+    lambda key, dtype: (
+      _normal(key, (4, 6), dtype),
+      _normal(jax.random.fold_in(key, 1), (6, 6), dtype, 0.4),
+    ),
+  ),
+  "residual_projection": Case(
+    lambda x, w, ws: jl.residual(lambda v: jnp.tanh(v @ w), x, projection=ws),
+    lambda key, dtype: (
+      _normal(key, (4, 6), dtype),
+      _normal(jax.random.fold_in(key, 1), (6, 8), dtype, 0.4),
+      _normal(jax.random.fold_in(key, 2), (6, 8), dtype, 0.4),
+    ),
+  ),
+  "mha_self_causal": Case(
+    lambda p, x: jl.multi_head_attention(p, x, num_heads=2, causal=True),
+    lambda key, dtype: (
+      _mha_params(key, 8, dtype=dtype),
+      _normal(jax.random.fold_in(key, 1), (2, 5, 8), dtype),
+    ),
+  ),
+  "mha_cross_mask": Case(
+    lambda p, q, kv, m: jl.multi_head_attention(p, q, key_value=kv, num_heads=4, mask=m),
+    lambda key, dtype: (
+      _mha_params(key, 8, kv_dim=6, dtype=dtype),
+      _normal(jax.random.fold_in(key, 1), (2, 4, 8), dtype),
+      _normal(jax.random.fold_in(key, 2), (2, 6, 6), dtype),
+      _make_causal_mask(jax.random.fold_in(key, 3)),
+    ),
+  ),
+  "lstm_cell": Case(
+    lambda p, c, h, x: jl.lstm_cell(p, (c, h), x),
+    lambda key, dtype: (
+      _lstm_params(key, dtype=dtype),
+      _normal(jax.random.fold_in(key, 1), (2, 4), dtype),
+      _normal(jax.random.fold_in(key, 2), (2, 4), dtype),
+      _normal(jax.random.fold_in(key, 3), (2, 3), dtype),
+    ),
+  ),
+  "lstm_scan": Case(
+    _lstm_scan,
+    lambda key, dtype: (
+      _lstm_params(key, dtype=dtype),
+      _normal(jax.random.fold_in(key, 1), (2, 4), dtype),
+      _normal(jax.random.fold_in(key, 2), (2, 4), dtype),
+      _normal(jax.random.fold_in(key, 3), (5, 2, 3), dtype),
+    ),
+  ),
 }
 
 # Low-precision results vs the float32 result of the same inputs (rounded to dtype).
-LOW_TOL = {jnp.dtype(jnp.bfloat16): dict(rtol=5e-2, atol=5e-2),
-           jnp.dtype(jnp.float16): dict(rtol=5e-3, atol=5e-3)}
+LOW_TOL = {
+  jnp.dtype(jnp.bfloat16): dict(rtol=5e-2, atol=5e-2),
+  jnp.dtype(jnp.float16): dict(rtol=5e-3, atol=5e-3),
+}
 
 
 def _float_argnums(args):
-  return tuple(i for i, a in enumerate(args)
-               if all(jnp.issubdtype(l.dtype, jnp.floating) for l in jax.tree.leaves(a)))
+  return tuple(
+    i
+    for i, a in enumerate(args)
+    if all(jnp.issubdtype(l.dtype, jnp.floating) for l in jax.tree.leaves(a))
+  )
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -184,8 +209,15 @@ def test_grads(name, key):
       full[i] = a
     return case.fn(*full)
 
-  check_grads(jax.jit(f), tuple(args[i] for i in floats), order=1, modes=("rev",),
-              atol=2e-2, rtol=2e-2, eps=1e-2)
+  check_grads(
+    jax.jit(f),
+    tuple(args[i] for i in floats),
+    order=1,
+    modes=("rev",),
+    atol=2e-2,
+    rtol=2e-2,
+    eps=1e-2,
+  )
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,11 +225,11 @@ def test_grads(name, key):
 # ---------------------------------------------------------------------------------------
 
 POOL_CONFIGS = [
-    # (window, strides, padding, count_include_pad)
-    ((2, 2), (2, 2), "VALID", False),
-    ((3, 2), (1, 2), "VALID", False),
-    ((3, 3), (2, 2), "SAME", False),
-    ((2, 3), (1, 1), ((1, 0), (1, 1)), True),
+  # (window, strides, padding, count_include_pad)
+  ((2, 2), (2, 2), "VALID", False),
+  ((3, 2), (1, 2), "VALID", False),
+  ((3, 3), (2, 2), "SAME", False),
+  ((2, 3), (1, 1), ((1, 0), (1, 1)), True),
 ]
 
 
@@ -207,10 +239,8 @@ def test_pool_matches_flax(window, strides, padding, include, key):
   got = jl.max_pool(x, window=window, strides=strides, padding=padding)
   want = fnn.max_pool(x, window, strides=strides, padding=padding)
   np.testing.assert_allclose(_np(got), _np(want), **F32)
-  got = jl.avg_pool(x, window=window, strides=strides, padding=padding,
-                    count_include_pad=include)
-  want = fnn.avg_pool(x, window, strides=strides, padding=padding,
-                      count_include_pad=include)
+  got = jl.avg_pool(x, window=window, strides=strides, padding=padding, count_include_pad=include)
+  want = fnn.avg_pool(x, window, strides=strides, padding=padding, count_include_pad=include)
   np.testing.assert_allclose(_np(got), _np(want), **F32)
 
 
@@ -221,13 +251,13 @@ def _torch_nchw(fn, x, **kw):
 
 
 TORCH_CONFIGS = [
-    # (spatial, window, strides, padding, torch padding); strides None = default.
-    ((7, 8), 2, None, "VALID", 0),
-    ((7, 9), (3, 2), None, "VALID", 0),
-    ((6, 7), 3, 1, "SAME", 1),             # odd window, stride 1: symmetric SAME
-    ((7, 8), 3, 2, ((1, 1), (1, 1)), 1),
-    ((9,), 4, None, "VALID", 0),           # 1-D
-    ((4, 5, 6), 2, None, "VALID", 0),      # 3-D
+  # (spatial, window, strides, padding, torch padding); strides None = default.
+  ((7, 8), 2, None, "VALID", 0),
+  ((7, 9), (3, 2), None, "VALID", 0),
+  ((6, 7), 3, 1, "SAME", 1),  # odd window, stride 1: symmetric SAME
+  ((7, 8), 3, 2, ((1, 1), (1, 1)), 1),
+  ((9,), 4, None, "VALID", 0),  # 1-D
+  ((4, 5, 6), 2, None, "VALID", 0),  # 3-D
 ]
 
 
@@ -243,8 +273,7 @@ def test_pool_matches_torch(spatial, window, strides, padding, tpad, key):
   got = jl.max_pool(x, window=window, strides=strides, padding=padding)
   np.testing.assert_allclose(_np(got), _torch_nchw(maxf, x, **kw), **F32)
   for include in (False, True):
-    got = jl.avg_pool(x, window=window, strides=strides, padding=padding,
-                      count_include_pad=include)
+    got = jl.avg_pool(x, window=window, strides=strides, padding=padding, count_include_pad=include)
     want = _torch_nchw(avgf, x, count_include_pad=include, **kw)
     np.testing.assert_allclose(_np(got), want, **F32)
 
@@ -254,8 +283,7 @@ def test_pool_defaults_differ_from_flax(key):
   x = _normal(key, (1, 6, 6, 2))
   got = jl.max_pool(x, window=(2, 2))
   assert got.shape == (1, 3, 3, 2)
-  np.testing.assert_allclose(
-      _np(got), _np(fnn.max_pool(x, (2, 2), strides=(2, 2))), **F32)
+  np.testing.assert_allclose(_np(got), _np(fnn.max_pool(x, (2, 2), strides=(2, 2))), **F32)
   assert fnn.max_pool(x, (2, 2)).shape == (1, 5, 5, 2)  # flax: strides 1
   # avg_pool's SAME default divides by the valid count (= torch count_include_pad=False).
   y = jl.avg_pool(jnp.ones((1, 5, 5, 1)), window=3, strides=1, padding="SAME")
@@ -276,13 +304,15 @@ def test_max_pool_numpy_transcription():
   want = np.empty((2, 3, 2, 3), np.float32)
   for i in range(3):
     for j in range(2):
-      want[:, i, j] = x[:, 2 * i:2 * i + 3, 2 * j:2 * j + 2].max(axis=(1, 2))
+      want[:, i, j] = x[:, 2 * i : 2 * i + 3, 2 * j : 2 * j + 2].max(axis=(1, 2))
   got = jl.max_pool(jnp.asarray(x), window=(3, 2), strides=2)
   np.testing.assert_array_equal(np.asarray(got), want)
 
 
 @pytest.mark.parametrize("pool", [jl.max_pool, jl.avg_pool])
-@pytest.mark.parametrize("shape,kw,match", [
+@pytest.mark.parametrize(
+  "shape,kw,match",
+  [
     ((1, 4, 10, 1), dict(window=(5, 2)), r"window=\(5, 2\) is larger"),
     ((1, 10, 4, 1), dict(window=(2, 5)), r"window=\(2, 5\) is larger"),
     ((1, 4, 4, 1), dict(window=5, padding="SAME"), "window=.* is larger"),
@@ -293,7 +323,8 @@ def test_max_pool_numpy_transcription():
     ((1, 4, 4, 1), dict(window=2, strides=(1, -1)), "strides="),
     ((1, 4, 4, 1), dict(window=2, padding="FULL"), "padding='FULL'"),
     ((1, 4, 4, 1), dict(window=2, padding=((1, 1),)), "padding="),
-])
+  ],
+)
 def test_pool_bad_input(pool, shape, kw, match):
   with pytest.raises(ValueError, match=pool.__name__ + ": .*" + match):
     pool(jnp.zeros(shape), **kw)
@@ -301,7 +332,7 @@ def test_pool_bad_input(pool, shape, kw, match):
 
 def test_pool_window_may_use_padding():
   # A window larger than the input is fine when explicit padding makes room.
-  x = jnp.arange(3.).reshape(1, 3, 1)
+  x = jnp.arange(3.0).reshape(1, 3, 1)
   y = jl.avg_pool(x, window=4, strides=1, padding=((1, 0),), count_include_pad=True)
   np.testing.assert_allclose(_np(y).ravel(), [0.75], rtol=1e-6)
 
@@ -318,11 +349,10 @@ def test_residual_jacobian_is_df_plus_identity(key):
   jac = jax.jit(jax.jacfwd(lambda v: jl.residual(lambda u: jnp.tanh(u @ w), v)))(x)
   xn, wn = _np(x), _np(w)
   t = np.tanh(xn @ wn)
-  want = np.diag(1 - t ** 2) @ wn.T + np.eye(5)  # ∂f_j/∂x_i = (1 - t_j²) W_ij, + I
+  want = np.diag(1 - t**2) @ wn.T + np.eye(5)  # ∂f_j/∂x_i = (1 - t_j²) W_ij, + I
   np.testing.assert_allclose(_np(jac), want, rtol=1e-5, atol=1e-6)
   # A saturated branch (∂f/∂x ≈ 0) still passes the gradient through: J ≈ I.
-  jac = jax.jit(jax.jacfwd(
-      lambda v: jl.residual(lambda u: jnp.tanh(100 + u @ w), v)))(x)
+  jac = jax.jit(jax.jacfwd(lambda v: jl.residual(lambda u: jnp.tanh(100 + u @ w), v)))(x)
   np.testing.assert_allclose(_np(jac), np.eye(5), atol=1e-6)
 
 
@@ -363,10 +393,14 @@ def _flax_mha_params(p, heads):
   def proj(w, b):
     return {"kernel": w.reshape(w.shape[0], heads, hd), "bias": b.reshape(heads, hd)}
 
-  return {"params": {
-      "query": proj(p["wq"], p["bq"]), "key": proj(p["wk"], p["bk"]),
+  return {
+    "params": {
+      "query": proj(p["wq"], p["bq"]),
+      "key": proj(p["wk"], p["bk"]),
       "value": proj(p["wv"], p["bv"]),
-      "out": {"kernel": p["wo"].reshape(heads, hd, -1), "bias": p["bo"]}}}
+      "out": {"kernel": p["wo"].reshape(heads, hd, -1), "bias": p["bo"]},
+    }
+  }
 
 
 def test_mha_fully_masked_row_is_finite(key):
@@ -381,8 +415,12 @@ def test_mha_fully_masked_row_is_finite(key):
   want_row = v.mean(0) @ _np(p["wo"]) + _np(p["bo"])
   np.testing.assert_allclose(_np(got[2]), want_row, rtol=1e-5, atol=1e-5)
   want = jax.nn.dot_product_attention(
-      *(jnp.asarray((_np(x) @ _np(p[w]) + _np(p[b])).reshape(4, 2, 4), jnp.float32)
-        for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv"))), mask=mask[None])
+    *(
+      jnp.asarray((_np(x) @ _np(p[w]) + _np(p[b])).reshape(4, 2, 4), jnp.float32)
+      for w, b in (("wq", "bq"), ("wk", "bk"), ("wv", "bv"))
+    ),
+    mask=mask[None],
+  )
   want = _np(want).reshape(4, 8) @ _np(p["wo"]) + _np(p["bo"])
   np.testing.assert_allclose(_np(got), want, rtol=1e-5, atol=1e-5)
   g = jax.jit(jax.grad(lambda q: jnp.sum(mha(p, q))))(x)
@@ -392,8 +430,7 @@ def test_mha_fully_masked_row_is_finite(key):
 def test_mha_bad_input(key):
   p = jl.init_multi_head_attention(key, 8)
   x = jnp.ones((2, 3, 8))
-  with pytest.raises(ValueError, match="multi_head_attention: num_heads=3 does not "
-                     "divide dim=8"):
+  with pytest.raises(ValueError, match="multi_head_attention: num_heads=3 does not divide dim=8"):
     jl.multi_head_attention(p, x, num_heads=3)
   with pytest.raises(ValueError, match="num_heads=0"):
     jl.multi_head_attention(p, x, num_heads=0)
@@ -428,15 +465,15 @@ def test_lstm_scan_matches_torch_lstm_values_and_grads(key):
 
   def loss(params):
     (c, h), hs = _lstm_scan(params, c0, h0, xs)
-    return jnp.sum(hs ** 2) + jnp.sum(c), ((c, h), hs)
+    return jnp.sum(hs**2) + jnp.sum(c), ((c, h), hs)
 
   (_, ((c, h), hs)), g = jax.jit(jax.value_and_grad(loss, has_aux=True))(p)
   lstm = torch.nn.LSTM(3, 4).double()
   _torch_lstm_weights(p, lstm, jax.random.fold_in(key, 9))
-  out, (h_n, c_n) = lstm(torch.from_numpy(_np(xs)),
-                         (torch.from_numpy(_np(h0))[None],
-                          torch.from_numpy(_np(c0))[None]))
-  ((out ** 2).sum() + c_n.sum()).backward()
+  out, (h_n, c_n) = lstm(
+    torch.from_numpy(_np(xs)), (torch.from_numpy(_np(h0))[None], torch.from_numpy(_np(c0))[None])
+  )
+  ((out**2).sum() + c_n.sum()).backward()
   tol = dict(rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(_np(hs), out.detach().numpy(), **tol)
   np.testing.assert_allclose(_np(h), h_n[0].detach().numpy(), **tol)
@@ -475,8 +512,16 @@ def test_lstm_bad_input(key):
 # _dense, the library's one dense product (also jpatterns.train's).
 # ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("xd,wd", [(jnp.float32, jnp.float32), (jnp.bfloat16, jnp.float32),
-                                   (jnp.float16, jnp.float16), (jnp.bfloat16, jnp.bfloat16)])
+
+@pytest.mark.parametrize(
+  "xd,wd",
+  [
+    (jnp.float32, jnp.float32),
+    (jnp.bfloat16, jnp.float32),
+    (jnp.float16, jnp.float16),
+    (jnp.bfloat16, jnp.bfloat16),
+  ],
+)
 def test_dense_promotes_and_matches_numpy(xd, wd):
   _dense = jl._dense
   key = jax.random.key(0)
@@ -485,8 +530,7 @@ def test_dense_promotes_and_matches_numpy(xd, wd):
   b = _normal(jax.random.fold_in(key, 2), (4,), wd)
   out_dtype = jnp.result_type(x, w)
   x64, w64, b64 = (np.asarray(a, np.float64) for a in (x, w, b))
-  for args, want in (((x, w), x64 @ w64), ((x, w, None), x64 @ w64),
-                     ((x, w, b), x64 @ w64 + b64)):
+  for args, want in (((x, w), x64 @ w64), ((x, w, None), x64 @ w64), ((x, w, b), x64 @ w64 + b64)):
     got = jax.jit(_dense)(*args)
     assert got.dtype == out_dtype
     tol = 1e-5 if out_dtype == jnp.float32 else 3e-2
@@ -494,5 +538,6 @@ def test_dense_promotes_and_matches_numpy(xd, wd):
   g = jax.grad(lambda w: jnp.sum(_dense(x, w, b).astype(jnp.float32)))(w)
   assert g.dtype == w.dtype and np.all(np.isfinite(np.asarray(g, np.float32)))
   y = jax.vmap(_dense, in_axes=(0, None, None))(jnp.stack([x, x]), w, b)
-  np.testing.assert_array_equal(np.asarray(y[1], np.float32),
-                                np.asarray(_dense(x, w, b), np.float32))
+  np.testing.assert_array_equal(
+    np.asarray(y[1], np.float32), np.asarray(_dense(x, w, b), np.float32)
+  )

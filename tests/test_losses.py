@@ -13,8 +13,9 @@ eps'/K; the two agree for eps' = eps K / (K - 1), which the tests use.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from collections.abc import Callable
 
+import helpers
 import jax
 import jax.numpy as jnp
 import jax.test_util
@@ -25,7 +26,6 @@ import torch
 import torch.nn.functional as F
 
 from jpatterns import losses as L
-import helpers
 
 TOL = dict(rtol=1e-5, atol=1e-6)
 TORCH_TOL = dict(rtol=1e-5, atol=1e-5)
@@ -123,12 +123,12 @@ def np_torchvision_focal(z, y, gamma, alpha):
 @dataclasses.dataclass(frozen=True)
 class Case:
   name: str
-  fn: Callable                          # jpatterns loss
-  make_args: Callable                   # dtype -> args (first arg differentiable)
-  optax_fn: Optional[Callable] = None   # same args -> reference
-  torch_fn: Optional[Callable] = None   # numpy args -> torch tensor
-  np_fn: Optional[Callable] = None      # numpy args -> reference
-  per_example: Optional[Callable] = None  # for vmap over the leading axis
+  fn: Callable  # jpatterns loss
+  make_args: Callable  # dtype -> args (first arg differentiable)
+  optax_fn: Callable | None = None  # same args -> reference
+  torch_fn: Callable | None = None  # numpy args -> torch tensor
+  np_fn: Callable | None = None  # numpy args -> reference
+  per_example: Callable | None = None  # for vmap over the leading axis
   grad_order: int = 2
 
 
@@ -137,103 +137,156 @@ def _onehot(dtype):
 
 
 CASES = [
-    Case("ce_onehot", L.softmax_cross_entropy,
-         lambda dt: (_logits(dt), _onehot(dt)),
-         optax_fn=optax.softmax_cross_entropy,
-         torch_fn=lambda z, y: F.cross_entropy(_t(z), _t(y), reduction="none")),
-    Case("ce_soft", L.softmax_cross_entropy,
-         lambda dt: (_logits(dt), _soft_labels(dt)),
-         optax_fn=optax.softmax_cross_entropy,
-         torch_fn=lambda z, y: F.cross_entropy(_t(z), _t(y), reduction="none")),
-    Case("ce_int", L.softmax_cross_entropy,
-         lambda dt: (_logits(dt), _int_labels()),
-         optax_fn=optax.softmax_cross_entropy_with_integer_labels,
-         torch_fn=lambda z, y: F.cross_entropy(
-             _t(z), torch.from_numpy(np.asarray(y, np.int64)), reduction="none")),
-    Case("ce_int_smooth",
-         lambda z, y: L.softmax_cross_entropy(z, y, label_smoothing=EPS),
-         lambda dt: (_logits(dt), _int_labels()),
-         optax_fn=lambda z, y: optax.softmax_cross_entropy(
-             z, optax.smooth_labels(jax.nn.one_hot(y, K), EPS_UNIFORM)),
-         torch_fn=lambda z, y: F.cross_entropy(
-             _t(z), torch.from_numpy(np.asarray(y, np.int64)), reduction="none",
-             label_smoothing=EPS_UNIFORM),
-         np_fn=lambda z, y: -(np_seed_smooth(np.eye(K)[y], EPS) * np_log_softmax(z)).sum(-1)),
-    Case("ce_onehot_smooth",
-         lambda z, y: L.softmax_cross_entropy(z, y, label_smoothing=EPS),
-         lambda dt: (_logits(dt), _onehot(dt)),
-         optax_fn=lambda z, y: optax.softmax_cross_entropy(
-             z, optax.smooth_labels(y, EPS_UNIFORM)),
-         torch_fn=lambda z, y: F.cross_entropy(
-             _t(z), _t(y), reduction="none", label_smoothing=EPS_UNIFORM)),
-    Case("ce_soft_smooth",
-         lambda z, y: L.softmax_cross_entropy(z, y, label_smoothing=EPS),
-         lambda dt: (_logits(dt), _soft_labels(dt)),
-         np_fn=lambda z, y: np_soft_smooth_ce(z, y, EPS)),
-    Case("ce_int_axis0",
-         lambda z, y: L.softmax_cross_entropy(z, y, axis=0),
-         lambda dt: (_logits(dt).T, _int_labels()),
-         optax_fn=lambda z, y: optax.softmax_cross_entropy_with_integer_labels(z.T, y)),
-    Case("bce", L.sigmoid_binary_cross_entropy,
-         lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
-         optax_fn=optax.sigmoid_binary_cross_entropy,
-         torch_fn=lambda z, y: F.binary_cross_entropy_with_logits(
-             _t(z), _t(y), reduction="none")),
-    Case("bce_soft", L.sigmoid_binary_cross_entropy,
-         lambda dt: (_logits(dt, (6, 4)), _soft_labels(dt, (6, 4))),
-         optax_fn=optax.sigmoid_binary_cross_entropy,
-         torch_fn=lambda z, y: F.binary_cross_entropy_with_logits(
-             _t(z), _t(y), reduction="none")),
-    Case("dice_logits", L.dice_loss,
-         lambda dt: (_logits(dt, (2, 4, 4, 3)), _seg_onehot(dt)),
-         # optax adds smooth to I and (P + T)/2: its smooth=0.5 is our smooth=1.
-         optax_fn=lambda p, t: optax.losses.dice_loss(p, t, smooth=0.5),
-         np_fn=lambda p, t: np_dice(p, t, 1.0, True),
-         per_example=lambda p, t: L.dice_loss(p[None], t[None])[0]),
-    Case("dice_binary_logits", L.dice_loss,
-         lambda dt: (_logits(dt, (3, 8, 1)), _binary(dt, (3, 8, 1))),
-         optax_fn=lambda p, t: optax.losses.dice_loss(p, t, smooth=0.5),
-         np_fn=lambda p, t: np_dice(p, t, 1.0, True),
-         per_example=lambda p, t: L.dice_loss(p[None], t[None])[0]),
-    Case("dice_probs_nosmooth",
-         lambda p, t: L.dice_loss(p, t, from_logits=False, smooth=0.0),
-         lambda dt: (_soft_labels(dt, (2, 6, 3)), _seg_onehot(dt, (2, 6))),
-         optax_fn=lambda p, t: optax.losses.dice_loss(p, t, smooth=0.0, apply_softmax=False),
-         np_fn=lambda p, t: np_dice(p, t, 0.0, False),
-         per_example=lambda p, t: L.dice_loss(p[None], t[None], from_logits=False,
-                                              smooth=0.0)[0]),
-    Case("mse", L.mean_squared_error,
-         lambda dt: (_logits(dt, (6, 4)), _logits(dt, (6, 4), seed=9)),
-         optax_fn=lambda p, t: 2 * optax.l2_loss(p, t),  # optax's l2_loss is half
-         torch_fn=lambda p, t: F.mse_loss(_t(p), _t(t), reduction="none"),
-         np_fn=lambda p, t: (np.asarray(p, np.float64) - np.asarray(t, np.float64)) ** 2),
-    Case("huber", L.huber,
-         lambda dt: (_logits(dt, (6, 4)), _logits(dt, (6, 4), seed=9)),
-         optax_fn=optax.huber_loss,
-         torch_fn=lambda p, t: F.huber_loss(_t(p), _t(t), reduction="none"),
-         grad_order=1),
-    Case("huber_0.5", lambda p, t: L.huber(p, t, delta=0.5),
-         lambda dt: (_logits(dt, (6, 4)), _logits(dt, (6, 4), seed=9)),
-         optax_fn=lambda p, t: optax.huber_loss(p, t, delta=0.5),
-         torch_fn=lambda p, t: F.huber_loss(_t(p), _t(t), reduction="none", delta=0.5),
-         grad_order=1),
-    Case("focal", L.focal_loss,
-         lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
-         optax_fn=optax.sigmoid_focal_loss,
-         np_fn=lambda z, y: np_torchvision_focal(z, y, 2.0, None)),
-    Case("focal_alpha", lambda z, y: L.focal_loss(z, y, gamma=2.0, alpha=0.25),
-         lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
-         optax_fn=lambda z, y: optax.sigmoid_focal_loss(z, y, alpha=0.25, gamma=2.0),
-         np_fn=lambda z, y: np_torchvision_focal(z, y, 2.0, 0.25)),
-    Case("focal_gamma0.5_soft", lambda z, y: L.focal_loss(z, y, gamma=0.5, alpha=0.7),
-         lambda dt: (_logits(dt, (6, 4)), _soft_labels(dt, (6, 4))),
-         optax_fn=lambda z, y: optax.sigmoid_focal_loss(z, y, alpha=0.7, gamma=0.5),
-         np_fn=lambda z, y: np_torchvision_focal(z, y, 0.5, 0.7)),
-    Case("focal_gamma0", lambda z, y: L.focal_loss(z, y, gamma=0.0),
-         lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
-         optax_fn=optax.sigmoid_binary_cross_entropy,  # gamma = 0: plain BCE
-         torch_fn=lambda z, y: F.binary_cross_entropy_with_logits(
-             _t(z), _t(y), reduction="none")),
+  Case(
+    "ce_onehot",
+    L.softmax_cross_entropy,
+    lambda dt: (_logits(dt), _onehot(dt)),
+    optax_fn=optax.softmax_cross_entropy,
+    torch_fn=lambda z, y: F.cross_entropy(_t(z), _t(y), reduction="none"),
+  ),
+  Case(
+    "ce_soft",
+    L.softmax_cross_entropy,
+    lambda dt: (_logits(dt), _soft_labels(dt)),
+    optax_fn=optax.softmax_cross_entropy,
+    torch_fn=lambda z, y: F.cross_entropy(_t(z), _t(y), reduction="none"),
+  ),
+  Case(
+    "ce_int",
+    L.softmax_cross_entropy,
+    lambda dt: (_logits(dt), _int_labels()),
+    optax_fn=optax.softmax_cross_entropy_with_integer_labels,
+    torch_fn=lambda z, y: F.cross_entropy(
+      _t(z), torch.from_numpy(np.asarray(y, np.int64)), reduction="none"
+    ),
+  ),
+  Case(
+    "ce_int_smooth",
+    lambda z, y: L.softmax_cross_entropy(z, y, label_smoothing=EPS),
+    lambda dt: (_logits(dt), _int_labels()),
+    optax_fn=lambda z, y: optax.softmax_cross_entropy(
+      z, optax.smooth_labels(jax.nn.one_hot(y, K), EPS_UNIFORM)
+    ),
+    torch_fn=lambda z, y: F.cross_entropy(
+      _t(z),
+      torch.from_numpy(np.asarray(y, np.int64)),
+      reduction="none",
+      label_smoothing=EPS_UNIFORM,
+    ),
+    np_fn=lambda z, y: -(np_seed_smooth(np.eye(K)[y], EPS) * np_log_softmax(z)).sum(-1),
+  ),
+  Case(
+    "ce_onehot_smooth",
+    lambda z, y: L.softmax_cross_entropy(z, y, label_smoothing=EPS),
+    lambda dt: (_logits(dt), _onehot(dt)),
+    optax_fn=lambda z, y: optax.softmax_cross_entropy(z, optax.smooth_labels(y, EPS_UNIFORM)),
+    torch_fn=lambda z, y: F.cross_entropy(
+      _t(z), _t(y), reduction="none", label_smoothing=EPS_UNIFORM
+    ),
+  ),
+  Case(
+    "ce_soft_smooth",
+    lambda z, y: L.softmax_cross_entropy(z, y, label_smoothing=EPS),
+    lambda dt: (_logits(dt), _soft_labels(dt)),
+    np_fn=lambda z, y: np_soft_smooth_ce(z, y, EPS),
+  ),
+  Case(
+    "ce_int_axis0",
+    lambda z, y: L.softmax_cross_entropy(z, y, axis=0),
+    lambda dt: (_logits(dt).T, _int_labels()),
+    optax_fn=lambda z, y: optax.softmax_cross_entropy_with_integer_labels(z.T, y),
+  ),
+  Case(
+    "bce",
+    L.sigmoid_binary_cross_entropy,
+    lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
+    optax_fn=optax.sigmoid_binary_cross_entropy,
+    torch_fn=lambda z, y: F.binary_cross_entropy_with_logits(_t(z), _t(y), reduction="none"),
+  ),
+  Case(
+    "bce_soft",
+    L.sigmoid_binary_cross_entropy,
+    lambda dt: (_logits(dt, (6, 4)), _soft_labels(dt, (6, 4))),
+    optax_fn=optax.sigmoid_binary_cross_entropy,
+    torch_fn=lambda z, y: F.binary_cross_entropy_with_logits(_t(z), _t(y), reduction="none"),
+  ),
+  Case(
+    "dice_logits",
+    L.dice_loss,
+    lambda dt: (_logits(dt, (2, 4, 4, 3)), _seg_onehot(dt)),
+    # optax adds smooth to I and (P + T)/2: its smooth=0.5 is our smooth=1.
+    optax_fn=lambda p, t: optax.losses.dice_loss(p, t, smooth=0.5),
+    np_fn=lambda p, t: np_dice(p, t, 1.0, True),
+    per_example=lambda p, t: L.dice_loss(p[None], t[None])[0],
+  ),
+  Case(
+    "dice_binary_logits",
+    L.dice_loss,
+    lambda dt: (_logits(dt, (3, 8, 1)), _binary(dt, (3, 8, 1))),
+    optax_fn=lambda p, t: optax.losses.dice_loss(p, t, smooth=0.5),
+    np_fn=lambda p, t: np_dice(p, t, 1.0, True),
+    per_example=lambda p, t: L.dice_loss(p[None], t[None])[0],
+  ),
+  Case(
+    "dice_probs_nosmooth",
+    lambda p, t: L.dice_loss(p, t, from_logits=False, smooth=0.0),
+    lambda dt: (_soft_labels(dt, (2, 6, 3)), _seg_onehot(dt, (2, 6))),
+    optax_fn=lambda p, t: optax.losses.dice_loss(p, t, smooth=0.0, apply_softmax=False),
+    np_fn=lambda p, t: np_dice(p, t, 0.0, False),
+    per_example=lambda p, t: L.dice_loss(p[None], t[None], from_logits=False, smooth=0.0)[0],
+  ),
+  Case(
+    "mse",
+    L.mean_squared_error,
+    lambda dt: (_logits(dt, (6, 4)), _logits(dt, (6, 4), seed=9)),
+    optax_fn=lambda p, t: 2 * optax.l2_loss(p, t),  # optax's l2_loss is half
+    torch_fn=lambda p, t: F.mse_loss(_t(p), _t(t), reduction="none"),
+    np_fn=lambda p, t: (np.asarray(p, np.float64) - np.asarray(t, np.float64)) ** 2,
+  ),
+  Case(
+    "huber",
+    L.huber,
+    lambda dt: (_logits(dt, (6, 4)), _logits(dt, (6, 4), seed=9)),
+    optax_fn=optax.huber_loss,
+    torch_fn=lambda p, t: F.huber_loss(_t(p), _t(t), reduction="none"),
+    grad_order=1,
+  ),
+  Case(
+    "huber_0.5",
+    lambda p, t: L.huber(p, t, delta=0.5),
+    lambda dt: (_logits(dt, (6, 4)), _logits(dt, (6, 4), seed=9)),
+    optax_fn=lambda p, t: optax.huber_loss(p, t, delta=0.5),
+    torch_fn=lambda p, t: F.huber_loss(_t(p), _t(t), reduction="none", delta=0.5),
+    grad_order=1,
+  ),
+  Case(
+    "focal",
+    L.focal_loss,
+    lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
+    optax_fn=optax.sigmoid_focal_loss,
+    np_fn=lambda z, y: np_torchvision_focal(z, y, 2.0, None),
+  ),
+  Case(
+    "focal_alpha",
+    lambda z, y: L.focal_loss(z, y, gamma=2.0, alpha=0.25),
+    lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
+    optax_fn=lambda z, y: optax.sigmoid_focal_loss(z, y, alpha=0.25, gamma=2.0),
+    np_fn=lambda z, y: np_torchvision_focal(z, y, 2.0, 0.25),
+  ),
+  Case(
+    "focal_gamma0.5_soft",
+    lambda z, y: L.focal_loss(z, y, gamma=0.5, alpha=0.7),
+    lambda dt: (_logits(dt, (6, 4)), _soft_labels(dt, (6, 4))),
+    optax_fn=lambda z, y: optax.sigmoid_focal_loss(z, y, alpha=0.7, gamma=0.5),
+    np_fn=lambda z, y: np_torchvision_focal(z, y, 0.5, 0.7),
+  ),
+  Case(
+    "focal_gamma0",
+    lambda z, y: L.focal_loss(z, y, gamma=0.0),
+    lambda dt: (_logits(dt, (6, 4)), _binary(dt)),
+    optax_fn=optax.sigmoid_binary_cross_entropy,  # gamma = 0: plain BCE
+    torch_fn=lambda z, y: F.binary_cross_entropy_with_logits(_t(z), _t(y), reduction="none"),
+  ),
 ]
 IDS = [c.name for c in CASES]
 
@@ -253,8 +306,7 @@ def test_values_match_references(case):
   if case.optax_fn:
     np.testing.assert_allclose(got, case.optax_fn(*args), **TOL)
   if case.torch_fn:
-    np.testing.assert_allclose(
-        got, case.torch_fn(*map(np.asarray, args)).numpy(), **TORCH_TOL)
+    np.testing.assert_allclose(got, case.torch_fn(*map(np.asarray, args)).numpy(), **TORCH_TOL)
   if case.np_fn:
     np.testing.assert_allclose(got, case.np_fn(*map(np.asarray, args)), **TOL)
 
@@ -273,11 +325,14 @@ def test_dtype_kept_and_low_precision_values(case):
   helpers.assert_dtypes_kept(case.fn, case.make_args)
   for dtype in (jnp.bfloat16, jnp.float16):
     args = case.make_args(dtype)
-    want = case.fn(*[a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating)
-                     else a for a in args])
-    np.testing.assert_allclose(np.asarray(case.fn(*args), np.float64),
-                               np.asarray(want, np.float64),
-                               **helpers.TOL[jnp.dtype(dtype)])
+    want = case.fn(
+      *[a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in args]
+    )
+    np.testing.assert_allclose(
+      np.asarray(case.fn(*args), np.float64),
+      np.asarray(want, np.float64),
+      **helpers.TOL[jnp.dtype(dtype)],
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -285,8 +340,9 @@ def test_jit_matches_eager(case):
   helpers.assert_jit_matches_eager(case.fn, *_args(case))
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.name != "ce_int_axis0"],
-                         ids=lambda c: c.name)
+@pytest.mark.parametrize(
+  "case", [c for c in CASES if c.name != "ce_int_axis0"], ids=lambda c: c.name
+)
 def test_vmap_matches_loop(case):
   helpers.assert_vmap_matches_loop(case.per_example or case.fn, *_args(case))
 
@@ -298,19 +354,26 @@ def test_grads_finite(case):
 
 # check_grads (float64 finite differences vs autodiff) on the cases whose gradients
 # no optax / torch reference covers, plus one per loss family; reverse mode, jitted.
-CHECK_GRADS = ["ce_soft_smooth", "ce_int_smooth", "dice_logits", "huber",
-               "focal_gamma0.5_soft"]
+CHECK_GRADS = ["ce_soft_smooth", "ce_int_smooth", "dice_logits", "huber", "focal_gamma0.5_soft"]
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.name in CHECK_GRADS],
-                         ids=lambda c: c.name)
+@pytest.mark.parametrize("case", [c for c in CASES if c.name in CHECK_GRADS], ids=lambda c: c.name)
 def test_check_grads_float64(case):
   with jax.enable_x64(True):
-    args = [jnp.asarray(a, jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a
-            for a in _args(case)]
+    args = [
+      jnp.asarray(a, jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a
+      for a in _args(case)
+    ]
     args = [a[:2] for a in args]
-    jax.test_util.check_grads(jax.jit(lambda z: case.fn(z, *args[1:])), (args[0],),
-                              order=1, modes=("rev",), atol=1e-5, rtol=1e-5, eps=1e-6)
+    jax.test_util.check_grads(
+      jax.jit(lambda z: case.fn(z, *args[1:])),
+      (args[0],),
+      order=1,
+      modes=("rev",),
+      atol=1e-5,
+      rtol=1e-5,
+      eps=1e-6,
+    )
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.torch_fn], ids=lambda c: c.name)
@@ -335,8 +398,10 @@ def test_no_retrace(case):
 
 def _value_and_grad(fn, z, *rest):
   """(fn(z), grad of sum fn) in one jitted call (one compile instead of many ops)."""
+
   def both(z, *rest):
     return fn(z, *rest), jax.grad(lambda v: jnp.sum(fn(v, *rest)))(z)
+
   return jax.jit(both)(z, *rest)
 
 
@@ -353,7 +418,8 @@ def test_softmax_ce_extreme_logits():
   np.testing.assert_array_equal(g1h, g)
   for labels in (y, jnp.eye(3)):
     ls, gs = _value_and_grad(
-        lambda v, l: L.softmax_cross_entropy(v, l, label_smoothing=0.1), z, labels)
+      lambda v, l: L.softmax_cross_entropy(v, l, label_smoothing=0.1), z, labels
+    )
     log_p = np.array([0.0, -2e4, -1e4])
     want = [-(0.9 * log_p[k] + 0.05 * (log_p.sum() - log_p[k])) for k in range(3)]
     np.testing.assert_allclose(ls, want, rtol=1e-6)
@@ -387,9 +453,11 @@ def test_dice_extreme_logits():
 def test_extreme_logits_bf16_f16_finite():
   for dtype in (jnp.bfloat16, jnp.float16):
     z = jnp.array([[1e4, -1e4, 0.0]], dtype)
-    for fn, y in ((L.softmax_cross_entropy, jnp.array([1])),
-                  (L.sigmoid_binary_cross_entropy, jnp.array([[1.0, 1.0, 0.0]], dtype)),
-                  (L.focal_loss, jnp.array([[1.0, 1.0, 0.0]], dtype))):
+    for fn, y in (
+      (L.softmax_cross_entropy, jnp.array([1])),
+      (L.sigmoid_binary_cross_entropy, jnp.array([[1.0, 1.0, 0.0]], dtype)),
+      (L.focal_loss, jnp.array([[1.0, 1.0, 0.0]], dtype)),
+    ):
       loss, g = _value_and_grad(fn, z, y)
       assert loss.dtype == dtype and np.all(np.isfinite(np.asarray(g, np.float32)))
 
@@ -405,8 +473,9 @@ def test_seed_label_smoothing_vector():
   smoothed = np_seed_smooth(np.eye(K)[np.asarray(y)], EPS)
   np.testing.assert_allclose(smoothed.sum(-1), 1.0)
   np.testing.assert_allclose(got, -(smoothed * np_log_softmax(z)).sum(-1), **TOL)
-  np.testing.assert_allclose(got, L.softmax_cross_entropy(z, jnp.asarray(smoothed, jnp.float32)),
-                             **TOL)
+  np.testing.assert_allclose(
+    got, L.softmax_cross_entropy(z, jnp.asarray(smoothed, jnp.float32)), **TOL
+  )
 
 
 def test_out_of_range_integer_labels_give_nan():
@@ -415,11 +484,14 @@ def test_out_of_range_integer_labels_give_nan():
   y = jnp.array([0, K, -1, 2])
   ok = np.array([0, 3])
   plain = np.asarray(optax.softmax_cross_entropy_with_integer_labels(z[ok], y[ok]))
-  smoothed = -(np_seed_smooth(np.eye(K)[np.asarray(y)[ok]], 0.1)
-               * np_log_softmax(np.asarray(z)[ok])).sum(-1)
-  for f, want in ((L.softmax_cross_entropy, plain),
-                  (jax.jit(L.softmax_cross_entropy), plain),
-                  (lambda a, b: L.softmax_cross_entropy(a, b, label_smoothing=0.1), smoothed)):
+  smoothed = -(
+    np_seed_smooth(np.eye(K)[np.asarray(y)[ok]], 0.1) * np_log_softmax(np.asarray(z)[ok])
+  ).sum(-1)
+  for f, want in (
+    (L.softmax_cross_entropy, plain),
+    (jax.jit(L.softmax_cross_entropy), plain),
+    (lambda a, b: L.softmax_cross_entropy(a, b, label_smoothing=0.1), smoothed),
+  ):
     loss = np.asarray(f(z, y))
     assert np.isnan(loss[1]) and np.isnan(loss[2])
     np.testing.assert_allclose(loss[ok], want, **TOL)
@@ -438,8 +510,9 @@ def test_masked_class_with_minus_inf_logit():
 
 def test_dice_smooth_zero_empty_class_is_perfect():
   p = jnp.zeros((1, 4, 1))
-  loss, g = _value_and_grad(lambda a, b: L.dice_loss(a, b, from_logits=False, smooth=0.0),
-                            p, jnp.zeros((1, 4, 1)))
+  loss, g = _value_and_grad(
+    lambda a, b: L.dice_loss(a, b, from_logits=False, smooth=0.0), p, jnp.zeros((1, 4, 1))
+  )
   np.testing.assert_array_equal(loss, [0.0])
   assert np.all(np.isfinite(g))
 
@@ -453,15 +526,27 @@ def test_dice_explicit_axis_per_pixel_row():
   np.testing.assert_allclose(got, 1 - d.mean(-1), **TOL)
 
 
-@pytest.mark.parametrize("call, match", [
+@pytest.mark.parametrize(
+  "call, match",
+  [
     (lambda: L.softmax_cross_entropy(jnp.zeros((4, 3)), jnp.zeros((4, 2))), "labels"),
     (lambda: L.softmax_cross_entropy(jnp.zeros((4, 3)), jnp.zeros((3,), jnp.int32)), "labels"),
-    (lambda: L.softmax_cross_entropy(jnp.zeros((4, 3)), jnp.zeros((4,), jnp.int32),
-                                     label_smoothing=1.5), "label_smoothing"),
-    (lambda: L.softmax_cross_entropy(jnp.zeros((4, 1)), jnp.zeros((4,), jnp.int32),
-                                     label_smoothing=0.1), "label_smoothing"),
-    (lambda: L.softmax_cross_entropy(jnp.zeros((4, 3)), jnp.zeros((4,), jnp.int32),
-                                     axis=2), "axis"),
+    (
+      lambda: L.softmax_cross_entropy(
+        jnp.zeros((4, 3)), jnp.zeros((4,), jnp.int32), label_smoothing=1.5
+      ),
+      "label_smoothing",
+    ),
+    (
+      lambda: L.softmax_cross_entropy(
+        jnp.zeros((4, 1)), jnp.zeros((4,), jnp.int32), label_smoothing=0.1
+      ),
+      "label_smoothing",
+    ),
+    (
+      lambda: L.softmax_cross_entropy(jnp.zeros((4, 3)), jnp.zeros((4,), jnp.int32), axis=2),
+      "axis",
+    ),
     (lambda: L.sigmoid_binary_cross_entropy(jnp.zeros((4, 3)), jnp.zeros((4,))), "labels"),
     (lambda: L.dice_loss(jnp.zeros((4, 3)), jnp.zeros((4, 2))), "targets"),
     (lambda: L.dice_loss(jnp.zeros((4,)), jnp.zeros((4,))), "predictions"),
@@ -473,7 +558,8 @@ def test_dice_explicit_axis_per_pixel_row():
     (lambda: L.focal_loss(jnp.zeros(3), jnp.zeros(4)), "labels"),
     (lambda: L.focal_loss(jnp.zeros(3), jnp.zeros(3), gamma=-1.0), "gamma"),
     (lambda: L.focal_loss(jnp.zeros(3), jnp.zeros(3), alpha=1.5), "alpha"),
-])
+  ],
+)
 def test_bad_input_raises_naming_the_argument(call, match):
   with pytest.raises(ValueError, match=match):
     call()

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import flax.linen as fnn
+import helpers as h
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from flax import nnx
 from jax.test_util import check_grads
 
 from jpatterns import normalization as jn
-import helpers as h
 
 EPS = 1e-5
 
@@ -29,6 +28,7 @@ def _t(a):
 # ------------------------------------------------------------------------------------
 # NumPy references (float64), transcribed from the formulas.
 # ------------------------------------------------------------------------------------
+
 
 def np_norm(x, axes, eps=EPS, center=True):
   x = np.asarray(x, np.float64)
@@ -72,7 +72,7 @@ def np_lrn(x, size, k, alpha, beta):  # channels last, window [c − size//2, c 
   out = np.empty_like(x)
   for p in range(c):
     lo, hi = max(0, p - size // 2), min(c - 1, p + (size - 1) // 2)
-    out[..., p] = x[..., p] / (k + alpha * (x[..., lo:hi + 1] ** 2).sum(-1)) ** beta
+    out[..., p] = x[..., p] / (k + alpha * (x[..., lo : hi + 1] ** 2).sum(-1)) ** beta
   return out
 
 
@@ -92,14 +92,17 @@ def np_spectral(w, u, n_steps, eps=1e-12):
 # Case registry: name -> (function, args builder(dtype), NumPy reference on the args).
 # ------------------------------------------------------------------------------------
 
+
 def _bn_train(x, s, b):  # running statistics kept in the dtype they are created in
-  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), scale=s, bias=b,
-                       train=True)
+  return jn.batch_norm(
+    x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), scale=s, bias=b, train=True
+  )
 
 
 def _bn_eval(x, s, b):
-  stats = jn.BatchNormStats(jnp.linspace(-0.5, 0.5, x.shape[-1]),
-                            jnp.linspace(0.5, 2.0, x.shape[-1]))
+  stats = jn.BatchNormStats(
+    jnp.linspace(-0.5, 0.5, x.shape[-1]), jnp.linspace(0.5, 2.0, x.shape[-1])
+  )
   return jn.batch_norm(x, stats, scale=s, bias=b, train=False)[0]
 
 
@@ -126,43 +129,62 @@ def _args_nhwc(dtype, shape=(2, 3, 4, 6)):
 
 
 CASES = {
-    "layer_norm": (lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
-                   lambda dt: (jnp.asarray(_rand((4, 8), 0, 1.0, 2.0), dt),) + _sb(8, dt),
-                   lambda x, s, b: np_layer_norm(x, s, b)),
-    "layer_norm_2axes": (
-        lambda x, s, b: jn.layer_norm(x, scale=s, bias=b, axis=(1, 2)),
-        lambda dt: (jnp.asarray(_rand((3, 4, 5)), dt),
-                    jnp.asarray(1 + 0.3 * _rand((4, 5), 1), dt),
-                    jnp.asarray(0.2 * _rand((4, 5), 2), dt)),
-        lambda x, s, b: np_layer_norm(x, s, b, axes=(1, 2))),
-    "instance_norm": (lambda x, s, b: jn.instance_norm(x, scale=s, bias=b), _args_nhwc,
-                      np_instance_norm),
-    "group_norm": (lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=3), _args_nhwc,
-                   lambda x, s, b: np_group_norm(x, s, b, 3)),
-    "rms_norm": (lambda x, s: jn.rms_norm(x, scale=s, eps=EPS),
-                 lambda dt: (jnp.asarray(_rand((4, 8), 0, 0.5), dt),
-                             jnp.asarray(1 + 0.3 * _rand((8,), 1), dt)),
-                 np_rms_norm),
-    "batch_norm_train": (_bn_train, _args_nhwc, _np_bn_train),
-    "batch_norm_eval": (_bn_eval, _args_nhwc, _np_bn_eval),
-    "batch_norm_analytic": (
-        lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b), _args_nhwc, np_batch_norm),
-    "weight_norm": (lambda v, g: jn.weight_norm(v, g, eps=1e-30),
-                    lambda dt: (jnp.asarray(_rand((5, 3)), dt),
-                                jnp.asarray(1 + _rand((3,), 1) ** 2, dt)),
-                    np_weight_norm),
-    "local_response_norm": (
-        lambda x: jn.local_response_norm(x, size=5, k=2.0, alpha=1e-2, beta=0.75),
-        lambda dt: (jnp.asarray(_rand((2, 3, 3, 7), 0, 0.0, 3.0), dt),),
-        lambda x: np_lrn(x, 5, 2.0, 1e-2, 0.75)),
-    "local_response_norm_even": (
-        lambda x: jn.local_response_norm(x, size=4, k=1.0, alpha=0.1, beta=0.5),
-        lambda dt: (jnp.asarray(_rand((2, 6)), dt),),
-        lambda x: np_lrn(x, 4, 1.0, 0.1, 0.5)),
-    "spectral_norm": (lambda w, u: jn.spectral_norm(w, u, n_steps=3),
-                      lambda dt: (jnp.asarray(_rand((3, 2, 4)), dt),
-                                  jnp.asarray(_rand((4,), 3), dt)),
-                      lambda w, u: np_spectral(w, u, 3)),
+  "layer_norm": (
+    lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
+    lambda dt: (jnp.asarray(_rand((4, 8), 0, 1.0, 2.0), dt),) + _sb(8, dt),
+    lambda x, s, b: np_layer_norm(x, s, b),
+  ),
+  "layer_norm_2axes": (
+    lambda x, s, b: jn.layer_norm(x, scale=s, bias=b, axis=(1, 2)),
+    lambda dt: (
+      jnp.asarray(_rand((3, 4, 5)), dt),
+      jnp.asarray(1 + 0.3 * _rand((4, 5), 1), dt),
+      jnp.asarray(0.2 * _rand((4, 5), 2), dt),
+    ),
+    lambda x, s, b: np_layer_norm(x, s, b, axes=(1, 2)),
+  ),
+  "instance_norm": (
+    lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
+    _args_nhwc,
+    np_instance_norm,
+  ),
+  "group_norm": (
+    lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=3),
+    _args_nhwc,
+    lambda x, s, b: np_group_norm(x, s, b, 3),
+  ),
+  "rms_norm": (
+    lambda x, s: jn.rms_norm(x, scale=s, eps=EPS),
+    lambda dt: (jnp.asarray(_rand((4, 8), 0, 0.5), dt), jnp.asarray(1 + 0.3 * _rand((8,), 1), dt)),
+    np_rms_norm,
+  ),
+  "batch_norm_train": (_bn_train, _args_nhwc, _np_bn_train),
+  "batch_norm_eval": (_bn_eval, _args_nhwc, _np_bn_eval),
+  "batch_norm_analytic": (
+    lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
+    _args_nhwc,
+    np_batch_norm,
+  ),
+  "weight_norm": (
+    lambda v, g: jn.weight_norm(v, g, eps=1e-30),
+    lambda dt: (jnp.asarray(_rand((5, 3)), dt), jnp.asarray(1 + _rand((3,), 1) ** 2, dt)),
+    np_weight_norm,
+  ),
+  "local_response_norm": (
+    lambda x: jn.local_response_norm(x, size=5, k=2.0, alpha=1e-2, beta=0.75),
+    lambda dt: (jnp.asarray(_rand((2, 3, 3, 7), 0, 0.0, 3.0), dt),),
+    lambda x: np_lrn(x, 5, 2.0, 1e-2, 0.75),
+  ),
+  "local_response_norm_even": (
+    lambda x: jn.local_response_norm(x, size=4, k=1.0, alpha=0.1, beta=0.5),
+    lambda dt: (jnp.asarray(_rand((2, 6)), dt),),
+    lambda x: np_lrn(x, 4, 1.0, 0.1, 0.5),
+  ),
+  "spectral_norm": (
+    lambda w, u: jn.spectral_norm(w, u, n_steps=3),
+    lambda dt: (jnp.asarray(_rand((3, 2, 4)), dt), jnp.asarray(_rand((4,), 3), dt)),
+    lambda w, u: np_spectral(w, u, 3),
+  ),
 }
 NAMES = sorted(CASES)
 
@@ -199,8 +221,7 @@ def test_jit_matches_eager(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_vmap_matches_loop(name):
   f, make, _ = CASES[name]
-  batched = [jnp.stack([a * (1 + 0.5 * i) + 0.1 * i for i in range(3)])
-             for a in make(jnp.float32)]
+  batched = [jnp.stack([a * (1 + 0.5 * i) + 0.1 * i for i in range(3)]) for a in make(jnp.float32)]
   h.assert_vmap_matches_loop(f, *batched, rtol=1e-5, atol=1e-5)
 
 
@@ -221,6 +242,7 @@ def test_no_retrace(name):
 # Custom VJPs equal autodiff of a plain reference.
 # ------------------------------------------------------------------------------------
 
+
 def _plain(x, s, b, axes, eps=EPS, center=True, bshape=None):
   mu = jnp.mean(x, axes, keepdims=True) if center else 0.0
   var = jnp.mean((x - mu) ** 2, axes, keepdims=True)
@@ -239,25 +261,42 @@ def _plain_gn(x, s, b, g):
 
 
 GRAD_CASES = {
-    "layer_norm": (lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
-                   lambda x, s, b: _plain(x, s, b, (3,), bshape=(6,))),
-    "layer_norm_2axes": (lambda x, s, b: jn.layer_norm(x, scale=s.reshape(4, 6),
-                                                       bias=b.reshape(4, 6), axis=(2, 3)),
-                         lambda x, s, b: _plain(x, s, b, (2, 3), bshape=(4, 6))),
-    "instance_norm": (lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
-                      lambda x, s, b: _plain(x, s, b, (1, 2), bshape=(6,))),
-    "group_norm": (lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=2),
-                   lambda x, s, b: _plain_gn(x, s, b, 2)),
-    "rms_norm": (lambda x, s, b: jn.rms_norm(x, scale=s, eps=EPS) + 0 * b,
-                 lambda x, s, b: _plain(x, s, None, (3,), center=False, bshape=(6,)) + 0 * b),
-    "batch_norm": (lambda x, s, b: _bn_train(x, s, b)[0],
-                   lambda x, s, b: _plain(x, s, b, (0, 1, 2), bshape=(6,))),
-    "batch_norm_no_params": (lambda x, s, b: _bn_train(x, None, None)[0] * s + b,
-                             lambda x, s, b: _plain(x, None, None, (0, 1, 2)) * s + b),
-    "batch_norm_analytic": (lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
-                            lambda x, s, b: _plain(x, s, b, (0, 1, 2), bshape=(6,))),
-    "layer_norm_no_params": (lambda x, s, b: jn.layer_norm(x) * s + b,
-                             lambda x, s, b: _plain(x, None, None, (3,)) * s + b),
+  "layer_norm": (
+    lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
+    lambda x, s, b: _plain(x, s, b, (3,), bshape=(6,)),
+  ),
+  "layer_norm_2axes": (
+    lambda x, s, b: jn.layer_norm(x, scale=s.reshape(4, 6), bias=b.reshape(4, 6), axis=(2, 3)),
+    lambda x, s, b: _plain(x, s, b, (2, 3), bshape=(4, 6)),
+  ),
+  "instance_norm": (
+    lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
+    lambda x, s, b: _plain(x, s, b, (1, 2), bshape=(6,)),
+  ),
+  "group_norm": (
+    lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=2),
+    lambda x, s, b: _plain_gn(x, s, b, 2),
+  ),
+  "rms_norm": (
+    lambda x, s, b: jn.rms_norm(x, scale=s, eps=EPS) + 0 * b,
+    lambda x, s, b: _plain(x, s, None, (3,), center=False, bshape=(6,)) + 0 * b,
+  ),
+  "batch_norm": (
+    lambda x, s, b: _bn_train(x, s, b)[0],
+    lambda x, s, b: _plain(x, s, b, (0, 1, 2), bshape=(6,)),
+  ),
+  "batch_norm_no_params": (
+    lambda x, s, b: _bn_train(x, None, None)[0] * s + b,
+    lambda x, s, b: _plain(x, None, None, (0, 1, 2)) * s + b,
+  ),
+  "batch_norm_analytic": (
+    lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
+    lambda x, s, b: _plain(x, s, b, (0, 1, 2), bshape=(6,)),
+  ),
+  "layer_norm_no_params": (
+    lambda x, s, b: jn.layer_norm(x) * s + b,
+    lambda x, s, b: _plain(x, None, None, (3,)) * s + b,
+  ),
 }
 
 
@@ -274,6 +313,7 @@ def test_custom_vjp_equals_autodiff(name):
 
   def loss(f):
     return lambda x, s, b: jnp.sum(f(x, s, b) * cot)
+
   got = jax.jit(jax.grad(loss(ours), argnums=(0, 1, 2)))(x, s, b)
   want = jax.jit(jax.grad(loss(plain), argnums=(0, 1, 2)))(x, s, b)
   h.tree_allclose(got, want, rtol=1e-4, atol=1e-4)
@@ -294,6 +334,7 @@ def test_batch_norm_masked_grad_equals_autodiff():
 
   def ours(x, s, b):
     return jn.batch_norm(x, jn.init_batch_norm_stats(5), scale=s, bias=b, train=True, mask=mask)[0]
+
   np.testing.assert_allclose(ours(x, s, b), plain(x, s, b), rtol=1e-5, atol=1e-5)
   got = jax.jit(jax.grad(lambda *a: jnp.sum(ours(*a) * cot), (0, 1, 2)))(x, s, b)
   want = jax.jit(jax.grad(lambda *a: jnp.sum(plain(*a) * cot), (0, 1, 2)))(x, s, b)
@@ -303,9 +344,11 @@ def test_batch_norm_masked_grad_equals_autodiff():
 def test_custom_vjp_check_grads():
   x = jnp.asarray(_rand((5, 6), 0, 1.0, 2.0))
   s, b = _sb(6, jnp.float32)
-  for f in (lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
-            lambda x, s, b: _bn_train(x, s, b)[0],
-            lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b)):
+  for f in (
+    lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
+    lambda x, s, b: _bn_train(x, s, b)[0],
+    lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
+  ):
     check_grads(jax.jit(f), (x, s, b), order=1, modes=("rev",), atol=5e-2, rtol=5e-2)
 
 
@@ -314,13 +357,10 @@ def test_custom_vjp_check_grads():
 # ------------------------------------------------------------------------------------
 
 ACC_CASES = {
-    "batch_norm": (lambda x: _bn_train(x, None, None)[0],
-                   lambda x: np_norm(x, (0, 1, 2))),
-    "layer_norm": (lambda x: jn.layer_norm(x), lambda x: np_norm(x, (3,))),
-    "instance_norm": (lambda x: jn.instance_norm(x),
-                      lambda x: np_norm(x, (1, 2))),
-    "group_norm": (lambda x: jn.group_norm(x, num_groups=4),
-                   lambda x: np_group_norm(x, 1.0, 0.0, 4)),
+  "batch_norm": (lambda x: _bn_train(x, None, None)[0], lambda x: np_norm(x, (0, 1, 2))),
+  "layer_norm": (lambda x: jn.layer_norm(x), lambda x: np_norm(x, (3,))),
+  "instance_norm": (lambda x: jn.instance_norm(x), lambda x: np_norm(x, (1, 2))),
+  "group_norm": (lambda x: jn.group_norm(x, num_groups=4), lambda x: np_group_norm(x, 1.0, 0.0, 4)),
 }
 
 
@@ -328,16 +368,18 @@ ACC_CASES = {
 def test_accuracy_mean_1000(name):
   ours, ref = ACC_CASES[name]
   x = _rand((16, 16, 16, 32), 7, 1000.0, 1.0)
-  err = np.max(np.abs(np.asarray(jax.jit(ours)(jnp.asarray(x)), np.float64) -
-                      ref(x.astype(np.float64))))
+  err = np.max(
+    np.abs(np.asarray(jax.jit(ours)(jnp.asarray(x)), np.float64) - ref(x.astype(np.float64)))
+  )
   assert err < 3e-4, f"{name}: max abs error {err:.2e} on mean-1000 inputs"
 
 
 def test_flax_one_pass_is_inaccurate_there():
   """The problem item 4 fixes: flax's default one-pass variance at mean 1000."""
   x = _rand((64, 256), 7, 1000.0, 1.0)
-  y = fnn.LayerNorm(epsilon=EPS).apply({"params": {"scale": jnp.ones(256),
-                                                   "bias": jnp.zeros(256)}}, x)
+  y = fnn.LayerNorm(epsilon=EPS).apply(
+    {"params": {"scale": jnp.ones(256), "bias": jnp.zeros(256)}}, x
+  )
   err = np.max(np.abs(np.asarray(y, np.float64) - np_norm(x, (1,))))
   assert err > 1e-2
 
@@ -346,11 +388,11 @@ def test_flax_one_pass_is_inaccurate_there():
 # flax references.
 # ------------------------------------------------------------------------------------
 
+
 def test_batch_norm_vs_flax_outputs_and_running_stats():
   c = 6
   s, b = _sb(c, jnp.float32)
-  m = nnx.BatchNorm(c, momentum=0.9, epsilon=EPS, use_fast_variance=False,
-                    rngs=nnx.Rngs(0))
+  m = nnx.BatchNorm(c, momentum=0.9, epsilon=EPS, use_fast_variance=False, rngs=nnx.Rngs(0))
   m.scale[...] = s
   m.bias[...] = b
   stats = jn.init_batch_norm_stats(c)
@@ -372,13 +414,16 @@ def test_batch_norm_mask_vs_flax_linen():
   x = _rand((10, 4), 0, 1.0, 2.0)
   mask = (np.arange(10) % 3 != 0)[:, None] & np.ones((1, 4), bool)
   s, b = _sb(4, jnp.float32)
-  variables = {"params": {"scale": s, "bias": b},
-               "batch_stats": {"mean": jnp.zeros(4), "var": jnp.ones(4)}}
-  y_ref, upd = fnn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=EPS,
-                             use_fast_variance=False).apply(
-                                 variables, x, mask=mask, mutable=["batch_stats"])
-  y, st = jn.batch_norm(x, jn.init_batch_norm_stats(4), scale=s, bias=b, train=True, momentum=0.9,
-                        mask=mask[:, :1])
+  variables = {
+    "params": {"scale": s, "bias": b},
+    "batch_stats": {"mean": jnp.zeros(4), "var": jnp.ones(4)},
+  }
+  y_ref, upd = fnn.BatchNorm(
+    use_running_average=False, momentum=0.9, epsilon=EPS, use_fast_variance=False
+  ).apply(variables, x, mask=mask, mutable=["batch_stats"])
+  y, st = jn.batch_norm(
+    x, jn.init_batch_norm_stats(4), scale=s, bias=b, train=True, momentum=0.9, mask=mask[:, :1]
+  )
   np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(st.mean, upd["batch_stats"]["mean"], rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(st.var, upd["batch_stats"]["var"], rtol=1e-5, atol=1e-6)
@@ -404,8 +449,7 @@ def test_spectral_norm_vs_flax():
   y_ref = m(x)
   wn, u1 = jn.spectral_norm(w, u0, n_steps=2)
   np.testing.assert_allclose(x @ wn + layer.bias[...], y_ref, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(u1, m.batch_stats[("kernel", "u")][...], rtol=1e-5,
-                             atol=1e-6)
+  np.testing.assert_allclose(u1, m.batch_stats[("kernel", "u")][...], rtol=1e-5, atol=1e-6)
   assert u1.shape == u0.shape
 
 
@@ -414,13 +458,13 @@ def test_spectral_norm_converges_to_top_singular_value():
   u = _rand((4,), 1)
   for _ in range(30):
     wn, u = jn.spectral_norm(w, u, n_steps=1)
-  np.testing.assert_allclose(np.linalg.svd(np.asarray(wn), compute_uv=False)[0], 1.0,
-                             rtol=1e-4)
+  np.testing.assert_allclose(np.linalg.svd(np.asarray(wn), compute_uv=False)[0], 1.0, rtol=1e-4)
 
 
 # ------------------------------------------------------------------------------------
 # torch references.
 # ------------------------------------------------------------------------------------
+
 
 def test_weight_norm_vs_torch():
   v = _rand((4, 3, 2, 2))  # torch conv weight (out, in, kh, kw); dim=0 keeps `out`
@@ -433,50 +477,56 @@ def test_weight_norm_vs_torch():
     v2 = lin.parametrizations.weight.original1.numpy()  # (out, in)
     g2 = lin.parametrizations.weight.original0.numpy().reshape(3)
     want2 = lin.weight.numpy()
-  np.testing.assert_allclose(jn.weight_norm(v2, g2, axis=1, eps=1e-30), want2,
-                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(jn.weight_norm(v2, g2, axis=1, eps=1e-30), want2, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------
 # Bad input and edge cases.
 # ------------------------------------------------------------------------------------
 
+
 def test_group_norm_bad_num_groups():
   x = jnp.ones((2, 4, 4, 64))
-  with pytest.raises(ValueError, match=r"group_norm: num_groups=3 does not divide 64 "
-                     r"channels; choose a divisor of 64"):
+  with pytest.raises(
+    ValueError,
+    match=r"group_norm: num_groups=3 does not divide 64 "
+    r"channels; choose a divisor of 64",
+  ):
     jn.group_norm(x, num_groups=3)
   with pytest.raises(ValueError, match="num_groups=0"):
     jn.group_norm(x, num_groups=0)
 
 
-@pytest.mark.parametrize("fn", [
+@pytest.mark.parametrize(
+  "fn",
+  [
     lambda s: jn.layer_norm(jnp.ones((2, 4)), scale=s),
     lambda s: jn.instance_norm(jnp.ones((2, 3, 4)), scale=s),
     lambda s: jn.group_norm(jnp.ones((2, 3, 4)), bias=s, num_groups=2),
     lambda s: jn.rms_norm(jnp.ones((2, 4)), scale=s),
-    lambda s: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), scale=s,
-                            train=True),
+    lambda s: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), scale=s, train=True),
     lambda s: jn.weight_norm(jnp.ones((3, 4)), s),
-])
+  ],
+)
 def test_param_shape_mismatch(fn):
   with pytest.raises(ValueError, match=r"has shape \(5,\); expected \(4,\)"):
     fn(jnp.ones(5))
 
 
 @pytest.mark.parametrize("eps", [0.0, -1e-5])
-@pytest.mark.parametrize("fn", [
+@pytest.mark.parametrize(
+  "fn",
+  [
     lambda e: jn.layer_norm(jnp.ones((2, 4)), eps=e),
     lambda e: jn.instance_norm(jnp.ones((2, 3, 4)), eps=e),
     lambda e: jn.group_norm(jnp.ones((2, 3, 4)), num_groups=2, eps=e),
     lambda e: jn.rms_norm(jnp.ones((2, 4)), eps=e),
-    lambda e: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4),
-                            train=True, eps=e),
-    lambda e: jn.batch_norm_analytic(jnp.ones((2, 4)), scale=jnp.ones(4), bias=jnp.zeros(4),
-                                     eps=e),
+    lambda e: jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), train=True, eps=e),
+    lambda e: jn.batch_norm_analytic(jnp.ones((2, 4)), scale=jnp.ones(4), bias=jnp.zeros(4), eps=e),
     lambda e: jn.weight_norm(jnp.ones((3, 4)), jnp.ones(4), eps=e),
     lambda e: jn.spectral_norm(jnp.ones((3, 4)), jnp.ones(4), eps=e),
-])
+  ],
+)
 def test_epsilon_not_positive(fn, eps):
   with pytest.raises(ValueError, match=r"eps=.* must be > 0"):
     fn(eps)
@@ -488,8 +538,7 @@ def test_other_bad_arguments():
   with pytest.raises(ValueError, match=r"k=0"):
     jn.local_response_norm(jnp.ones((2, 4)), size=3, k=0.0)
   with pytest.raises(ValueError, match=r"batch_norm: momentum=1.5 is outside"):
-    jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), train=True,
-                  momentum=1.5)
+    jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(4), train=True, momentum=1.5)
   with pytest.raises(ValueError, match=r"batch_norm: stats have shapes"):
     jn.batch_norm(jnp.ones((2, 4)), jn.init_batch_norm_stats(3), train=True)
   with pytest.raises(ValueError, match=r"spectral_norm: n_steps=0"):
@@ -503,12 +552,12 @@ def test_other_bad_arguments():
 
 
 CONSTANT_CASES = {
-    "layer_norm": lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
-    "instance_norm": lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
-    "group_norm": lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=2),
-    "rms_norm_zero": lambda x, s, b: jn.rms_norm(0 * x, scale=s),
-    "batch_norm": lambda x, s, b: _bn_train(x, s, b)[0],
-    "batch_norm_analytic": lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
+  "layer_norm": lambda x, s, b: jn.layer_norm(x, scale=s, bias=b),
+  "instance_norm": lambda x, s, b: jn.instance_norm(x, scale=s, bias=b),
+  "group_norm": lambda x, s, b: jn.group_norm(x, scale=s, bias=b, num_groups=2),
+  "rms_norm_zero": lambda x, s, b: jn.rms_norm(0 * x, scale=s),
+  "batch_norm": lambda x, s, b: _bn_train(x, s, b)[0],
+  "batch_norm_analytic": lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
 }
 
 
@@ -519,15 +568,18 @@ def test_constant_input_is_finite(name):
   s, b = _sb(4, jnp.float32)
   y = f(x, s, b)
   assert np.all(np.isfinite(np.asarray(y)))
-  np.testing.assert_allclose(y, jnp.broadcast_to(b if name != "rms_norm_zero" else 0.0,
-                                                 y.shape), atol=1e-5)
+  np.testing.assert_allclose(
+    y, jnp.broadcast_to(b if name != "rms_norm_zero" else 0.0, y.shape), atol=1e-5
+  )
   h.assert_grad_finite(f, x, s, b, argnums=(0, 1, 2))
 
 
 def test_batch_norm_all_masked_is_finite():
   x = jnp.asarray(_rand((4, 3)))
-  f = lambda x: jn.batch_norm(x, jn.init_batch_norm_stats(3), train=True,
-                              mask=jnp.zeros((4, 1), bool))
+
+  def f(x):
+    return jn.batch_norm(x, jn.init_batch_norm_stats(3), train=True, mask=jnp.zeros((4, 1), bool))
+
   y, st = f(x)
   assert np.all(np.isfinite(np.asarray(y))) and np.all(np.isfinite(np.asarray(st.var)))
   h.assert_grad_finite(jax.jit(lambda x: f(x)[0]), x)
@@ -549,8 +601,9 @@ def test_spectral_norm_zero_weight_is_finite():
 
 def test_batch_norm_unbiased_running_var():
   x = _rand((6, 3), 0, 1.0, 2.0)
-  _, st = jn.batch_norm(x, jn.init_batch_norm_stats(3), train=True,
-                        momentum=0.0, unbiased_running_var=True)
+  _, st = jn.batch_norm(
+    x, jn.init_batch_norm_stats(3), train=True, momentum=0.0, unbiased_running_var=True
+  )
   np.testing.assert_allclose(st.var, x.astype(np.float64).var(0, ddof=1), rtol=1e-5)
   np.testing.assert_allclose(st.mean, x.astype(np.float64).mean(0), rtol=1e-5, atol=1e-6)
 
@@ -565,13 +618,13 @@ def test_group_norm_other_layouts_grad_equals_autodiff(shape, channel_axis):
   bshape = tuple(12 if i == c else 1 for i in range(len(shape)))
 
   def plain(x, s, b):
-    xg = x.reshape(shape[:c] + (4, 3) + shape[c + 1:])
+    xg = x.reshape(shape[:c] + (4, 3) + shape[c + 1 :])
     axes = tuple(i for i in range(1, xg.ndim) if i != c)
-    return _plain(xg, None, None, axes).reshape(shape) * s.reshape(bshape) + b.reshape(
-        bshape)
+    return _plain(xg, None, None, axes).reshape(shape) * s.reshape(bshape) + b.reshape(bshape)
 
   def ours(x, s, b):
     return jn.group_norm(x, scale=s, bias=b, num_groups=4, channel_axis=channel_axis)
+
   np.testing.assert_allclose(ours(x, s, b), plain(x, s, b), rtol=1e-5, atol=1e-5)
   got = jax.jit(jax.grad(lambda *a: jnp.sum(ours(*a) * cot), (0, 1, 2)))(x, s, b)
   want = jax.jit(jax.grad(lambda *a: jnp.sum(plain(*a) * cot), (0, 1, 2)))(x, s, b)
@@ -582,26 +635,27 @@ def test_group_norm_other_layouts_grad_equals_autodiff(shape, channel_axis):
 # scale=None / bias=None (the defaults) equal explicit ones / zeros.
 # ------------------------------------------------------------------------------------
 
+
 def _bn_train_kw(x, **kw):
-  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), train=True,
-                       **kw)[0]
+  return jn.batch_norm(x, jn.init_batch_norm_stats(x.shape[-1], dtype=x.dtype), train=True, **kw)[0]
 
 
 def _bn_eval_kw(x, **kw):
-  stats = jn.BatchNormStats(jnp.linspace(-0.5, 0.5, x.shape[-1]),
-                            jnp.linspace(0.5, 2.0, x.shape[-1]))
+  stats = jn.BatchNormStats(
+    jnp.linspace(-0.5, 0.5, x.shape[-1]), jnp.linspace(0.5, 2.0, x.shape[-1])
+  )
   return jn.batch_norm(x, stats, train=False, **kw)[0]
 
 
 # name -> (fn(x, **scale/bias keywords), the keywords it takes)
 NONE_CASES = {
-    "layer_norm": (jn.layer_norm, ("scale", "bias")),
-    "instance_norm": (jn.instance_norm, ("scale", "bias")),
-    "group_norm": (lambda x, **kw: jn.group_norm(x, num_groups=3, **kw), ("scale", "bias")),
-    "rms_norm": (jn.rms_norm, ("scale",)),
-    "batch_norm_train": (_bn_train_kw, ("scale", "bias")),
-    "batch_norm_eval": (_bn_eval_kw, ("scale", "bias")),
-    "batch_norm_analytic": (jn.batch_norm_analytic, ("scale", "bias")),
+  "layer_norm": (jn.layer_norm, ("scale", "bias")),
+  "instance_norm": (jn.instance_norm, ("scale", "bias")),
+  "group_norm": (lambda x, **kw: jn.group_norm(x, num_groups=3, **kw), ("scale", "bias")),
+  "rms_norm": (jn.rms_norm, ("scale",)),
+  "batch_norm_train": (_bn_train_kw, ("scale", "bias")),
+  "batch_norm_eval": (_bn_eval_kw, ("scale", "bias")),
+  "batch_norm_analytic": (jn.batch_norm_analytic, ("scale", "bias")),
 }
 
 
@@ -609,8 +663,11 @@ def _none_variants(names, dtype, c=6):
   """Each subset of the keywords left out (None), the rest explicit ones / zeros."""
   full = {"scale": jnp.ones(c, dtype), "bias": jnp.zeros(c, dtype)}
   subsets = [(), ("scale",), ("bias",), ("scale", "bias")]
-  return [({k: full[k] for k in names}, {k: full[k] for k in names if k not in drop})
-          for drop in subsets if set(drop) <= set(names)]
+  return [
+    ({k: full[k] for k in names}, {k: full[k] for k in names if k not in drop})
+    for drop in subsets
+    if set(drop) <= set(names)
+  ]
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
@@ -624,8 +681,9 @@ def test_none_scale_bias_equal_ones_zeros(name, dtype):
     assert got.dtype == x.dtype == want.dtype, (name, partial.keys())
     np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
   # defaults: f(x) is f(x, scale=None, bias=None)
-  np.testing.assert_array_equal(np.asarray(f(x), np.float32),
-                                np.asarray(f(x, **explicit), np.float32))
+  np.testing.assert_array_equal(
+    np.asarray(f(x), np.float32), np.asarray(f(x, **explicit), np.float32)
+  )
 
 
 @pytest.mark.parametrize("name", sorted(NONE_CASES))
@@ -633,20 +691,22 @@ def test_none_scale_bias_grad_and_vmap(name):
   f, names = NONE_CASES[name]
   x = jnp.asarray(_rand((2, 3, 4, 6), 0, 0.5, 2.0))
   cot = jnp.asarray(_rand(x.shape, 5))
-  explicit = {k: v for k, v in (("scale", jnp.ones(6)), ("bias", jnp.zeros(6)))
-              if k in names}
+  explicit = {k: v for k, v in (("scale", jnp.ones(6)), ("bias", jnp.zeros(6))) if k in names}
   got = jax.jit(jax.grad(lambda x: jnp.sum(f(x) * cot)))(x)
   want = jax.jit(jax.grad(lambda x: jnp.sum(f(x, **explicit) * cot)))(x)
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
   xs = jnp.stack([x, 2 * x + 1])
-  np.testing.assert_allclose(jax.vmap(f)(xs), jnp.stack([f(xs[0]), f(xs[1])]),
-                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(jax.vmap(f)(xs), jnp.stack([f(xs[0]), f(xs[1])]), rtol=1e-5, atol=1e-5)
 
 
 def test_scale_and_bias_are_keyword_only():
   x, s = jnp.ones((2, 4)), jnp.ones(4)
-  for call in (lambda: jn.layer_norm(x, s), lambda: jn.rms_norm(x, s),
-               lambda: jn.instance_norm(x, s), lambda: jn.batch_norm_analytic(x, s),
-               lambda: jn.batch_norm(x, jn.init_batch_norm_stats(4), s, train=True)):
+  for call in (
+    lambda: jn.layer_norm(x, s),
+    lambda: jn.rms_norm(x, s),
+    lambda: jn.instance_norm(x, s),
+    lambda: jn.batch_norm_analytic(x, s),
+    lambda: jn.batch_norm(x, jn.init_batch_norm_stats(4), s, train=True),
+  ):
     with pytest.raises(TypeError):
       call()

@@ -13,10 +13,9 @@ import numpy as np
 import optax
 import pytest
 import torch
+from optim_helpers import assert_trajectories_close, init_params, jax_loss, run_jax, run_torch
 
 from jpatterns.optim._adaptive import adadelta, adagrad, rmsprop
-from optim_helpers import (
-    assert_trajectories_close, init_params, jax_loss, run_jax, run_torch)
 
 PROBLEMS = ("mlp", "rosenbrock")
 STEPS = 50
@@ -34,6 +33,7 @@ def _grad_fn(problem):
   def grad(theta):
     out = g({k: jnp.asarray(v, jnp.float32) for k, v in theta.items()})
     return {k: np.asarray(v, NP_DTYPE) for k, v in out.items()}
+
   return grad
 
 
@@ -57,8 +57,7 @@ def _np_run(problem, steps, step_fn, n_acc):
 
 
 def _loss_at(problem, params):
-  return float(jax_loss(problem)({k: jnp.asarray(v, jnp.float32)
-                                  for k, v in params.items()}))
+  return float(jax_loss(problem)({k: jnp.asarray(v, jnp.float32) for k, v in params.items()}))
 
 
 def _descends(problem, trajectory):
@@ -90,8 +89,9 @@ def test_adagrad_matches_optax(problem):
   lr = AG_LR[problem]
   ours = run_jax(adagrad(lr, initial_accumulator_value=0.1, eps=1e-7), problem, STEPS)
   assert_trajectories_close(ours, run_jax(optax.adagrad(lr), problem, STEPS))
-  assert_trajectories_close(ours, run_jax(
-      optax.adagrad(lr, initial_accumulator_value=0.1, eps=1e-7), problem, STEPS))
+  assert_trajectories_close(
+    ours, run_jax(optax.adagrad(lr, initial_accumulator_value=0.1, eps=1e-7), problem, STEPS)
+  )
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
@@ -99,17 +99,31 @@ def test_adagrad_matches_torch(problem):
   lr = AG_LR[problem]
   ours = run_jax(adagrad(lr, eps_inside_sqrt=False), problem, STEPS)
   assert_trajectories_close(
-      ours, run_torch(lambda p: torch.optim.Adagrad(p, lr=lr), problem, STEPS))
+    ours, run_torch(lambda p: torch.optim.Adagrad(p, lr=lr), problem, STEPS)
+  )
 
 
 def test_adagrad_torch_options_match_torch():
   """Torch's initial accumulator, weight decay and lr_decay (= a schedule)."""
   lr, d = AG_LR["mlp"], 0.05
-  ours = run_jax(adagrad(lambda c: lr / (1 + c * d), eps_inside_sqrt=False, eps=1e-8,
-                         initial_accumulator_value=0.3, weight_decay=0.02), "mlp", STEPS)
-  want = run_torch(lambda p: torch.optim.Adagrad(
-      p, lr=lr, lr_decay=d, eps=1e-8, initial_accumulator_value=0.3, weight_decay=0.02),
-                   "mlp", STEPS)
+  ours = run_jax(
+    adagrad(
+      lambda c: lr / (1 + c * d),
+      eps_inside_sqrt=False,
+      eps=1e-8,
+      initial_accumulator_value=0.3,
+      weight_decay=0.02,
+    ),
+    "mlp",
+    STEPS,
+  )
+  want = run_torch(
+    lambda p: torch.optim.Adagrad(
+      p, lr=lr, lr_decay=d, eps=1e-8, initial_accumulator_value=0.3, weight_decay=0.02
+    ),
+    "mlp",
+    STEPS,
+  )
   assert_trajectories_close(ours, want)
 
 
@@ -134,6 +148,7 @@ def _np_adadelta_step(lr):
     delta = -np.sqrt(dx2 + AD_EPS) / np.sqrt(G + AD_EPS) * g  # Δθ_t
     dx2 = RHO * dx2 + (1 - RHO) * delta * delta  # ΔX²_t
     return lr * delta, [G, dx2]
+
   return step
 
 
@@ -149,18 +164,22 @@ def test_adadelta_seed_form_matches_numpy(problem):
 @pytest.mark.parametrize("lr", [1.0, 5.0])
 def test_adadelta_matches_optax_and_torch(problem, lr):
   ours = run_jax(adadelta(learning_rate=lr, rho=RHO, eps=AD_EPS), problem, STEPS)
-  assert_trajectories_close(ours, run_jax(
-      optax.adadelta(learning_rate=lr, rho=RHO, eps=AD_EPS), problem, STEPS))
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.Adadelta(p, lr=lr, rho=RHO, eps=AD_EPS), problem, STEPS))
+  assert_trajectories_close(
+    ours, run_jax(optax.adadelta(learning_rate=lr, rho=RHO, eps=AD_EPS), problem, STEPS)
+  )
+  assert_trajectories_close(
+    ours, run_torch(lambda p: torch.optim.Adadelta(p, lr=lr, rho=RHO, eps=AD_EPS), problem, STEPS)
+  )
   if lr == 5.0:  # α multiplies the step after ΔX² is updated: also the NumPy form
     assert_trajectories_close(ours, _np_run(problem, STEPS, _np_adadelta_step(lr), 2))
 
 
 def test_adadelta_weight_decay_matches_torch():
   ours = run_jax(adadelta(learning_rate=5.0, rho=0.95, weight_decay=0.1), "mlp", STEPS)
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.Adadelta(p, lr=5.0, rho=0.95, weight_decay=0.1), "mlp", STEPS))
+  assert_trajectories_close(
+    ours,
+    run_torch(lambda p: torch.optim.Adadelta(p, lr=5.0, rho=0.95, weight_decay=0.1), "mlp", STEPS),
+  )
 
 
 def test_optax_adadelta_default_learning_rate_climbs():
@@ -229,12 +248,12 @@ def test_rmsprop_nesterov_equals_literal_look_ahead(problem):
 
 
 OPTAX_VARIANTS = {
-    "plain": dict(),
-    "momentum": dict(momentum=MU),
-    "centered": dict(centered=True),
-    "centered_momentum": dict(centered=True, momentum=MU),
-    "nesterov": dict(momentum=MU, nesterov=True),
-    "initial_scale": dict(initial_scale=1.0, decay=0.95, eps=1e-6),
+  "plain": dict(),
+  "momentum": dict(momentum=MU),
+  "centered": dict(centered=True),
+  "centered_momentum": dict(centered=True, momentum=MU),
+  "nesterov": dict(momentum=MU, nesterov=True),
+  "initial_scale": dict(initial_scale=1.0, decay=0.95, eps=1e-6),
 }
 
 
@@ -251,18 +270,19 @@ def test_rmsprop_matches_optax(problem, variant):
 def test_rmsprop_momentum_with_schedule_matches_optax(problem):
   """optax applies its trace after the learning rate: the "seed" velocity."""
   base = RMS_LR[problem] / 2
-  lr = lambda c: base * 0.95 ** c  # noqa: E731
+  lr = lambda c: base * 0.95**c  # noqa: E731
   ours = run_jax(rmsprop(lr, momentum=MU, centered=True), problem, STEPS)
   assert_trajectories_close(
-      ours, run_jax(optax.rmsprop(lr, momentum=MU, centered=True), problem, STEPS))
+    ours, run_jax(optax.rmsprop(lr, momentum=MU, centered=True), problem, STEPS)
+  )
 
 
 TORCH_VARIANTS = {
-    "plain": dict(),
-    "momentum": dict(momentum=MU),
-    "centered": dict(centered=True),
-    "centered_momentum": dict(centered=True, momentum=MU),
-    "weight_decay": dict(momentum=0.5, weight_decay=0.05),
+  "plain": dict(),
+  "momentum": dict(momentum=MU),
+  "centered": dict(centered=True),
+  "centered_momentum": dict(centered=True, momentum=MU),
+  "weight_decay": dict(momentum=0.5, weight_decay=0.05),
 }
 
 
@@ -271,10 +291,14 @@ TORCH_VARIANTS = {
 def test_rmsprop_matches_torch(problem, variant):
   kw = TORCH_VARIANTS[variant]
   lr = RMS_LR[problem] / (4 if "momentum" in kw else 2)
-  ours = run_jax(rmsprop(lr, decay=0.99, eps=1e-8, eps_inside_sqrt=False,
-                         velocity="gradient", **kw), problem, STEPS)
-  want = run_torch(lambda p: torch.optim.RMSprop(p, lr=lr, alpha=0.99, eps=1e-8, **kw),
-                   problem, STEPS)
+  ours = run_jax(
+    rmsprop(lr, decay=0.99, eps=1e-8, eps_inside_sqrt=False, velocity="gradient", **kw),
+    problem,
+    STEPS,
+  )
+  want = run_torch(
+    lambda p: torch.optim.RMSprop(p, lr=lr, alpha=0.99, eps=1e-8, **kw), problem, STEPS
+  )
   assert_trajectories_close(ours, want)
 
 
@@ -292,17 +316,22 @@ def test_rmsprop_centered_never_nan():
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("make", [
-    lambda: adagrad(-0.1), lambda: adadelta(learning_rate=-1.0), lambda: rmsprop(-0.1)])
+@pytest.mark.parametrize(
+  "make", [lambda: adagrad(-0.1), lambda: adadelta(learning_rate=-1.0), lambda: rmsprop(-0.1)]
+)
 def test_negative_learning_rate_raises(make):
   with pytest.raises(ValueError, match="learning_rate=-"):
     make()
 
 
-@pytest.mark.parametrize("make, pattern", [
+@pytest.mark.parametrize(
+  "make, pattern",
+  [
     (lambda: adagrad(0.1, eps=-1e-8), r"adagrad: eps=-1e-08 must be >= 0"),
-    (lambda: adagrad(0.1, initial_accumulator_value=-0.1),
-     "initial_accumulator_value=-0.1 must be >= 0"),
+    (
+      lambda: adagrad(0.1, initial_accumulator_value=-0.1),
+      "initial_accumulator_value=-0.1 must be >= 0",
+    ),
     (lambda: adagrad(0.1, weight_decay=-1.0), "weight_decay=-1.0"),
     (lambda: adadelta(rho=1.0), r"adadelta: rho=1.0 is outside \[0.0, 1.0\)"),
     (lambda: adadelta(rho=-0.5), r"rho=-0.5 is outside"),
@@ -316,7 +345,8 @@ def test_negative_learning_rate_raises(make):
     (lambda: rmsprop(0.1, initial_scale=-1.0), "initial_scale=-1.0 must be >= 0"),
     (lambda: rmsprop(0.1, nesterov=True), "nesterov=True needs momentum > 0"),
     (lambda: rmsprop(0.1, velocity="optax"), "velocity='optax' is not valid"),
-])
+  ],
+)
 def test_bad_hyperparameters_raise(make, pattern):
   with pytest.raises(ValueError, match=pattern):
     make()

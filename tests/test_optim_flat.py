@@ -10,10 +10,10 @@ import importlib
 
 import jax
 import jax.numpy as jnp
-from jax.extend import core as jex_core
 import numpy as np
 import optax
 import pytest
+from jax.extend import core as jex_core
 
 from jpatterns.optim._flat import FlatLayout, flat_train_step, flatten_params
 
@@ -22,11 +22,12 @@ _X = jnp.asarray(_rng.normal(size=(16, 4)).astype(np.float32))
 _Y = jnp.asarray(_rng.normal(size=(16, 2)).astype(np.float32))
 # Mixed shapes, nesting and a scalar.
 _PARAMS = {
-    "dense": {"w": (_rng.normal(size=(4, 3)) * 0.5).astype(np.float32),
-              "b": (_rng.normal(size=(3,)) * 0.1).astype(np.float32)},
-    "head": [(_rng.normal(size=(3, 2)) * 0.5).astype(np.float32),
-             np.float32(0.7)],  # a scalar gain
-    "s": np.array([0.8, -1.2], np.float32),
+  "dense": {
+    "w": (_rng.normal(size=(4, 3)) * 0.5).astype(np.float32),
+    "b": (_rng.normal(size=(3,)) * 0.1).astype(np.float32),
+  },
+  "head": [(_rng.normal(size=(3, 2)) * 0.5).astype(np.float32), np.float32(0.7)],  # a scalar gain
+  "s": np.array([0.8, -1.2], np.float32),
 }
 
 
@@ -46,36 +47,39 @@ def _tree_step(opt):
     loss, g = jax.value_and_grad(_loss)(params, x, y)
     updates, state = opt.update(g, state, params)
     return optax.apply_updates(params, updates), state, loss
+
   return step
 
 
 def _jp(module, name, *args, **kwargs):
   return lambda: getattr(importlib.import_module(f"jpatterns.optim.{module}"), name)(
-      *args, **kwargs)
+    *args, **kwargs
+  )
 
 
 OPTIMIZERS = {
-    "optax.adam": lambda: optax.adam(1e-2),
-    "optax.sgd_momentum": lambda: optax.sgd(1e-2, momentum=0.9),
-    "optax.chain_global_norm_adamw": lambda: optax.chain(
-        optax.clip_by_global_norm(0.5), optax.adamw(1e-2, weight_decay=1e-2)),
-    "optax.inject_hyperparams_adam": lambda: optax.inject_hyperparams(optax.adam)(
-        learning_rate=optax.cosine_decay_schedule(1e-2, 20)),
-    "optax.multisteps_sgd": lambda: optax.MultiSteps(optax.sgd(1e-2, momentum=0.9), 3),
-    "jp.sgd": _jp("_sgd", "sgd", 1e-2),
-    "jp.momentum": _jp("_sgd", "momentum", 1e-2),
-    "jp.nesterov": _jp("_sgd", "nesterov", 1e-2),
-    "jp.adagrad": _jp("_adaptive", "adagrad", 1e-1),
-    "jp.adadelta": _jp("_adaptive", "adadelta", learning_rate=1.0),
-    "jp.rmsprop": _jp("_adaptive", "rmsprop", 1e-2),
-    "jp.rmsprop_centered_momentum": _jp("_adaptive", "rmsprop", 1e-2, centered=True,
-                                        momentum=0.5),
-    "jp.adam": _jp("_adam", "adam", 1e-2),
-    "jp.adamw": _jp("_adam", "adamw", 1e-2, weight_decay=1e-2),
-    "jp.amsgrad": _jp("_adam", "amsgrad", 1e-2),
-    "jp.nadam": _jp("_adam", "nadam", 1e-2),
-    "jp.adamax": _jp("_adamax", "adamax", 1e-2),
-    "jp.lion": _jp("_lion", "lion", 1e-3),
+  "optax.adam": lambda: optax.adam(1e-2),
+  "optax.sgd_momentum": lambda: optax.sgd(1e-2, momentum=0.9),
+  "optax.chain_global_norm_adamw": lambda: optax.chain(
+    optax.clip_by_global_norm(0.5), optax.adamw(1e-2, weight_decay=1e-2)
+  ),
+  "optax.inject_hyperparams_adam": lambda: optax.inject_hyperparams(optax.adam)(
+    learning_rate=optax.cosine_decay_schedule(1e-2, 20)
+  ),
+  "optax.multisteps_sgd": lambda: optax.MultiSteps(optax.sgd(1e-2, momentum=0.9), 3),
+  "jp.sgd": _jp("_sgd", "sgd", 1e-2),
+  "jp.momentum": _jp("_sgd", "momentum", 1e-2),
+  "jp.nesterov": _jp("_sgd", "nesterov", 1e-2),
+  "jp.adagrad": _jp("_adaptive", "adagrad", 1e-1),
+  "jp.adadelta": _jp("_adaptive", "adadelta", learning_rate=1.0),
+  "jp.rmsprop": _jp("_adaptive", "rmsprop", 1e-2),
+  "jp.rmsprop_centered_momentum": _jp("_adaptive", "rmsprop", 1e-2, centered=True, momentum=0.5),
+  "jp.adam": _jp("_adam", "adam", 1e-2),
+  "jp.adamw": _jp("_adam", "adamw", 1e-2, weight_decay=1e-2),
+  "jp.amsgrad": _jp("_adam", "amsgrad", 1e-2),
+  "jp.nadam": _jp("_adam", "nadam", 1e-2),
+  "jp.adamax": _jp("_adamax", "adamax", 1e-2),
+  "jp.lion": _jp("_lion", "lion", 1e-3),
 }
 STEPS = 20
 
@@ -116,8 +120,11 @@ def _assert_trees_close(a, b, rtol):
 
 
 def test_flatten_matches_numpy_packing_and_roundtrips():
-  params = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "z": np.zeros((0, 4), np.float32),
-            "b": (np.float32(-1.5), np.array([[7.0]], np.float32))}
+  params = {
+    "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+    "z": np.zeros((0, 4), np.float32),
+    "b": (np.float32(-1.5), np.array([[7.0]], np.float32)),
+  }
   flat, unflatten = flatten_params(params)
   # NumPy transcription: leaves in jax.tree order, raveled (C order), concatenated.
   ref = np.concatenate([np.ravel(x) for x in jax.tree.leaves(params)])
@@ -135,16 +142,22 @@ def test_flatten_matches_numpy_packing_and_roundtrips():
 
 
 def test_mixed_dtypes_get_one_buffer_each():
-  params = {"w": jnp.ones((3, 2), jnp.bfloat16), "b": jnp.zeros(2, jnp.float32),
-            "g": jnp.full((4,), 2.0, jnp.bfloat16)}
+  params = {
+    "w": jnp.ones((3, 2), jnp.bfloat16),
+    "b": jnp.zeros(2, jnp.float32),
+    "g": jnp.full((4,), 2.0, jnp.bfloat16),
+  }
   flat, unflatten = flatten_params(params)
   assert {k: (v.dtype, v.shape) for k, v in flat.items()} == {
-      "bfloat16": (jnp.bfloat16, (10,)), "float32": (jnp.float32, (2,))}
+    "bfloat16": (jnp.bfloat16, (10,)),
+    "float32": (jnp.float32, (2,)),
+  }
   back = unflatten(flat)
   for k in params:
     assert back[k].dtype == params[k].dtype
-    np.testing.assert_array_equal(np.asarray(back[k], np.float32),
-                                  np.asarray(params[k], np.float32))
+    np.testing.assert_array_equal(
+      np.asarray(back[k], np.float32), np.asarray(params[k], np.float32)
+    )
 
 
 def test_unflatten_gradient_is_one_concatenate_not_pad_add():
@@ -152,8 +165,10 @@ def test_unflatten_gradient_is_one_concatenate_not_pad_add():
   n = 20
   params = {f"p{i:02d}": jnp.full((3, 2), 0.1 * i) for i in range(n)}
   flat, unflatten = flatten_params(params)
-  loss = lambda f: sum(jnp.sum(jnp.tanh(v) * (i + 1))
-                       for i, v in enumerate(jax.tree.leaves(unflatten(f))))
+
+  def loss(f):
+    return sum(jnp.sum(jnp.tanh(v) * (i + 1)) for i, v in enumerate(jax.tree.leaves(unflatten(f))))
+
   jaxpr = str(jax.make_jaxpr(jax.grad(loss))(flat))
   assert jaxpr.count(" pad[") == 0
   assert jaxpr.count("concatenate[") == 1
@@ -193,8 +208,13 @@ def test_mixed_dtype_flat_matches_tree_form():
 
 def test_groups_carry_a_weight_decay_mask():
   """No decay on vectors/scalars: tree mask on the tree == per-group mask on the flat dict."""
-  label = lambda p: jax.tree.map(lambda x: "decay" if jnp.ndim(x) > 1 else "no_decay", p)
-  tree_mask = lambda p: jax.tree.map(lambda x: jnp.ndim(x) > 1, p)
+
+  def label(p):
+    return jax.tree.map(lambda x: "decay" if jnp.ndim(x) > 1 else "no_decay", p)
+
+  def tree_mask(p):
+    return jax.tree.map(lambda x: jnp.ndim(x) > 1, p)
+
   tree_p, _ = _run_tree(optax.adamw(1e-2, weight_decay=0.5, mask=tree_mask), _params())
   flat_opt = optax.adamw(1e-2, weight_decay=0.5, mask={"decay": True, "no_decay": False})
   flat_p, _, flat, _, _ = _run_flat(flat_opt, _params(), groups=label)
@@ -207,17 +227,24 @@ def test_groups_carry_a_weight_decay_mask():
 
 def test_per_tensor_clipping_does_not_commute():
   """The documented limitation: a per-tensor norm sees ONE tensor in the flat path."""
-  opt = lambda: optax.chain(optax.clip_by_block_rms(0.01), optax.sgd(0.1))
+
+  def opt():
+    return optax.chain(optax.clip_by_block_rms(0.01), optax.sgd(0.1))
+
   tree_p, _ = _run_tree(opt(), _params(), steps=3)
   flat_p, _, *_ = _run_flat(opt(), _params(), steps=3)
-  assert not np.allclose(np.asarray(flat_p["dense"]["w"]), np.asarray(tree_p["dense"]["w"]),
-                         atol=1e-4)
+  assert not np.allclose(
+    np.asarray(flat_p["dense"]["w"]), np.asarray(tree_p["dense"]["w"]), atol=1e-4
+  )
 
 
 def test_has_aux_and_optimizer_states_unflatten():
   opt = optax.adam(1e-2)
   flat, unflatten = flatten_params(_params())
-  loss_aux = lambda p, x, y: (_loss(p, x, y), {"gain": p["head"][1]})
+
+  def loss_aux(p, x, y):
+    return (_loss(p, x, y), {"gain": p["head"][1]})
+
   step = jax.jit(flat_train_step(loss_aux, opt, unflatten, has_aux=True))
   flat, state, loss, aux = step(flat, opt.init(flat), _X, _Y)
   tree_p = _params()
@@ -250,7 +277,7 @@ def _count_eqns(jaxpr, skip=("reshape",)) -> int:
   for eqn in jaxpr.eqns:
     n += eqn.primitive.name not in skip
     for v in eqn.params.values():
-      for sub in (v if isinstance(v, (tuple, list)) else (v,)):
+      for sub in v if isinstance(v, (tuple, list)) else (v,):
         if isinstance(sub, jex_core.ClosedJaxpr):
           n += _count_eqns(sub.jaxpr, skip)
         elif isinstance(sub, jex_core.Jaxpr):
@@ -266,8 +293,9 @@ def _model_loss(p):
   return sum(jnp.sum(jnp.sin(v)) for v in jax.tree.leaves(p))  # the model's own ops
 
 
-@pytest.mark.parametrize("make_opt", [lambda: optax.adam(1e-3), _jp("_adam", "adam", 1e-3)],
-                         ids=["optax.adam", "jp.adam"])
+@pytest.mark.parametrize(
+  "make_opt", [lambda: optax.adam(1e-3), _jp("_adam", "adam", 1e-3)], ids=["optax.adam", "jp.adam"]
+)
 def test_optimizer_part_does_not_grow_with_leaf_count(make_opt):
   """(flat step) − (model's value_and_grad) is the same for 10 and 200 leaves;
   the tree-form step's optimizer part grows with the leaf count."""
@@ -284,6 +312,7 @@ def test_optimizer_part_does_not_grow_with_leaf_count(make_opt):
       _, g = jax.value_and_grad(_model_loss)(p)
       u, s = opt.update(g, s, p)
       return optax.apply_updates(p, u), s
+
     state = jax.eval_shape(opt.init, params)
     tree_part[n] = _count_eqns(jax.make_jaxpr(tstep)(params, state).jaxpr) - model
   assert flat_part[10] == flat_part[200], flat_part
@@ -297,8 +326,9 @@ def test_bad_input_raises():
   with pytest.raises(ValueError, match=r"flatten_params: leaf \['n'\] has dtype int32"):
     flatten_params({"n": jnp.zeros(3, jnp.int32), "w": jnp.ones(2)})
   with pytest.raises(ValueError, match="group 'all' holds"):
-    flatten_params({"a": jnp.ones(2, jnp.bfloat16), "b": jnp.ones(2)},
-                   groups={"a": "all", "b": "all"})
+    flatten_params(
+      {"a": jnp.ones(2, jnp.bfloat16), "b": jnp.ones(2)}, groups={"a": "all", "b": "all"}
+    )
   with pytest.raises(ValueError, match="is not a str"):
     flatten_params({"a": jnp.ones(2)}, groups={"a": 1})
   with pytest.raises(ValueError, match="groups must be a pytree"):

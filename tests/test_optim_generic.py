@@ -17,13 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from optim_helpers import init_params, jax_loss
 
 from jpatterns.optim._adam import adam, adamw, amsgrad, nadam
-from jpatterns.optim._adaptive import adadelta, adagrad, rmsprop
 from jpatterns.optim._adamax import adamax
+from jpatterns.optim._adaptive import adadelta, adagrad, rmsprop
 from jpatterns.optim._lion import lion
 from jpatterns.optim._sgd import momentum, nesterov, sgd
-from optim_helpers import init_params, jax_loss
 
 # name -> (factory, learning rate, other hyperparameters). Small, so 20 steps descend.
 # One entry per optimizer, the torch-side settings where they exist (weight decay,
@@ -31,30 +31,31 @@ from optim_helpers import init_params, jax_loss
 # (the plain one holds None for M_t and the velocity). The seed-side settings run
 # through every module's own tests.
 REGISTRY = {
-    "sgd": (sgd, 0.05, dict(weight_decay=1e-3)),
-    "momentum": (momentum, 0.02, dict(momentum=0.9, velocity="gradient", dampening=0.1)),
-    "nesterov": (nesterov, 0.02, dict(momentum=0.9, weight_decay=1e-3)),
-    "adagrad": (adagrad, 0.05, dict(eps_inside_sqrt=False, initial_accumulator_value=0.1)),
-    "adadelta": (adadelta, 1.0, dict(rho=0.9, weight_decay=1e-3)),
-    "rmsprop": (rmsprop, 0.002, dict()),
-    "rmsprop_centered_nesterov": (rmsprop, 0.002, dict(centered=True, momentum=0.9,
-                                                       nesterov=True)),
-    "rmsprop_torch": (rmsprop, 0.002, dict(decay=0.99, eps_inside_sqrt=False, momentum=0.5,
-                                           velocity="gradient", weight_decay=1e-3)),
-    "adam": (adam, 0.01, dict(b2=0.99, eps=0.0, eps_root=1e-8)),
-    "adamw": (adamw, 0.01, dict(weight_decay=1e-2)),
-    "amsgrad": (amsgrad, 0.01, dict(max_over="raw")),
-    "nadam": (nadam, 0.01, dict(momentum_decay=0.004)),
-    "adamax": (adamax, 0.01, dict()),
-    "lion": (lion, 0.002, dict(weight_decay=1e-2)),
+  "sgd": (sgd, 0.05, dict(weight_decay=1e-3)),
+  "momentum": (momentum, 0.02, dict(momentum=0.9, velocity="gradient", dampening=0.1)),
+  "nesterov": (nesterov, 0.02, dict(momentum=0.9, weight_decay=1e-3)),
+  "adagrad": (adagrad, 0.05, dict(eps_inside_sqrt=False, initial_accumulator_value=0.1)),
+  "adadelta": (adadelta, 1.0, dict(rho=0.9, weight_decay=1e-3)),
+  "rmsprop": (rmsprop, 0.002, dict()),
+  "rmsprop_centered_nesterov": (rmsprop, 0.002, dict(centered=True, momentum=0.9, nesterov=True)),
+  "rmsprop_torch": (
+    rmsprop,
+    0.002,
+    dict(decay=0.99, eps_inside_sqrt=False, momentum=0.5, velocity="gradient", weight_decay=1e-3),
+  ),
+  "adam": (adam, 0.01, dict(b2=0.99, eps=0.0, eps_root=1e-8)),
+  "adamw": (adamw, 0.01, dict(weight_decay=1e-2)),
+  "amsgrad": (amsgrad, 0.01, dict(max_over="raw")),
+  "nadam": (nadam, 0.01, dict(momentum_decay=0.004)),
+  "adamax": (adamax, 0.01, dict()),
+  "lion": (lion, 0.002, dict(weight_decay=1e-2)),
 }
 NAMES = sorted(REGISTRY)
 
 
 def make(name, learning_rate=None, **extra):
   factory, lr, kw = REGISTRY[name]
-  return factory(learning_rate=lr if learning_rate is None else learning_rate,
-                 **{**kw, **extra})
+  return factory(learning_rate=lr if learning_rate is None else learning_rate, **{**kw, **extra})
 
 
 LOSS = jax_loss("mlp")
@@ -89,8 +90,9 @@ def _assert_close(a, b, rtol=1e-6, atol=1e-7):
   la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
   assert len(la) == len(lb)
   for x, y in zip(la, lb):
-    np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64),
-                               rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+      np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=rtol, atol=atol
+    )
 
 
 # ---------------------------------------------------------------- combinators
@@ -123,12 +125,13 @@ def test_inject_hyperparams_learning_rate_change_acts_from_next_step(name):
     updates, state = opt.update(GRAD(params), state, params)
     params = optax.apply_updates(params, updates)
   # Reference: the same change as a schedule of the plain factory (α_t at count t).
-  want, _ = _run(make(name, learning_rate=lambda c: jnp.where(c < 1, lr, lr / 4)),
-                 _params(), 3)
+  want, _ = _run(make(name, learning_rate=lambda c: jnp.where(c < 1, lr, lr / 4)), _params(), 3)
   constant, _ = _run(make(name), _params(), 3)
   _assert_close(params, want, rtol=1e-5)
-  gap = max(float(jnp.max(jnp.abs(a - b)))
-            for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(constant)))
+  gap = max(
+    float(jnp.max(jnp.abs(a - b)))
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(constant))
+  )
   assert gap > 1e-5, "changing learning_rate in the hyperparams state changed nothing"
 
 
@@ -165,6 +168,7 @@ def _step_fn(opt, counter=None):
       counter.append(None)  # runs once per trace
     updates, state = opt.update(jax.grad(LOSS)(params), state, params)
     return optax.apply_updates(params, updates), state
+
   return step
 
 
@@ -206,6 +210,7 @@ def _field_names(state):
     elif isinstance(node, (tuple, list)):
       for value in node:
         walk(value)
+
   walk(state)
   return names
 

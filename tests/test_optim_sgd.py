@@ -12,10 +12,9 @@ import numpy as np
 import optax
 import pytest
 import torch
+from optim_helpers import assert_trajectories_close, init_params, jax_loss, run_jax, run_torch
 
 from jpatterns.optim._sgd import momentum, nesterov, sgd
-from optim_helpers import (
-    assert_trajectories_close, init_params, jax_loss, run_jax, run_torch)
 
 PROBLEMS = ("mlp", "rosenbrock")
 STEPS = 50
@@ -26,7 +25,7 @@ RHO = 0.9
 def _schedule(problem):
   """A decaying learning rate, as a jnp function of count and a Python one."""
   base = LR[problem]
-  return (lambda c: base * 0.95 ** c), (lambda t: base * 0.95 ** t)
+  return (lambda c: base * 0.95**c), (lambda t: base * 0.95**t)
 
 
 def _grad_fn(problem):
@@ -36,6 +35,7 @@ def _grad_fn(problem):
   def grad(theta):
     out = g({k: jnp.asarray(v, jnp.float32) for k, v in theta.items()})
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
   return grad
 
 
@@ -58,8 +58,7 @@ def test_sgd_matches_optax_and_torch(problem):
   lr = LR[problem]
   ours = run_jax(sgd(lr), problem, STEPS)
   assert_trajectories_close(ours, run_jax(optax.sgd(lr), problem, STEPS))
-  assert_trajectories_close(
-      ours, run_torch(lambda p: torch.optim.SGD(p, lr=lr), problem, STEPS))
+  assert_trajectories_close(ours, run_torch(lambda p: torch.optim.SGD(p, lr=lr), problem, STEPS))
   _descends(problem, ours)
 
 
@@ -80,8 +79,9 @@ def test_momentum_constant_lr_matches_optax_and_torch(problem, velocity):
   lr = LR[problem]
   ours = run_jax(momentum(lr, momentum=RHO, velocity=velocity), problem, STEPS)
   assert_trajectories_close(ours, run_jax(optax.sgd(lr, momentum=RHO), problem, STEPS))
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO), problem, STEPS))
+  assert_trajectories_close(
+    ours, run_torch(lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO), problem, STEPS)
+  )
   _descends(problem, ours)
 
 
@@ -89,9 +89,10 @@ def test_momentum_constant_lr_matches_optax_and_torch(problem, velocity):
 def test_momentum_weight_decay_matches_torch(problem):
   lr = LR[problem]
   ours = run_jax(momentum(lr, momentum=RHO, weight_decay=0.05), problem, STEPS)
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, weight_decay=0.05),
-      problem, STEPS))
+  assert_trajectories_close(
+    ours,
+    run_torch(lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, weight_decay=0.05), problem, STEPS),
+  )
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
@@ -99,10 +100,11 @@ def test_momentum_weight_decay_matches_torch(problem):
 def test_momentum_dampening_matches_torch(problem, velocity):
   """torch: b_1 = g_1 (no dampening on the first step), then b = ρb + (1 − d)g."""
   lr = LR[problem]
-  ours = run_jax(momentum(lr, momentum=RHO, dampening=0.5, velocity=velocity),
-                 problem, STEPS)
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, dampening=0.5), problem, STEPS))
+  ours = run_jax(momentum(lr, momentum=RHO, dampening=0.5, velocity=velocity), problem, STEPS)
+  assert_trajectories_close(
+    ours,
+    run_torch(lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, dampening=0.5), problem, STEPS),
+  )
 
 
 def _np_momentum_seed(problem, lr_at, rho, steps):
@@ -126,8 +128,7 @@ def test_momentum_with_schedule_both_forms(problem):
   grad_form = run_jax(momentum(jnp_lr, momentum=RHO, velocity="gradient"), problem, STEPS)
   # The seed form is the seed's formula with α_t; the gradient form is optax's.
   assert_trajectories_close(seed_form, _np_momentum_seed(problem, py_lr, RHO, STEPS))
-  assert_trajectories_close(
-      grad_form, run_jax(optax.sgd(jnp_lr, momentum=RHO), problem, STEPS))
+  assert_trajectories_close(grad_form, run_jax(optax.sgd(jnp_lr, momentum=RHO), problem, STEPS))
   # And with a schedule the two really are different methods.
   gap = max(np.max(np.abs(seed_form[-1][k] - grad_form[-1][k])) for k in seed_form[-1])
   assert gap > 1e-3
@@ -170,9 +171,13 @@ def _run_with_state(opt, problem, steps):
   for _ in range(steps):
     params, state = step(params, state)
     params_out.append({k: np.asarray(v, np.float64) for k, v in params.items()})
-    theta_out.append({k: np.asarray(params[k], np.float64)
-                      - RHO * np.asarray(state.nesterov_velocity[k], np.float64)
-                      for k in params})
+    theta_out.append(
+      {
+        k: np.asarray(params[k], np.float64)
+        - RHO * np.asarray(state.nesterov_velocity[k], np.float64)
+        for k in params
+      }
+    )
   return params_out, theta_out
 
 
@@ -185,10 +190,9 @@ def test_nesterov_equals_literal_look_ahead(problem, scheduled):
   steps = 60
   jnp_lr, py_lr = _schedule(problem)
   if not scheduled:
-    jnp_lr = py_lr = (lambda c, lr=LR[problem]: lr)
+    jnp_lr = py_lr = lambda c, lr=LR[problem]: lr
   thetas, phis = _np_nesterov_look_ahead(problem, py_lr, RHO, steps)
-  params, theta = _run_with_state(
-      nesterov(jnp_lr, momentum=RHO, velocity="seed"), problem, steps)
+  params, theta = _run_with_state(nesterov(jnp_lr, momentum=RHO, velocity="seed"), problem, steps)
   assert_trajectories_close(params, phis)
   assert_trajectories_close(theta, thetas)
   _descends(problem, params)
@@ -200,9 +204,12 @@ def test_nesterov_matches_optax_and_torch(problem, velocity):
   lr = LR[problem]
   ours = run_jax(nesterov(lr, momentum=RHO, velocity=velocity), problem, STEPS)
   assert_trajectories_close(
-      ours, run_jax(optax.sgd(lr, momentum=RHO, nesterov=True), problem, STEPS))
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, nesterov=True), problem, STEPS))
+    ours, run_jax(optax.sgd(lr, momentum=RHO, nesterov=True), problem, STEPS)
+  )
+  assert_trajectories_close(
+    ours,
+    run_torch(lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, nesterov=True), problem, STEPS),
+  )
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
@@ -210,15 +217,21 @@ def test_nesterov_gradient_form_with_schedule_matches_optax(problem):
   jnp_lr, _ = _schedule(problem)
   ours = run_jax(nesterov(jnp_lr, momentum=RHO, velocity="gradient"), problem, STEPS)
   assert_trajectories_close(
-      ours, run_jax(optax.sgd(jnp_lr, momentum=RHO, nesterov=True), problem, STEPS))
+    ours, run_jax(optax.sgd(jnp_lr, momentum=RHO, nesterov=True), problem, STEPS)
+  )
 
 
 def test_nesterov_weight_decay_matches_torch():
   lr = LR["mlp"]
   ours = run_jax(nesterov(lr, momentum=RHO, weight_decay=0.05), "mlp", STEPS)
-  assert_trajectories_close(ours, run_torch(
-      lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, nesterov=True,
-                                weight_decay=0.05), "mlp", STEPS))
+  assert_trajectories_close(
+    ours,
+    run_torch(
+      lambda p: torch.optim.SGD(p, lr=lr, momentum=RHO, nesterov=True, weight_decay=0.05),
+      "mlp",
+      STEPS,
+    ),
+  )
 
 
 # ---------------------------------------------------------------- bad input

@@ -13,8 +13,9 @@ Tolerances:
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from collections.abc import Callable
 
+import helpers
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,15 +24,13 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from jpatterns import preprocessing as P
-import helpers
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 # A mixing matrix with strong correlations (covariance eigenvalues ~0.1 .. ~30).
-MIX = np.array([[3.0, 0.0, 0.0, 0.0],
-                [2.0, 1.0, 0.0, 0.0],
-                [1.0, 0.5, 0.8, 0.0],
-                [-1.0, 0.3, 0.4, 0.5]])
+MIX = np.array(
+  [[3.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, 0.0], [1.0, 0.5, 0.8, 0.0], [-1.0, 0.3, 0.4, 0.5]]
+)
 
 
 def _correlated(n=400, seed=0, dtype=np.float32):
@@ -50,23 +49,30 @@ class Case:
   name: str
   fit: Callable
   apply: Callable
-  sklearn: Optional[Callable] = None  # x_fit (np), x_new (np) -> reference transform
+  sklearn: Callable | None = None  # x_fit (np), x_new (np) -> reference transform
 
 
 def _sk(scaler):
-  return lambda x, new: scaler().fit(np.asarray(x, np.float64)).transform(
-      np.asarray(new, np.float64))
+  return lambda x, new: (
+    scaler().fit(np.asarray(x, np.float64)).transform(np.asarray(new, np.float64))
+  )
 
 
 CASES = [
-    Case("min_max", P.fit_min_max, P.min_max_scale, _sk(MinMaxScaler)),
-    Case("min_max_-1_2", lambda x: P.fit_min_max(x, feature_range=(-1.0, 2.0)),
-         P.min_max_scale,
-         lambda x, new: MinMaxScaler(feature_range=(-1.0, 2.0)).fit(
-             np.asarray(x, np.float64)).transform(np.asarray(new, np.float64))),
-    Case("standardize", P.fit_standardization, P.standardize, _sk(StandardScaler)),
-    Case("zca", lambda x: P.fit_whitening(x, method="zca"), P.whiten),
-    Case("pca", lambda x: P.fit_whitening(x, method="pca"), P.whiten),
+  Case("min_max", P.fit_min_max, P.min_max_scale, _sk(MinMaxScaler)),
+  Case(
+    "min_max_-1_2",
+    lambda x: P.fit_min_max(x, feature_range=(-1.0, 2.0)),
+    P.min_max_scale,
+    lambda x, new: (
+      MinMaxScaler(feature_range=(-1.0, 2.0))
+      .fit(np.asarray(x, np.float64))
+      .transform(np.asarray(new, np.float64))
+    ),
+  ),
+  Case("standardize", P.fit_standardization, P.standardize, _sk(StandardScaler)),
+  Case("zca", lambda x: P.fit_whitening(x, method="zca"), P.whiten),
+  Case("pca", lambda x: P.fit_whitening(x, method="pca"), P.whiten),
 ]
 IDS = [c.name for c in CASES]
 
@@ -94,6 +100,7 @@ def test_matches_sklearn_with_constant_feature(case):
 def test_dtype_kept_and_low_precision_values(case):
   def make(dtype):
     return (jnp.asarray(_correlated(64), dtype),)
+
   helpers.assert_dtypes_kept(_fit_apply(case), make)
   for dtype in (jnp.bfloat16, jnp.float16):
     x = make(dtype)[0]
@@ -101,9 +108,11 @@ def test_dtype_kept_and_low_precision_values(case):
     for leaf in jax.tree.leaves(stats):
       assert leaf.dtype == jnp.float32  # statistics in at least float32
     want = case.apply(x.astype(jnp.float32), case.fit(x.astype(jnp.float32)))
-    np.testing.assert_allclose(np.asarray(case.apply(x, stats), np.float64),
-                               np.asarray(want, np.float64),
-                               **helpers.TOL[jnp.dtype(dtype)])
+    np.testing.assert_allclose(
+      np.asarray(case.apply(x, stats), np.float64),
+      np.asarray(want, np.float64),
+      **helpers.TOL[jnp.dtype(dtype)],
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -150,10 +159,12 @@ def test_per_channel_image_statistics_match_numpy():
 
 def test_constant_features_are_finite():
   x = jnp.full((10, 3), 0.1)
-  for out in (P.min_max_scale(x, P.fit_min_max(x)),
-              P.standardize(x, P.fit_standardization(x)),
-              P.whiten(x, P.fit_whitening(x, method="zca")),
-              P.whiten(x, P.fit_whitening(x, method="pca"))):
+  for out in (
+    P.min_max_scale(x, P.fit_min_max(x)),
+    P.standardize(x, P.fit_standardization(x)),
+    P.whiten(x, P.fit_whitening(x, method="zca")),
+    P.whiten(x, P.fit_whitening(x, method="pca")),
+  ):
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out, 0.0, atol=1e-5)
 
@@ -182,8 +193,9 @@ def test_pca_whitening_matches_sklearn_up_to_sign():
       assert got.shape == want.shape == (20, k)
       signs = np.sign((got * want).sum(0))
       np.testing.assert_allclose(got * signs, want, rtol=1e-7, atol=1e-8)
-      np.testing.assert_allclose(stats.variances,
-                                 PCA(n_components=k).fit(x).explained_variance_, rtol=1e-10)
+      np.testing.assert_allclose(
+        stats.variances, PCA(n_components=k).fit(x).explained_variance_, rtol=1e-10
+      )
 
 
 def test_zca_matches_numpy_transcription():
@@ -224,7 +236,9 @@ def test_pca_component_signs_are_deterministic():
 # -- bad input -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call, match", [
+@pytest.mark.parametrize(
+  "call, match",
+  [
     (lambda: P.fit_min_max(jnp.zeros((4, 3)), axis=1), "axis"),
     (lambda: P.fit_min_max(jnp.zeros((4, 3)), axis=2), "axis"),
     (lambda: P.fit_min_max(jnp.zeros((4, 3)), feature_range=(1.0, 0.0)), "feature_range"),
@@ -239,7 +253,8 @@ def test_pca_component_signs_are_deterministic():
     (lambda: P.fit_whitening(jnp.zeros((4, 3)), n_components=4), "n_components"),
     (lambda: P.fit_whitening(jnp.zeros((4, 3)), n_components=0), "n_components"),
     (lambda: P.whiten(jnp.zeros((4, 2)), P.fit_whitening(jnp.ones((4, 3)))), "x"),
-])
+  ],
+)
 def test_bad_input_raises_naming_the_argument(call, match):
   with pytest.raises(ValueError, match=match):
     call()

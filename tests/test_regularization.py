@@ -7,27 +7,38 @@ relative error ≤ 1e-5 per leaf and step (assert_trajectories_close).
 """
 
 import jax
-import jax.test_util  # noqa: F401  (check_grads)
 import jax.numpy as jnp
+import jax.test_util  # noqa: F401  (check_grads)
 import numpy as np
 import optax
 import pytest
 import torch
+from helpers import (
+  DTYPES,
+  assert_jit_matches_eager,
+  assert_no_retrace,
+  assert_vmap_matches_loop,
+  tree_allclose,
+)
+from optim_helpers import (
+  PROBLEMS,
+  assert_trajectories_close,
+  init_params,
+  jax_loss,
+  run_jax,
+  run_torch,
+)
 
 from jpatterns.optim._adam import adam as jp_adam
 from jpatterns.optim._regularize import (
-    add_l1,
-    add_l2,
-    freeze,
-    max_norm,
-    skip_nonfinite,
-    weight_decay,
+  add_l1,
+  add_l2,
+  freeze,
+  max_norm,
+  skip_nonfinite,
+  weight_decay,
 )
 from jpatterns.regularization import l1_penalty, l2_penalty, label_smoothing
-from helpers import (DTYPES, assert_jit_matches_eager, assert_no_retrace,
-                     assert_vmap_matches_loop, tree_allclose)
-from optim_helpers import (PROBLEMS, assert_trajectories_close, init_params, jax_loss,
-                           run_jax, run_torch)
 
 STEPS = 50
 PROBLEM_NAMES = sorted(PROBLEMS)
@@ -35,9 +46,11 @@ LR = {"mlp": 0.1, "rosenbrock": 1e-3}
 
 _rng = np.random.default_rng(2)
 PARAMS = {
-    "dense": {"kernel": _rng.normal(size=(4, 3)).astype(np.float32),
-              "bias": np.array([0.0, 0.5, -0.25], np.float32)},
-    "scale": np.array([1.0, 0.0, -2.0], np.float32),
+  "dense": {
+    "kernel": _rng.normal(size=(4, 3)).astype(np.float32),
+    "bias": np.array([0.0, 0.5, -0.25], np.float32),
+  },
+  "scale": np.array([1.0, 0.0, -2.0], np.float32),
 }
 PARAMS["dense"]["kernel"][1, 2] = 0.0  # an exact zero weight: sgn(0) = 0 matters
 
@@ -57,7 +70,7 @@ KERNEL_ONLY = {"dense": {"kernel": True, "bias": False}, "scale": False}
 
 
 def _np_l2(tree, lam, keep):
-  return lam / 2 * sum(np.sum(w ** 2) for w, k in zip(np_leaves(tree), keep) if k)
+  return lam / 2 * sum(np.sum(w**2) for w, k in zip(np_leaves(tree), keep) if k)
 
 
 def _np_l1(tree, lam, keep):
@@ -67,20 +80,36 @@ def _np_l1(tree, lam, keep):
 ALL = [True, True, True]
 KO = [False, True, False]  # leaf order: dense/bias, dense/kernel, scale
 PENALTIES = {
-    "l2": (lambda p: l2_penalty(p, weight=0.3), lambda p: _np_l2(p, 0.3, ALL),
-           lambda w, k: 0.3 * w if k else 0 * w, ALL),
-    "l2_mask_tree": (lambda p: l2_penalty(p, weight=0.3, mask=KERNEL_ONLY),
-                     lambda p: _np_l2(p, 0.3, KO), lambda w, k: 0.3 * w if k else 0 * w, KO),
-    "l2_mask_callable": (
-        lambda p: l2_penalty(p, weight=0.3,
-                             mask=lambda q: jax.tree.map(lambda x: x.ndim > 1, q)),
-        lambda p: _np_l2(p, 0.3, KO), lambda w, k: 0.3 * w if k else 0 * w, KO),
-    "l1": (lambda p: l1_penalty(p, weight=0.2), lambda p: _np_l1(p, 0.2, ALL),
-           lambda w, k: 0.2 * np.sign(w) if k else 0 * w, ALL),  # np.sign(0) = 0
-    "l1_mask_prefix": (
-        lambda p: l1_penalty(p, weight=0.2, mask={"dense": True, "scale": False}),
-        lambda p: _np_l1(p, 0.2, [True, True, False]),
-        lambda w, k: 0.2 * np.sign(w) if k else 0 * w, [True, True, False]),
+  "l2": (
+    lambda p: l2_penalty(p, weight=0.3),
+    lambda p: _np_l2(p, 0.3, ALL),
+    lambda w, k: 0.3 * w if k else 0 * w,
+    ALL,
+  ),
+  "l2_mask_tree": (
+    lambda p: l2_penalty(p, weight=0.3, mask=KERNEL_ONLY),
+    lambda p: _np_l2(p, 0.3, KO),
+    lambda w, k: 0.3 * w if k else 0 * w,
+    KO,
+  ),
+  "l2_mask_callable": (
+    lambda p: l2_penalty(p, weight=0.3, mask=lambda q: jax.tree.map(lambda x: x.ndim > 1, q)),
+    lambda p: _np_l2(p, 0.3, KO),
+    lambda w, k: 0.3 * w if k else 0 * w,
+    KO,
+  ),
+  "l1": (
+    lambda p: l1_penalty(p, weight=0.2),
+    lambda p: _np_l1(p, 0.2, ALL),
+    lambda w, k: 0.2 * np.sign(w) if k else 0 * w,
+    ALL,
+  ),  # np.sign(0) = 0
+  "l1_mask_prefix": (
+    lambda p: l1_penalty(p, weight=0.2, mask={"dense": True, "scale": False}),
+    lambda p: _np_l1(p, 0.2, [True, True, False]),
+    lambda w, k: 0.2 * np.sign(w) if k else 0 * w,
+    [True, True, False],
+  ),
 }
 
 
@@ -103,17 +132,24 @@ def test_l1_gradient_at_zero_is_zero_unlike_jax_abs():
   np.testing.assert_array_equal(np.asarray(g), np.sign(np.asarray(w)))
   # Away from zero it is jax's own autodiff of λ Σ |w|.
   w = jnp.array([-1.5, 0.3, 2.0])
-  tree_allclose(jax.grad(lambda x: l1_penalty(x, weight=0.7))(w),
-                jax.grad(lambda x: 0.7 * jnp.abs(x).sum())(w), rtol=0, atol=0)
+  tree_allclose(
+    jax.grad(lambda x: l1_penalty(x, weight=0.7))(w),
+    jax.grad(lambda x: 0.7 * jnp.abs(x).sum())(w),
+    rtol=0,
+    atol=0,
+  )
 
 
 def test_l2_gradients_against_autodiff():
   p = jparams()
-  jax.test_util.check_grads(lambda q: l2_penalty(q, weight=0.3), (p,), order=1,
-                            modes=["fwd", "rev"], atol=1e-2, rtol=1e-2)
-  tree_allclose(jax.grad(lambda q: l2_penalty(q, weight=0.3))(p),
-                jax.grad(lambda q: sum(0.15 * jnp.sum(w ** 2)
-                                       for w in jax.tree.leaves(q)))(p), rtol=1e-6)
+  jax.test_util.check_grads(
+    lambda q: l2_penalty(q, weight=0.3), (p,), order=1, modes=["fwd", "rev"], atol=1e-2, rtol=1e-2
+  )
+  tree_allclose(
+    jax.grad(lambda q: l2_penalty(q, weight=0.3))(p),
+    jax.grad(lambda q: sum(0.15 * jnp.sum(w**2) for w in jax.tree.leaves(q)))(p),
+    rtol=1e-6,
+  )
 
 
 @pytest.mark.parametrize("name", sorted(PENALTIES))
@@ -141,8 +177,11 @@ def test_penalties_in_the_loss_equal_the_transforms_and_references(problem):
 
   def run_loss(penalty):
     params = init_params(problem)
-    step = jax.jit(lambda p: jax.tree.map(
-        lambda w, g: w - lr * g, p, jax.grad(lambda q: loss(q) + penalty(q))(p)))
+    step = jax.jit(
+      lambda p: jax.tree.map(
+        lambda w, g: w - lr * g, p, jax.grad(lambda q: loss(q) + penalty(q))(p)
+      )
+    )
     out = []
     for _ in range(STEPS):
       params = step(params)
@@ -152,9 +191,11 @@ def test_penalties_in_the_loss_equal_the_transforms_and_references(problem):
   l2 = run_loss(lambda q: l2_penalty(q, weight=lam))
   assert_trajectories_close(l2, run_jax(optax.chain(add_l2(lam), optax.sgd(lr)), problem))
   assert_trajectories_close(
-      l2, run_jax(optax.chain(optax.add_decayed_weights(lam), optax.sgd(lr)), problem))
+    l2, run_jax(optax.chain(optax.add_decayed_weights(lam), optax.sgd(lr)), problem)
+  )
   assert_trajectories_close(
-      l2, run_torch(lambda ps: torch.optim.SGD(ps, lr=lr, weight_decay=lam), problem, STEPS))
+    l2, run_torch(lambda ps: torch.optim.SGD(ps, lr=lr, weight_decay=lam), problem, STEPS)
+  )
 
   l1 = run_loss(lambda q: l1_penalty(q, weight=lam))
   assert_trajectories_close(l1, run_jax(optax.chain(add_l1(lam), optax.sgd(lr)), problem))
@@ -162,8 +203,9 @@ def test_penalties_in_the_loss_equal_the_transforms_and_references(problem):
   p = {k: np.asarray(v, np.float64) for k, v in init_params(problem).items()}
   for t in range(STEPS):
     g = grad({k: jnp.asarray(v, jnp.float32) for k, v in p.items()})
-    p = {k: p[k] - lr * lam * np.sign(p[k]) - lr * np.asarray(g[k], np.float64)
-         for k in p}  # seed 002: ω ← ω − ηλ sgn(ω) − η ∂C₀/∂ω
+    p = {
+      k: p[k] - lr * lam * np.sign(p[k]) - lr * np.asarray(g[k], np.float64) for k in p
+    }  # seed 002: ω ← ω − ηλ sgn(ω) − η ∂C₀/∂ω
     assert_trajectories_close([l1[t]], [p])
 
 
@@ -183,15 +225,16 @@ def test_label_smoothing_matches_seed_and_optax(eps, k):
   labels = np.array([[0, k - 1, 1], [1, 0, 0]])
   got = label_smoothing(jnp.asarray(labels), eps=eps, num_classes=k)
   assert got.dtype == jnp.float32
-  np.testing.assert_allclose(np.asarray(got), np_seed_smoothing(labels, eps, k),
-                             rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(
+    np.asarray(got), np_seed_smoothing(labels, eps, k), rtol=1e-6, atol=1e-7
+  )
   one_hot = jax.nn.one_hot(labels, k)
   from_onehot = label_smoothing(one_hot, eps=eps)
   np.testing.assert_allclose(np.asarray(from_onehot), np.asarray(got), rtol=1e-6, atol=1e-7)
   alpha = eps * k / (k - 1)  # optax: (1 − α) y + α/K
-  np.testing.assert_allclose(np.asarray(from_onehot),
-                             np.asarray(optax.smooth_labels(one_hot, alpha)), rtol=1e-6,
-                             atol=1e-7)
+  np.testing.assert_allclose(
+    np.asarray(from_onehot), np.asarray(optax.smooth_labels(one_hot, alpha)), rtol=1e-6, atol=1e-7
+  )
   np.testing.assert_allclose(np.asarray(got).sum(-1), 1.0, rtol=1e-6)
 
 
@@ -206,14 +249,19 @@ def test_label_smoothing_differs_from_optax_same_epsilon():
 def test_label_smoothing_soft_labels_dtypes_jit_vmap_grad(key):
   soft = jax.nn.softmax(jax.random.normal(key, (6, 5)))
   alpha = 0.25 * 5 / 4
-  np.testing.assert_allclose(np.asarray(label_smoothing(soft, eps=0.25)),
-                             np.asarray(optax.smooth_labels(soft, alpha)), rtol=1e-6,
-                             atol=1e-7)
+  np.testing.assert_allclose(
+    np.asarray(label_smoothing(soft, eps=0.25)),
+    np.asarray(optax.smooth_labels(soft, alpha)),
+    rtol=1e-6,
+    atol=1e-7,
+  )
   for dtype in DTYPES:
     out = label_smoothing(soft.astype(dtype), eps=0.1)
     assert out.dtype == jnp.dtype(dtype)
-  assert label_smoothing(jnp.array([1]), eps=0.1, num_classes=3,
-                         dtype=jnp.bfloat16).dtype == jnp.bfloat16
+  assert (
+    label_smoothing(jnp.array([1]), eps=0.1, num_classes=3, dtype=jnp.bfloat16).dtype
+    == jnp.bfloat16
+  )
   f = lambda y: label_smoothing(y, eps=0.1)  # noqa: E731
   assert_jit_matches_eager(f, soft)
   assert_vmap_matches_loop(f, soft)
@@ -228,8 +276,9 @@ def test_label_smoothing_soft_labels_dtypes_jit_vmap_grad(key):
 # ======================================================= gradient-transform registry
 # name -> (transform to chain with sgd, NumPy Δθ from (updates, params))
 
+
 def _np_project(w, k, axis):
-  n = np.sqrt(np.sum(w ** 2, axis=axis, keepdims=True))
+  n = np.sqrt(np.sum(w**2, axis=axis, keepdims=True))
   return w * np.minimum(1.0, k / np.where(n > 0, n, 1.0))  # w · min(1, k/‖w‖)
 
 
@@ -241,24 +290,32 @@ def _tree_np(f, u, p, keep=None):
 
 IS_MATRIX = lambda q: jax.tree.map(lambda x: x.ndim > 1, q)  # noqa: E731
 TRANSFORMS = {
-    "add_l2": (add_l2(0.1), lambda u, p: _tree_np(lambda a, b: a + 0.1 * b, u, p)),
-    "add_l2_masked": (add_l2(0.1, mask=KERNEL_ONLY),
-                      lambda u, p: _tree_np(lambda a, b: a + 0.1 * b, u, p, KO)),
-    "add_l1": (add_l1(0.1), lambda u, p: _tree_np(lambda a, b: a + 0.1 * np.sign(b), u, p)),
-    "weight_decay": (weight_decay(0.1, learning_rate=0.5),
-                     lambda u, p: _tree_np(lambda a, b: a - 0.05 * b, u, p)),
-    "weight_decay_masked": (
-        weight_decay(0.1, learning_rate=0.5, mask=IS_MATRIX),
-        lambda u, p: _tree_np(lambda a, b: a - 0.05 * b, u, p, KO)),
-    "max_norm_axis0": (max_norm(1.0, axis=0, mask=IS_MATRIX),
-                       lambda u, p: _tree_np(lambda a, b: _np_project(a + b, 1.0, 0) - b,
-                                             u, p, KO)),
-    "max_norm_axis1": (max_norm(0.8, axis=1, mask=KERNEL_ONLY),
-                       lambda u, p: _tree_np(lambda a, b: _np_project(a + b, 0.8, 1) - b,
-                                             u, p, KO)),
-    "max_norm_whole": (max_norm(1.5, axis=None),
-                       lambda u, p: _tree_np(lambda a, b: _np_project(a + b, 1.5, None) - b,
-                                             u, p)),
+  "add_l2": (add_l2(0.1), lambda u, p: _tree_np(lambda a, b: a + 0.1 * b, u, p)),
+  "add_l2_masked": (
+    add_l2(0.1, mask=KERNEL_ONLY),
+    lambda u, p: _tree_np(lambda a, b: a + 0.1 * b, u, p, KO),
+  ),
+  "add_l1": (add_l1(0.1), lambda u, p: _tree_np(lambda a, b: a + 0.1 * np.sign(b), u, p)),
+  "weight_decay": (
+    weight_decay(0.1, learning_rate=0.5),
+    lambda u, p: _tree_np(lambda a, b: a - 0.05 * b, u, p),
+  ),
+  "weight_decay_masked": (
+    weight_decay(0.1, learning_rate=0.5, mask=IS_MATRIX),
+    lambda u, p: _tree_np(lambda a, b: a - 0.05 * b, u, p, KO),
+  ),
+  "max_norm_axis0": (
+    max_norm(1.0, axis=0, mask=IS_MATRIX),
+    lambda u, p: _tree_np(lambda a, b: _np_project(a + b, 1.0, 0) - b, u, p, KO),
+  ),
+  "max_norm_axis1": (
+    max_norm(0.8, axis=1, mask=KERNEL_ONLY),
+    lambda u, p: _tree_np(lambda a, b: _np_project(a + b, 0.8, 1) - b, u, p, KO),
+  ),
+  "max_norm_whole": (
+    max_norm(1.5, axis=None),
+    lambda u, p: _tree_np(lambda a, b: _np_project(a + b, 1.5, None) - b, u, p),
+  ),
 }
 
 
@@ -280,12 +337,12 @@ def test_add_l2_equals_optax_add_decayed_weights(mask):
   p = jparams()
   g = jax.tree.map(lambda w: jnp.sin(2 * w), p)
   ours, theirs = add_l2(0.3, mask=mask), optax.add_decayed_weights(0.3, mask=mask)
-  tree_allclose(ours.update(g, ours.init(p), p)[0], theirs.update(g, theirs.init(p), p)[0],
-                rtol=1e-6, atol=1e-7)
+  tree_allclose(
+    ours.update(g, ours.init(p), p)[0], theirs.update(g, theirs.init(p), p)[0], rtol=1e-6, atol=1e-7
+  )
 
 
-@pytest.mark.parametrize("name", sorted(TRANSFORMS) + ["freeze", "freeze_inner",
-                                                        "skip_nonfinite"])
+@pytest.mark.parametrize("name", sorted(TRANSFORMS) + ["freeze", "freeze_inner", "skip_nonfinite"])
 def test_chains_with_sgd_jits_with_donation_without_retrace(name):
   """Inside optax.chain with optax.sgd, jitted with donated buffers: traced once."""
   if name == "freeze":
@@ -327,10 +384,11 @@ def test_decoupled_weight_decay_with_sgd_is_the_seed_update(problem):
   lr, lam = LR[problem], 0.2
   got = run_jax(optax.chain(optax.sgd(lr), weight_decay(lam, learning_rate=lr)), problem)
   assert_trajectories_close(
-      got, run_jax(optax.chain(optax.add_decayed_weights(lam), optax.sgd(lr)), problem))
+    got, run_jax(optax.chain(optax.add_decayed_weights(lam), optax.sgd(lr)), problem)
+  )
   assert_trajectories_close(
-      got, run_torch(lambda ps: torch.optim.SGD(ps, lr=lr, weight_decay=lam), problem,
-                     STEPS))
+    got, run_torch(lambda ps: torch.optim.SGD(ps, lr=lr, weight_decay=lam), problem, STEPS)
+  )
   grad = jax.jit(jax.grad(jax_loss(problem)))
   p = {k: np.asarray(v, np.float64) for k, v in init_params(problem).items()}
   for t in range(STEPS):
@@ -345,35 +403,48 @@ def test_adam_plus_weight_decay_is_adamw(problem):
   lr, lam = 1e-2, 0.1
   got = run_jax(optax.chain(optax.adam(lr), weight_decay(lam, learning_rate=lr)), problem)
   assert_trajectories_close(got, run_jax(optax.adamw(lr, weight_decay=lam), problem))
-  assert_trajectories_close(got, run_torch(
-      lambda ps: torch.optim.AdamW(ps, lr=lr, weight_decay=lam), problem, STEPS))
+  assert_trajectories_close(
+    got, run_torch(lambda ps: torch.optim.AdamW(ps, lr=lr, weight_decay=lam), problem, STEPS)
+  )
   sched = optax.cosine_decay_schedule(lr, 50, alpha=0.1)
-  got = run_jax(optax.chain(optax.adam(sched),
-                            weight_decay(lam, learning_rate=sched, mask=IS_MATRIX)), problem)
-  assert_trajectories_close(got, run_jax(optax.adamw(sched, weight_decay=lam,
-                                                     mask=IS_MATRIX), problem))
+  got = run_jax(
+    optax.chain(optax.adam(sched), weight_decay(lam, learning_rate=sched, mask=IS_MATRIX)), problem
+  )
+  assert_trajectories_close(
+    got, run_jax(optax.adamw(sched, weight_decay=lam, mask=IS_MATRIX), problem)
+  )
 
 
 def test_weight_decay_masked_against_torch_param_groups():
   """Masked decay (matrices only) == torch AdamW with a no-decay param group."""
   lr, lam = 1e-2, 0.1
-  got = run_jax(optax.chain(optax.adam(lr),
-                            weight_decay(lam, learning_rate=lr, mask=IS_MATRIX)), "mlp")
-  ref = run_torch(lambda ps: torch.optim.AdamW(
-      [{"params": [ps[0], ps[2]], "weight_decay": lam},
-       {"params": [ps[1], ps[3]], "weight_decay": 0.0}], lr=lr), "mlp", STEPS)
+  got = run_jax(
+    optax.chain(optax.adam(lr), weight_decay(lam, learning_rate=lr, mask=IS_MATRIX)), "mlp"
+  )
+  ref = run_torch(
+    lambda ps: torch.optim.AdamW(
+      [
+        {"params": [ps[0], ps[2]], "weight_decay": lam},
+        {"params": [ps[1], ps[3]], "weight_decay": 0.0},
+      ],
+      lr=lr,
+    ),
+    "mlp",
+    STEPS,
+  )
   assert_trajectories_close(got, ref)
 
 
 def test_weight_decay_inside_inject_hyperparams():
-  tx = optax.chain(optax.sgd(0.1),
-                   optax.inject_hyperparams(weight_decay)(weight_decay=0.2,
-                                                          learning_rate=0.1))
+  tx = optax.chain(
+    optax.sgd(0.1), optax.inject_hyperparams(weight_decay)(weight_decay=0.2, learning_rate=0.1)
+  )
   p = jparams()
   g = jax.tree.map(jnp.ones_like, p)
   u, _ = jax.jit(tx.update)(g, tx.init(p), p)
-  tree_allclose(u, jax.tree.map(lambda w: -0.1 - 0.02 * np.asarray(w), PARAMS),
-                rtol=1e-5, atol=1e-7)
+  tree_allclose(
+    u, jax.tree.map(lambda w: -0.1 - 0.02 * np.asarray(w), PARAMS), rtol=1e-5, atol=1e-7
+  )
 
 
 # ======================================================================== max norm
@@ -391,10 +462,9 @@ def test_max_norm_chained_after_sgd_is_projected_gradient_descent(problem):
   for t in range(STEPS):
     g = grad({n: jnp.asarray(v, jnp.float32) for n, v in p.items()})
     p = {n: p[n] - lr * np.asarray(g[n], np.float64) for n in p}
-    p = {n: _np_project(v, k, 0) if (v.ndim > 1 or mask is None) else v
-         for n, v in p.items()}
+    p = {n: _np_project(v, k, 0) if (v.ndim > 1 or mask is None) else v for n, v in p.items()}
     assert_trajectories_close([got[t]], [p])
-    for n, v in got[t].items():
+    for _n, v in got[t].items():
       if v.ndim > 1 or mask is None:
         assert np.all(np.linalg.norm(v, axis=0) <= k * (1 + 1e-6))
   first = got[0]["w1" if problem == "mlp" else "xy"]
@@ -423,12 +493,18 @@ def test_freeze_with_inner_trains_only_the_head_and_keeps_no_backbone_state():
   mask = _mlp_head_mask()
   got = run_jax(freeze(mask, inner=optax.adam(lr)), "mlp")
   labels = {k: "freeze" if v else "train" for k, v in mask.items()}
-  assert_trajectories_close(got, run_jax(optax.multi_transform(
-      {"train": optax.adam(lr), "freeze": optax.set_to_zero()}, labels), "mlp"))
-  assert_trajectories_close(got, run_jax(
-      optax.selective_transform(optax.adam(lr), freeze_mask=mask), "mlp"))
-  assert_trajectories_close(got, run_torch(
-      lambda ps: torch.optim.Adam([ps[2], ps[3]], lr=lr), "mlp", STEPS))
+  assert_trajectories_close(
+    got,
+    run_jax(
+      optax.multi_transform({"train": optax.adam(lr), "freeze": optax.set_to_zero()}, labels), "mlp"
+    ),
+  )
+  assert_trajectories_close(
+    got, run_jax(optax.selective_transform(optax.adam(lr), freeze_mask=mask), "mlp")
+  )
+  assert_trajectories_close(
+    got, run_torch(lambda ps: torch.optim.Adam([ps[2], ps[3]], lr=lr), "mlp", STEPS)
+  )
   assert_trajectories_close(got, run_jax(freeze(mask, inner=jp_adam(lr)), "mlp"))
   p0 = init_params("mlp")
   for k in ("w1", "b1"):
@@ -442,9 +518,10 @@ def test_freeze_with_inner_trains_only_the_head_and_keeps_no_backbone_state():
 def test_freeze_prefix_and_callable_masks():
   p = jparams()
   g = jax.tree.map(jnp.ones_like, p)
-  for mask in ({"dense": True, "scale": False},
-               lambda q: {"dense": jax.tree.map(lambda _: True, q["dense"]),
-                          "scale": False}):
+  for mask in (
+    {"dense": True, "scale": False},
+    lambda q: {"dense": jax.tree.map(lambda _: True, q["dense"]), "scale": False},
+  ):
     tx = freeze(mask, inner=optax.sgd(0.1))
     u, _ = tx.update(g, tx.init(p), p)
     assert all(np.all(np.asarray(l) == 0) for l in jax.tree.leaves(u["dense"]))
@@ -543,33 +620,32 @@ def test_skip_nonfinite_never_gives_up_unlike_apply_if_finite():
 # ======================================================================== bad input
 
 BAD = [
-    (lambda: l2_penalty(PARAMS, weight=-0.1), "l2_penalty: weight=-0.1"),
-    (lambda: l1_penalty(PARAMS, weight=-1.0), "l1_penalty: weight=-1.0"),
-    (lambda: l2_penalty(PARAMS, weight=0.1, mask={"dense": True}), "l2_penalty: mask"),
-    (lambda: label_smoothing(jnp.array([0, 1]), eps=-0.1, num_classes=3),
-     "eps=-0.1"),
-    (lambda: label_smoothing(jnp.array([0, 1]), eps=1.5, num_classes=3),
-     "eps=1.5"),
-    (lambda: label_smoothing(jnp.array([0, 1]), eps=0.1), "need num_classes"),
-    (lambda: label_smoothing(jnp.ones((2, 3)), eps=0.1, num_classes=4),
-     "num_classes=4 differs"),
-    (lambda: label_smoothing(jnp.float32(1.0), eps=0.1), "scalar"),
-    (lambda: label_smoothing(jnp.array([0, 0]), eps=0.1, num_classes=1),
-     "num_classes=1"),
-    (lambda: label_smoothing(jnp.ones((2, 1)), eps=0.1), "num_classes=1"),
-    (lambda: label_smoothing(jnp.array([True]), eps=0.1, num_classes=2), "dtype bool"),
-    (lambda: add_l2(-0.1), "add_l2: weight=-0.1"),
-    (lambda: add_l1(-0.1), "add_l1: weight=-0.1"),
-    (lambda: weight_decay(-0.1, learning_rate=0.1), "weight_decay: weight_decay=-0.1"),
-    (lambda: weight_decay(0.1, learning_rate=-0.1), "weight_decay: learning_rate=-0.1"),
-    (lambda: max_norm(0.0), "max_norm: max_value=0.0"),
-    (lambda: max_norm(-1.0), "max_norm: max_value=-1.0"),
-    (lambda: max_norm(1.0, axis=2).update(jparams(), None, jparams()), "max_norm: axis=2"),
-    (lambda: add_l2(0.1).update(jparams(), None), "add_l2: update needs params"),
-    (lambda: weight_decay(0.1, learning_rate=0.1).update(
-        jparams(), weight_decay(0.1, learning_rate=0.1).init(None)),
-     "weight_decay: update needs params"),
-    (lambda: freeze({"dense": True}).init(jparams()), "freeze: mask"),
+  (lambda: l2_penalty(PARAMS, weight=-0.1), "l2_penalty: weight=-0.1"),
+  (lambda: l1_penalty(PARAMS, weight=-1.0), "l1_penalty: weight=-1.0"),
+  (lambda: l2_penalty(PARAMS, weight=0.1, mask={"dense": True}), "l2_penalty: mask"),
+  (lambda: label_smoothing(jnp.array([0, 1]), eps=-0.1, num_classes=3), "eps=-0.1"),
+  (lambda: label_smoothing(jnp.array([0, 1]), eps=1.5, num_classes=3), "eps=1.5"),
+  (lambda: label_smoothing(jnp.array([0, 1]), eps=0.1), "need num_classes"),
+  (lambda: label_smoothing(jnp.ones((2, 3)), eps=0.1, num_classes=4), "num_classes=4 differs"),
+  (lambda: label_smoothing(jnp.float32(1.0), eps=0.1), "scalar"),
+  (lambda: label_smoothing(jnp.array([0, 0]), eps=0.1, num_classes=1), "num_classes=1"),
+  (lambda: label_smoothing(jnp.ones((2, 1)), eps=0.1), "num_classes=1"),
+  (lambda: label_smoothing(jnp.array([True]), eps=0.1, num_classes=2), "dtype bool"),
+  (lambda: add_l2(-0.1), "add_l2: weight=-0.1"),
+  (lambda: add_l1(-0.1), "add_l1: weight=-0.1"),
+  (lambda: weight_decay(-0.1, learning_rate=0.1), "weight_decay: weight_decay=-0.1"),
+  (lambda: weight_decay(0.1, learning_rate=-0.1), "weight_decay: learning_rate=-0.1"),
+  (lambda: max_norm(0.0), "max_norm: max_value=0.0"),
+  (lambda: max_norm(-1.0), "max_norm: max_value=-1.0"),
+  (lambda: max_norm(1.0, axis=2).update(jparams(), None, jparams()), "max_norm: axis=2"),
+  (lambda: add_l2(0.1).update(jparams(), None), "add_l2: update needs params"),
+  (
+    lambda: weight_decay(0.1, learning_rate=0.1).update(
+      jparams(), weight_decay(0.1, learning_rate=0.1).init(None)
+    ),
+    "weight_decay: update needs params",
+  ),
+  (lambda: freeze({"dense": True}).init(jparams()), "freeze: mask"),
 ]
 
 
@@ -583,9 +659,14 @@ def test_transforms_inside_multisteps():
   """optax.MultiSteps over a chain of jpatterns transforms == the chain applied once to the
   mean of the accumulated gradients."""
   from jpatterns.optim._clipping import clip_by_global_norm
-  make = lambda: optax.chain(clip_by_global_norm(1.0), add_l1(0.01),  # noqa: E731
-                             optax.sgd(0.1, momentum=0.9), weight_decay(0.1, learning_rate=0.1),
-                             max_norm(1.0, axis=0, mask=IS_MATRIX))
+
+  make = lambda: optax.chain(
+    clip_by_global_norm(1.0),
+    add_l1(0.01),  # noqa: E731
+    optax.sgd(0.1, momentum=0.9),
+    weight_decay(0.1, learning_rate=0.1),
+    max_norm(1.0, axis=0, mask=IS_MATRIX),
+  )
   ms = optax.MultiSteps(make(), every_k_schedule=2)
   p = jparams()
   g1 = jax.tree.map(lambda w: jnp.sin(3 * w), p)

@@ -47,7 +47,9 @@ def _hand_written_accuracy(data, *, epochs, width, batch_size=64, lr=1e-3, seed=
 
   @jax.jit
   def step(p, s, x, y):
-    loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(forward(p, x), y).mean()
+    def loss(p):
+      return optax.softmax_cross_entropy_with_integer_labels(forward(p, x), y).mean()
+
     g = jax.grad(loss)(p)
     u, s = opt.update(g, s, p)
     return optax.apply_updates(p, u), s
@@ -56,7 +58,7 @@ def _hand_written_accuracy(data, *, epochs, width, batch_size=64, lr=1e-3, seed=
   for _ in range(epochs):
     perm = rng.permutation(len(x_tr))
     for i in range(len(x_tr) // batch_size):
-      idx = perm[i * batch_size:(i + 1) * batch_size]
+      idx = perm[i * batch_size : (i + 1) * batch_size]
       params, state = step(params, state, x_tr[idx], data.y_train[idx])
   return float(np.mean(np.argmax(forward(params, x_te), -1) == data.y_test))
 
@@ -64,8 +66,11 @@ def _hand_written_accuracy(data, *, epochs, width, batch_size=64, lr=1e-3, seed=
 def _user_files(tmp_path):
   x, y = _blobs()
   csv = tmp_path / "my.csv"
-  csv.write_text("f0,f1,f2,f3,f4,f5,label\n" + "\n".join(
-      ",".join(f"{v:.6f}" for v in xi) + f",{yi}" for xi, yi in zip(x, y)) + "\n")
+  csv.write_text(
+    "f0,f1,f2,f3,f4,f5,label\n"
+    + "\n".join(",".join(f"{v:.6f}" for v in xi) + f",{yi}" for xi, yi in zip(x, y))
+    + "\n"
+  )
   npz = tmp_path / "my.npz"
   np.savez(npz, x=x, y=y)
   return csv, npz
@@ -78,8 +83,11 @@ def test_fit_on_the_users_data_matches_a_hand_written_loop(source, tmp_path):
   path = {"csv": str(csv), "npz": str(npz), "digits": "digits"}[source]
   epochs, width = (20, 32) if source != "digits" else (6, 64)
   data = datasets.load(path)
-  h = train.fit(train.TrainConfig(model="mlp", optimizer="adam", epochs=epochs,
-                                  width=width), data=data, devices=1)
+  h = train.fit(
+    train.TrainConfig(model="mlp", optimizer="adam", epochs=epochs, width=width),
+    data=data,
+    devices=1,
+  )
   ours = float(h.final["test_accuracy"][0])
   theirs = _hand_written_accuracy(data, epochs=epochs, width=width)
   assert h.config.dataset == data.name
@@ -88,16 +96,19 @@ def test_fit_on_the_users_data_matches_a_hand_written_loop(source, tmp_path):
   # The reported accuracy is the returned parameters' accuracy on the test split.
   params = jax.tree.map(lambda a: a[0], h.params)
   state = jax.tree.map(lambda a: a[0], h.state)
-  logits, _ = h.model.apply(params, state, jnp.asarray(data.x_test), jax.random.key(0),
-                            train=False)
+  logits, _ = h.model.apply(params, state, jnp.asarray(data.x_test), jax.random.key(0), train=False)
   np.testing.assert_allclose(np.mean(np.argmax(logits, -1) == data.y_test), ours, atol=1e-6)
 
 
 def test_fit_writes_checkpoints_and_resumes_exactly(tmp_path):
   cfg = train.TrainConfig(epochs=2, width=16, dropout="dropout", norm="batch_norm")
   h2 = train.fit(cfg, seeds=2, devices=1, out=tmp_path / "a")
-  h3 = train.fit(dataclass_replace(cfg, epochs=3), resume=tmp_path / "a" / "checkpoint.npz",
-                 devices=1, out=tmp_path / "a")
+  h3 = train.fit(
+    dataclass_replace(cfg, epochs=3),
+    resume=tmp_path / "a" / "checkpoint.npz",
+    devices=1,
+    out=tmp_path / "a",
+  )
   full = train.fit(dataclass_replace(cfg, epochs=3), seeds=2, devices=1)
   assert h3.start_epoch == 2 and h3.seeds == (0, 1) and h2.metrics["test_loss"].shape == (2, 2)
   for m in train.METRICS:
@@ -110,10 +121,13 @@ def test_fit_writes_checkpoints_and_resumes_exactly(tmp_path):
 
 def dataclass_replace(cfg, **kw):
   import dataclasses
+
   return dataclasses.replace(cfg, **kw)
 
 
-@pytest.mark.parametrize("kwargs,message", [
+@pytest.mark.parametrize(
+  "kwargs,message",
+  [
     ({"batch_size": 2000}, "batch_size=2000 is larger than the 1438 training examples of digits"),
     ({"optimizer": "adamm"}, "optimizer='adamm' is not valid (did you mean adam?)"),
     ({"learning_rate": float("inf")}, "learning_rate=inf is not valid"),
@@ -122,23 +136,30 @@ def dataclass_replace(cfg, **kw):
     ({"seed": True}, "seed=True must be an integer >= 0"),
     ({"norm": "layer", "augment": ("twirl",)}, "augment='twirl' is not valid"),
     ({"optimizer_kwargs": {"beta1": 0.9}}, "optimizer_kwargs='beta1' is not a keyword of adam"),
-    ({"schedule": "cosine", "schedule_kwargs": {"rate": 1}},
-     "schedule_kwargs='rate' is not a keyword of cosine_decay"),
+    (
+      {"schedule": "cosine", "schedule_kwargs": {"rate": 1}},
+      "schedule_kwargs='rate' is not a keyword of cosine_decay",
+    ),
     ({"model": "cnn", "dataset": "spirals"}, "does not fit the spirals data"),
     ({"dataset": "nowhere.csv"}, "dataset='nowhere.csv' cannot be used: no file at"),
-], ids=lambda v: str(v)[:40] if isinstance(v, dict) else "")
+  ],
+  ids=lambda v: str(v)[:40] if isinstance(v, dict) else "",
+)
 def test_errors_are_value_errors_naming_the_field(kwargs, message):
   with pytest.raises(ValueError, match=re.escape(message)) as e:
     train.fit(train.TrainConfig(**kwargs), devices=1)
   assert isinstance(e.value, train.ConfigError)
 
 
-@pytest.mark.parametrize("kwargs,message", [
+@pytest.mark.parametrize(
+  "kwargs,message",
+  [
     ({"seeds": 0}, "seeds=0 is not valid"),
     ({"seeds": [1, 1]}, "repeats a seed"),
     ({"devices": 99}, "devices=99 is not valid; this machine has 8"),
     ({"data": np.zeros(3)}, "must be a jpatterns.datasets.Dataset"),
-])
+  ],
+)
 def test_fit_arguments_are_checked(kwargs, message):
   with pytest.raises(ValueError, match=message):
     train.fit(train.TrainConfig(epochs=1), **kwargs)
@@ -146,15 +167,16 @@ def test_fit_arguments_are_checked(kwargs, message):
 
 def test_a_users_model_by_registry_and_by_value():
   """A linear softmax classifier the user writes, trained by the engine on spirals."""
+
   def linear(config, input_shape, num_classes):
     n = int(np.prod(input_shape))
 
     def init(key):
-      return {"w": 0.1 * jax.random.normal(key, (n, num_classes)),
-              "b": jnp.zeros(num_classes)}, {}
+      return {"w": 0.1 * jax.random.normal(key, (n, num_classes)), "b": jnp.zeros(num_classes)}, {}
 
     def apply(params, state, x, key, train):
       return x.reshape(len(x), -1) @ params["w"] + params["b"], state
+
     return train.Model(init, apply, "linear")
 
   train.register_model("linear_test", linear)
@@ -163,8 +185,7 @@ def test_a_users_model_by_registry_and_by_value():
     h = train.fit(cfg, devices=1)
     assert h.model.name == "linear" and h.params["w"].shape == (1, 32, 2)
     d = datasets.load("sequence")
-    h2 = train.fit(dataclass_replace(cfg, model=linear(cfg, d.x_train.shape[1:], 2)), d,
-                   devices=1)
+    h2 = train.fit(dataclass_replace(cfg, model=linear(cfg, d.x_train.shape[1:], 2)), d, devices=1)
     for m in train.METRICS:  # the same model, so the same run
       np.testing.assert_allclose(h2.metrics[m], h.metrics[m], rtol=1e-6)
   finally:
@@ -188,6 +209,7 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
 
 def test_every_choice_is_a_catalogue_name_of_its_family():
   from jpatterns import catalogue
+
   for field, choice in train.CHOICES.items():
     for name in choice.names:
       if name in choice.extra:
@@ -199,24 +221,62 @@ def test_every_choice_is_a_catalogue_name_of_its_family():
 
 # --- the floors ----------------------------------------------------------------------
 
-GROUND = {"activations", "initializers", "normalization", "_norm_core", "stochastic",
-          "losses", "regularization", "augment", "preprocessing", "layers", "gradcheck",
-          "_validation", "_dtypes"}
+GROUND = {
+  "activations",
+  "initializers",
+  "normalization",
+  "_norm_core",
+  "stochastic",
+  "losses",
+  "regularization",
+  "augment",
+  "preprocessing",
+  "layers",
+  "gradcheck",
+  "_validation",
+  "_dtypes",
+}
 # module (dotted, under jpatterns) -> the third-party packages and jpatterns subpackages
 # it may import.
 FLOORS = [
-    ("jpatterns/{}.py", GROUND, {"jax", "numpy"}, set()),
-    ("jpatterns/optim", None, {"jax", "numpy", "optax"}, {"optim"}),
-    ("jpatterns/flax", None, {"jax", "numpy", "optax", "flax"}, {"optim", "flax"}),
-    ("jpatterns/train", None, {"jax", "numpy", "optax", "flax"}, {"optim", "flax", "train",
-                                                                 "datasets", "catalogue"}),
-    ("jpatterns/datasets.py", None, {"numpy"}, set()),
-    ("jpatterns/catalogue.py", None, set(), set()),
+  ("jpatterns/{}.py", GROUND, {"jax", "numpy"}, set()),
+  ("jpatterns/optim", None, {"jax", "numpy", "optax"}, {"optim"}),
+  ("jpatterns/flax", None, {"jax", "numpy", "optax", "flax"}, {"optim", "flax"}),
+  (
+    "jpatterns/train",
+    None,
+    {"jax", "numpy", "optax", "flax"},
+    {"optim", "flax", "train", "datasets", "catalogue"},
+  ),
+  ("jpatterns/datasets.py", None, {"numpy"}, set()),
+  ("jpatterns/catalogue.py", None, set(), set()),
 ]
-STDLIB = {"__future__", "typing", "dataclasses", "functools", "math", "numbers", "inspect",
-          "os", "csv", "json", "zipfile", "tempfile", "importlib", "collections", "platform",
-          "time", "difflib", "itertools", "warnings", "abc", "enum", "operator", "types",
-          "contextlib"}
+STDLIB = {
+  "__future__",
+  "typing",
+  "dataclasses",
+  "functools",
+  "math",
+  "numbers",
+  "inspect",
+  "os",
+  "csv",
+  "json",
+  "zipfile",
+  "tempfile",
+  "importlib",
+  "collections",
+  "platform",
+  "time",
+  "difflib",
+  "itertools",
+  "warnings",
+  "abc",
+  "enum",
+  "operator",
+  "types",
+  "contextlib",
+}
 
 
 def _imports(path):
@@ -230,8 +290,9 @@ def _imports(path):
         yield from (f"jpatterns.{a.name}" for a in node.names)
 
 
-@pytest.mark.parametrize("pattern,names,third_party,subpackages", FLOORS,
-                         ids=[f[0] for f in FLOORS])
+@pytest.mark.parametrize(
+  "pattern,names,third_party,subpackages", FLOORS, ids=[f[0] for f in FLOORS]
+)
 def test_a_lower_floor_never_imports_a_higher_one(pattern, names, third_party, subpackages):
   if names:
     files = [ROOT / pattern.format(n) for n in names if (ROOT / pattern.format(n)).exists()]

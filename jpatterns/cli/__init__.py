@@ -20,20 +20,20 @@ __all__ = ["main", "main_exit", "UsageError"]
 
 # Subcommand name -> module in this package that implements it.
 _COMMANDS = {
-    "list": "jpatterns.cli.list_cmd",
-    "train": "jpatterns.cli.train_cmd",
-    "compare": "jpatterns.cli.compare_cmd",
-    "verify": "jpatterns.cli.verify_cmd",
-    "bench": "jpatterns.cli.bench_cmd",
+  "list": "jpatterns.cli.list_cmd",
+  "train": "jpatterns.cli.train_cmd",
+  "compare": "jpatterns.cli.compare_cmd",
+  "verify": "jpatterns.cli.verify_cmd",
+  "bench": "jpatterns.cli.bench_cmd",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
-      prog="jpatterns",
-      description="Train, compare, verify and benchmark the jpatterns patterns.")
+    prog="jpatterns", description="Train, compare, verify and benchmark the jpatterns patterns."
+  )
   sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-  for name, module in _COMMANDS.items():
+  for _name, module in _COMMANDS.items():
     importlib.import_module(module).add_parser(sub)
   return parser
 
@@ -42,12 +42,14 @@ def _reject_unknown(parser, args, extra) -> None:
   """argparse's 'unrecognized arguments', with the subcommand's valid flags listed."""
   sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
   command_parser = sub.choices[args.command]
-  flags = sorted({o for a in command_parser._actions for o in a.option_strings
-                  if o.startswith("--")})
+  flags = sorted(
+    {o for a in command_parser._actions for o in a.option_strings if o.startswith("--")}
+  )
   close = difflib.get_close_matches(extra[0].split("=")[0], flags, n=1)
   hint = f" (did you mean {close[0]}?)" if close else ""
-  command_parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}; "
-                       f"valid flags: {', '.join(flags)}")
+  command_parser.error(
+    f"unrecognized arguments: {' '.join(extra)}{hint}; valid flags: {', '.join(flags)}"
+  )
 
 
 def main(argv=None) -> int:
@@ -66,6 +68,7 @@ def main(argv=None) -> int:
     name = getattr(e, "name", None)
     if name is not None and hasattr(e, "problem"):
       from jpatterns.cli._common import flag_of
+
       message = f"{flag_of(name)}: {e.value!r} {e.problem}"
     else:
       message = str(e)

@@ -20,12 +20,29 @@ from jpatterns.train import CHOICES, TrainConfig
 from jpatterns.train.config import field_names
 from jpatterns.train.engine import environment as versions
 
-__all__ = ["FLAGS", "flag_of", "field_of", "add_config_flags", "add_run_flags",
-           "explicit_fields", "parse_value", "parse_kv", "fmt_mean_std", "Progress", "versions"]
+__all__ = [
+  "FLAGS",
+  "flag_of",
+  "field_of",
+  "add_config_flags",
+  "add_run_flags",
+  "explicit_fields",
+  "parse_value",
+  "parse_kv",
+  "fmt_mean_std",
+  "Progress",
+  "versions",
+]
 
 # TrainConfig field (or fit argument) -> its flag, where that is not --field-name.
-FLAGS = {"learning_rate": "--lr", "optimizer_kwargs": "--opt", "schedule_kwargs": "--sched",
-         "dropout_rate": "--rate", "initializer": "--init", "resume": "--resume"}
+FLAGS = {
+  "learning_rate": "--lr",
+  "optimizer_kwargs": "--opt",
+  "schedule_kwargs": "--sched",
+  "dropout_rate": "--rate",
+  "initializer": "--init",
+  "resume": "--resume",
+}
 _FIELD_OF = {flag[2:].replace("-", "_"): field for field, flag in FLAGS.items()}
 
 
@@ -64,23 +81,33 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     if f.type == "dict":
       g.add_argument(*flags, action="append", metavar="NAME=VALUE", **kw)
     elif f.type == "tuple":
-      g.add_argument(*flags, metavar="NAMES", type=lambda s: tuple(a for a in s.split(",") if a),
-                     **kw)
+      g.add_argument(
+        *flags, metavar="NAMES", type=lambda s: tuple(a for a in s.split(",") if a), **kw
+      )
     else:
-      kind = {"int": int, "int | None": int, "float": float, "float | None": float}.get(
-          f.type, str)
+      kind = {"int": int, "int | None": int, "float": float, "float | None": float}.get(f.type, str)
       g.add_argument(*flags, type=kind, metavar={int: "N", float: "X"}.get(kind, "NAME"), **kw)
 
 
 def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
   g = p.add_argument_group("how to run")
-  g.add_argument("--out", default=out_default,
-                 help=f"directory for the metrics, curves and checkpoint (default {out_default})")
-  g.add_argument("--devices", type=int, default=None,
-                 help="devices to shard the batch over (default: all of the default backend)")
-  g.add_argument("--distributed", action="store_true",
-                 help="multi-host: call jax.distributed.initialize() first (run the same "
-                      "command on every host; coordinator from the environment)")
+  g.add_argument(
+    "--out",
+    default=out_default,
+    help=f"directory for the metrics, curves and checkpoint (default {out_default})",
+  )
+  g.add_argument(
+    "--devices",
+    type=int,
+    default=None,
+    help="devices to shard the batch over (default: all of the default backend)",
+  )
+  g.add_argument(
+    "--distributed",
+    action="store_true",
+    help="multi-host: call jax.distributed.initialize() first (run the same "
+    "command on every host; coordinator from the environment)",
+  )
   g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -120,6 +147,7 @@ def start_jax(args) -> None:
   """Multi-host set-up, before any other JAX call."""
   if getattr(args, "distributed", False):
     import jax
+
     jax.distributed.initialize()
 
 
@@ -140,10 +168,16 @@ class Progress:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress
+
     self._bar = RichProgress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TextColumn("{task.fields[metrics]}"),
-        console=Console(stderr=True), transient=False)
+      TextColumn("{task.description}"),
+      BarColumn(),
+      MofNCompleteColumn(),
+      TimeElapsedColumn(),
+      TextColumn("{task.fields[metrics]}"),
+      console=Console(stderr=True),
+      transient=False,
+    )
     self._task = self._bar.add_task("", total=total, metrics="")
 
   def __enter__(self):
@@ -164,9 +198,9 @@ class Progress:
       return
     text = ""
     if metrics:
-      text = (f"loss {np.mean(metrics['train_loss']):.4f}  "
-              f"acc {np.mean(metrics['train_accuracy']):.4f}  "
-              f"test acc {np.mean(metrics['test_accuracy']):.4f}")
+      text = (
+        f"loss {np.mean(metrics['train_loss']):.4f}  "
+        f"acc {np.mean(metrics['train_accuracy']):.4f}  "
+        f"test acc {np.mean(metrics['test_accuracy']):.4f}"
+      )
     self._bar.update(self._task, advance=1, metrics=text)
-
-

@@ -26,24 +26,31 @@ __all__ = ["add_parser", "run", "SUITES"]
 
 # suite name -> (module in benchmarks/, extra argv for --quick)
 SUITES = {
-    "activations": ("bench_activations", ["--quick"]),
-    "dropout": ("bench_dropout", ["--quick"]),
-    "normalization": ("bench_normalization", ["--quick"]),
-    "optim": ("bench_optim", ["--quick"]),
-    "train": ("bench_train", ["--quick"]),
+  "activations": ("bench_activations", ["--quick"]),
+  "dropout": ("bench_dropout", ["--quick"]),
+  "normalization": ("bench_normalization", ["--quick"]),
+  "optim": ("bench_optim", ["--quick"]),
+  "train": ("bench_train", ["--quick"]),
 }
 
 
 def add_parser(sub) -> None:
   p = sub.add_parser(
-      "bench", help="run the benchmarks (ratio tables vs jax.nn / flax / optax)",
-      description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-      epilog=__doc__.split("\n\n", 1)[1])
-  p.add_argument("suites", nargs="*", metavar="SUITE",
-                 help=f"which suites (default all): {', '.join(SUITES)}")
+    "bench",
+    help="run the benchmarks (ratio tables vs jax.nn / flax / optax)",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog=__doc__.split("\n\n", 1)[1],
+  )
+  p.add_argument(
+    "suites", nargs="*", metavar="SUITE", help=f"which suites (default all): {', '.join(SUITES)}"
+  )
   p.add_argument("--quick", action="store_true", help="few repeats (a smoke run)")
-  p.add_argument("--dir", default=None,
-                 help="the benchmarks/ folder (default: the one beside the jpatterns package)")
+  p.add_argument(
+    "--dir",
+    default=None,
+    help="the benchmarks/ folder (default: the one beside the jpatterns package)",
+  )
   p.add_argument("--list", action="store_true", help="list the suites and exit")
   p.set_defaults(run=run)
 
@@ -51,14 +58,18 @@ def add_parser(sub) -> None:
 def find_benchmarks(directory=None) -> str:
   """The folder that holds ``benchmarks/``'s parent (put on sys.path)."""
   import jpatterns
+
   if directory is None:
-    directory = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-        jpatterns.__file__))), "benchmarks")
+    directory = os.path.join(
+      os.path.dirname(os.path.dirname(os.path.abspath(jpatterns.__file__))), "benchmarks"
+    )
   directory = os.path.abspath(directory)
   if not os.path.isfile(os.path.join(directory, "_timing.py")):
-    raise UsageError(f"--dir: no benchmark suite at {directory!r}; the suites ship with "
-                     "the source checkout (git clone, then run from it or pass --dir "
-                     "path/to/benchmarks)")
+    raise UsageError(
+      f"--dir: no benchmark suite at {directory!r}; the suites ship with "
+      "the source checkout (git clone, then run from it or pass --dir "
+      "path/to/benchmarks)"
+    )
   return directory
 
 
@@ -75,13 +86,15 @@ def run(args) -> int:
   if root not in sys.path:
     sys.path.insert(0, root)
   from jpatterns.cli._common import versions
+
   v = versions()
-  print(f"# jpatterns bench — {v['backend']} ({v['device_kind']}) x{v['device_count']}; "
-        f"jax {v['jax']}, flax {v['flax']}, optax {v['optax']}, python {v['python']}")
+  print(
+    f"# jpatterns bench — {v['backend']} ({v['device_kind']}) x{v['device_count']}; "
+    f"jax {v['jax']}, flax {v['flax']}, optax {v['optax']}, python {v['python']}"
+  )
   for name in args.suites or SUITES:
     module, quick = SUITES[name]
-    print(f"\n## {name} (benchmarks/{module}.py{' --quick' if args.quick else ''})\n",
-          flush=True)
+    print(f"\n## {name} (benchmarks/{module}.py{' --quick' if args.quick else ''})\n", flush=True)
     t0 = time.perf_counter()
     mod = importlib.import_module(f"benchmarks.{module}")
     mod.main(quick if args.quick else [])

@@ -42,13 +42,25 @@ _TARGET_ACCURACY = 0.95
 
 def add_parser(sub) -> None:
   p = sub.add_parser(
-      "compare", help="ablation grid over patterns, seeds vmapped; table + plot",
-      description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-      epilog=__doc__.split("\n\n", 1)[1])
-  p.add_argument("--vary", action="append", metavar="FIELD=V1,V2,...", default=None,
-                 help="a training flag and its values (repeat for a grid)")
-  p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                 help=f"seeds per configuration (default {DEFAULT_SEEDS})")
+    "compare",
+    help="ablation grid over patterns, seeds vmapped; table + plot",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog=__doc__.split("\n\n", 1)[1],
+  )
+  p.add_argument(
+    "--vary",
+    action="append",
+    metavar="FIELD=V1,V2,...",
+    default=None,
+    help="a training flag and its values (repeat for a grid)",
+  )
+  p.add_argument(
+    "--seeds",
+    type=int,
+    default=DEFAULT_SEEDS,
+    help=f"seeds per configuration (default {DEFAULT_SEEDS})",
+  )
   p.add_argument("--no-plot", action="store_true", help="skip compare.png")
   _common.add_config_flags(p)
   _common.add_run_flags(p, os.path.join("runs", "compare"))
@@ -62,6 +74,7 @@ def parse_vary(items) -> list[tuple[str, list]]:
   ``sched.NAME``); :func:`_apply` maps them to TrainConfig fields.
   """
   from jpatterns.train.config import field_names
+
   grid = []
   fields = field_names()
   kwarg_fields = ("optimizer_kwargs", "schedule_kwargs")
@@ -73,8 +86,9 @@ def parse_vary(items) -> list[tuple[str, list]]:
     base = _common.field_of(name.split(".", 1)[0])
     if base not in fields or (base in kwarg_fields) != ("." in name):
       raise UsageError(
-          f"--vary: {name!r} is not a training field; choose from "
-          f"{', '.join(f for f in fields if f not in kwarg_fields)}, opt.NAME, sched.NAME")
+        f"--vary: {name!r} is not a training field; choose from "
+        f"{', '.join(f for f in fields if f not in kwarg_fields)}, opt.NAME, sched.NAME"
+      )
     if any(n == name for n, _ in grid):
       raise UsageError(f"--vary: {name} is given twice")
     if base == "augment":
@@ -86,8 +100,10 @@ def parse_vary(items) -> list[tuple[str, list]]:
 
 
 def _apply(base, assignment):
-  changes = {"optimizer_kwargs": dict(base.optimizer_kwargs),
-             "schedule_kwargs": dict(base.schedule_kwargs)}
+  changes = {
+    "optimizer_kwargs": dict(base.optimizer_kwargs),
+    "schedule_kwargs": dict(base.schedule_kwargs),
+  }
   for name, value in assignment:
     field, _, sub = name.partition(".")
     field = _common.field_of(field)
@@ -113,6 +129,7 @@ def run(args) -> int:
   _common.start_jax(args)
   from jpatterns import train
   from jpatterns.train import engine
+
   if args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
   grid = parse_vary(args.vary or DEFAULT_VARY)
@@ -121,10 +138,15 @@ def run(args) -> int:
   assignments = [list(zip(names, combo)) for combo in itertools.product(*(v for _, v in grid))]
   configs = [_apply(base, a) for a in assignments]
   seeds = list(range(base.seed, base.seed + args.seeds))
-  question = None if args.vary else (
+  question = (
+    None
+    if args.vary
+    else (
       "Seed 002 (优化算法): on the digits MLP, at each optimizer's usual learning "
       "rate, which optimizer ends with the best test accuracy, and which reaches "
-      f"{_TARGET_ACCURACY:.0%} first?")
+      f"{_TARGET_ACCURACY:.0%} first?"
+    )
+  )
 
   t_all = time.perf_counter()
   # Every configuration is validated (and its data loaded) before the first compile.
@@ -139,13 +161,21 @@ def run(args) -> int:
     for exp, assignment in zip(experiments, assignments):
       label = _label(exp.config, assignment)
       bar.describe(label)
-      h = engine.run_experiment(exp, seeds=seeds, devices=args.devices,
-                                on_epoch=lambda epoch, metrics: bar.advance(metrics))
-      results.append({"label": label, "config": h.config.to_json(),
-                      "compile_seconds": h.compile_seconds, "train_seconds": h.train_seconds,
-                      "devices": h.devices, "final": h.summary(),
-                      "curves": {m: v.tolist() for m, v in h.metrics.items()},
-                      "_hist": np.stack([h.metrics[m].T for m in train.METRICS], axis=1)})
+      h = engine.run_experiment(
+        exp, seeds=seeds, devices=args.devices, on_epoch=lambda epoch, metrics: bar.advance(metrics)
+      )
+      results.append(
+        {
+          "label": label,
+          "config": h.config.to_json(),
+          "compile_seconds": h.compile_seconds,
+          "train_seconds": h.train_seconds,
+          "devices": h.devices,
+          "final": h.summary(),
+          "curves": {m: v.tolist() for m, v in h.metrics.items()},
+          "_hist": np.stack([h.metrics[m].T for m in train.METRICS], axis=1),
+        }
+      )
   wall = time.perf_counter() - t_all
 
   _print_table(results, args.seeds)
@@ -153,35 +183,50 @@ def run(args) -> int:
     print(_answer(results))
   os.makedirs(args.out, exist_ok=True)
   written = [_write_csv(results, os.path.join(args.out, "curves.csv"))]
-  report = {"command": "compare", "vary": [[n, [list(v) if isinstance(v, tuple) else v
-                                                 for v in vals]] for n, vals in grid],
-            "seeds": seeds, "question": question, "wall_seconds": wall,
-            "versions": engine.environment(),
-            "results": [{k: v for k, v in r.items() if k != "_hist"} for r in results]}
+  report = {
+    "command": "compare",
+    "vary": [[n, [list(v) if isinstance(v, tuple) else v for v in vals]] for n, vals in grid],
+    "seeds": seeds,
+    "question": question,
+    "wall_seconds": wall,
+    "versions": engine.environment(),
+    "results": [{k: v for k, v in r.items() if k != "_hist"} for r in results],
+  }
   with open(os.path.join(args.out, "compare.json"), "w", encoding="utf-8") as f:
     json.dump(report, f, indent=1, ensure_ascii=False)
     f.write("\n")
   written.append(os.path.join(args.out, "compare.json"))
   if not args.no_plot:
     written.append(_plot(results, os.path.join(args.out, "compare.png"), names))
-  print(f"{len(results)} configurations x {len(seeds)} seeds in {wall:.1f} s; "
-        f"wrote {', '.join(w for w in written if w)}")
+  print(
+    f"{len(results)} configurations x {len(seeds)} seeds in {wall:.1f} s; "
+    f"wrote {', '.join(w for w in written if w)}"
+  )
   return 0
 
 
 def _print_table(results, num_seeds):
   from jpatterns.cli._common import fmt_mean_std
-  rows = [("configuration", f"test accuracy (n={num_seeds})", "final train loss",
-           "train s", "compile s")]
+
+  rows = [
+    ("configuration", f"test accuracy (n={num_seeds})", "final train loss", "train s", "compile s")
+  ]
   for r in results:
     f = r["final"]
-    rows.append((r["label"], fmt_mean_std(f["test_accuracy"]["per_seed"]),
-                 fmt_mean_std(f["train_loss"]["per_seed"]),
-                 f"{r['train_seconds']:.2f}", f"{r['compile_seconds']:.2f}"))
+    rows.append(
+      (
+        r["label"],
+        fmt_mean_std(f["test_accuracy"]["per_seed"]),
+        fmt_mean_std(f["train_loss"]["per_seed"]),
+        f"{r['train_seconds']:.2f}",
+        f"{r['compile_seconds']:.2f}",
+      )
+    )
   widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
   for j, row in enumerate(rows):
-    print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                    for i, (c, w) in enumerate(zip(row, widths))))
+    print(
+      "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+    )
     if j == 0:
       print("  ".join("-" * w for w in widths))
 
@@ -189,28 +234,38 @@ def _print_table(results, num_seeds):
 def _answer(results) -> str:
   """The default question's answer, read off the results (not written in advance)."""
   import numpy as np
+
   acc = {r["label"]: r["final"]["test_accuracy"] for r in results}
   best = max(acc, key=lambda k: acc[k]["mean"])
-  close = [k for k in acc if k != best
-           and acc[best]["mean"] - acc[k]["mean"] <= 2 * max(acc[best]["std"], acc[k]["std"])]
+  close = [
+    k
+    for k in acc
+    if k != best and acc[best]["mean"] - acc[k]["mean"] <= 2 * max(acc[best]["std"], acc[k]["std"])
+  ]
   loss = {r["label"]: r["final"]["train_loss"]["mean"] for r in results}
   lowest = min(loss, key=loss.get)
   firsts = {}
   for r in results:
     hit = np.nonzero(r["_hist"][:, 3, :].mean(axis=1) >= _TARGET_ACCURACY)[0]
     firsts[r["label"]] = int(hit[0]) + 1 if hit.size else None
-  lines = [f"Answer: best test accuracy {best} ({acc[best]['mean']:.4f} ± {acc[best]['std']:.4f})"
-           + (f"; within 2 std of it: {', '.join(close)}" if close else "; no other within 2 std")]
-  lines.append(f"        lowest final train loss {lowest} ({loss[lowest]:.4f}); "
-               f"highest {max(loss, key=loss.get)} ({max(loss.values()):.4f})")
-  lines.append(f"        epochs to {_TARGET_ACCURACY:.0%} mean test accuracy: "
-               + ", ".join(f"{k.split('=', 1)[-1]} {'-' if e is None else e}"
-                           for k, e in firsts.items()))
+  lines = [
+    f"Answer: best test accuracy {best} ({acc[best]['mean']:.4f} ± {acc[best]['std']:.4f})"
+    + (f"; within 2 std of it: {', '.join(close)}" if close else "; no other within 2 std")
+  ]
+  lines.append(
+    f"        lowest final train loss {lowest} ({loss[lowest]:.4f}); "
+    f"highest {max(loss, key=loss.get)} ({max(loss.values()):.4f})"
+  )
+  lines.append(
+    f"        epochs to {_TARGET_ACCURACY:.0%} mean test accuracy: "
+    + ", ".join(f"{k.split('=', 1)[-1]} {'-' if e is None else e}" for k, e in firsts.items())
+  )
   return "\n".join(lines)
 
 
 def _write_csv(results, path):
   from jpatterns.train import METRICS
+
   with open(path, "w", newline="", encoding="utf-8") as f:
     w = csv.writer(f)
     w.writerow(["configuration", "seed", "epoch", *METRICS])
@@ -226,12 +281,14 @@ def _write_csv(results, path):
 def _plot(results, path, names):
   try:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
   except ImportError:
     print("plot skipped: matplotlib is not installed (pip install matplotlib)")
     return None
   import numpy as np
+
   fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
   for r in results:
     hist = r["_hist"]
@@ -246,8 +303,10 @@ def _plot(results, path, names):
   for ax in (ax_loss, ax_acc):
     ax.grid(alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
-  fig.suptitle(f"jpatterns compare: {', '.join(names) or 'default'} "
-               f"(mean ± std over {results[0]['_hist'].shape[2]} seeds)")
+  fig.suptitle(
+    f"jpatterns compare: {', '.join(names) or 'default'} "
+    f"(mean ± std over {results[0]['_hist'].shape[2]} seeds)"
+  )
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

@@ -28,21 +28,33 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub) -> None:
   p = sub.add_parser(
-      "train", help="train one configuration (all patterns by catalogue name)",
-      description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-      epilog=__doc__.split("\n\n", 1)[1])
+    "train",
+    help="train one configuration (all patterns by catalogue name)",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog=__doc__.split("\n\n", 1)[1],
+  )
   _common.add_config_flags(p)
   _common.add_run_flags(p, os.path.join("runs", "train"))
-  p.add_argument("--seeds", type=int, default=None,
-                 help="train seeds seed..seed+N-1 together under vmap (default 1)")
-  p.add_argument("--resume", metavar="CHECKPOINT", default=None,
-                 help="continue from a checkpoint written by `jpatterns train`")
+  p.add_argument(
+    "--seeds",
+    type=int,
+    default=None,
+    help="train seeds seed..seed+N-1 together under vmap (default 1)",
+  )
+  p.add_argument(
+    "--resume",
+    metavar="CHECKPOINT",
+    default=None,
+    help="continue from a checkpoint written by `jpatterns train`",
+  )
   p.set_defaults(run=run)
 
 
 def _resumed_config(path, given):
   """The checkpoint's configuration with the flags given on top (epochs may grow)."""
   from jpatterns.train import TrainConfig, load_checkpoint
+
   metadata, _, _ = load_checkpoint(path)
   if not isinstance(metadata, dict) or "config" not in metadata or "seeds" not in metadata:
     raise ValueError(f"{path!r} is not a jpatterns training checkpoint (no config or seeds)")
@@ -53,6 +65,7 @@ def _resumed_config(path, given):
 def run(args) -> int:
   _common.start_jax(args)
   from jpatterns import train
+
   given = _common.explicit_fields(args)
   if args.seeds is not None and args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
@@ -68,6 +81,7 @@ def run(args) -> int:
       raise UsageError(f"--seeds: the checkpoint holds {num_seeds} seed(s), not {args.seeds}")
 
   from jpatterns.train import engine
+
   exp = engine.prepare(config)  # every field checked before the bar and the compile
   engine.check_devices(args.devices, exp.config.batch_size)
   with _common.Progress(exp.config.epochs, args.quiet) as bar:
@@ -76,8 +90,13 @@ def run(args) -> int:
       bar.advance()
     try:
       history = engine.run_experiment(
-          exp, seeds=args.seeds or 1, devices=args.devices, out=args.out,
-          on_epoch=lambda epoch, metrics: bar.advance(metrics), resume=args.resume)
+        exp,
+        seeds=args.seeds or 1,
+        devices=args.devices,
+        out=args.out,
+        on_epoch=lambda epoch, metrics: bar.advance(metrics),
+        resume=args.resume,
+      )
     except train.ConfigError:
       raise
     except ValueError as e:  # a checkpoint that does not fit the model
@@ -86,12 +105,15 @@ def run(args) -> int:
       raise
   config = history.config
   summary = history.summary()
-  print(f"{config.model_name} on {config.dataset}, {config.optimizer} "
-        f"lr {config.lr:g}, {len(history.seeds)} seed(s), {config.epochs} epochs, "
-        f"{history.devices}")
+  print(
+    f"{config.model_name} on {config.dataset}, {config.optimizer} "
+    f"lr {config.lr:g}, {len(history.seeds)} seed(s), {config.epochs} epochs, "
+    f"{history.devices}"
+  )
   for m in train.METRICS:
     print(f"  {m:<15} {_common.fmt_mean_std(summary[m]['per_seed'])}")
   print(f"  compile {history.compile_seconds:.2f} s, train {history.train_seconds:.2f} s")
-  print(f"wrote {os.path.join(args.out, 'metrics.json')} and "
-        f"{os.path.join(args.out, 'checkpoint.npz')}")
+  print(
+    f"wrote {os.path.join(args.out, 'metrics.json')} and {os.path.join(args.out, 'checkpoint.npz')}"
+  )
   return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import flax.linen as fnn
 import jax
 import jax.numpy as jnp

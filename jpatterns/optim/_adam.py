@@ -31,7 +31,8 @@ Implementation notes shared by every optimizer of this file:
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -59,8 +60,9 @@ def _check_common(fn: str, learning_rate, b1, b2, eps, eps_root=0.0, weight_deca
     _validation.check_non_negative(fn, "weight_decay", weight_decay)
   if _common.is_static_zero(eps) and _common.is_static_zero(eps_root):
     raise ValueError(
-        f"{fn}: eps=0 and eps_root=0 divide 0 by 0 wherever a gradient stays zero; "
-        "choose eps > 0 or eps_root > 0")
+      f"{fn}: eps=0 and eps_root=0 divide 0 by 0 wherever a gradient stays zero; "
+      "choose eps > 0 or eps_root > 0"
+    )
 
 
 # ---------------------------------------------------------------- adam
@@ -68,20 +70,21 @@ def _check_common(fn: str, learning_rate, b1, b2, eps, eps_root=0.0, weight_deca
 
 class AdamState(NamedTuple):
   """State of :func:`adam`: step count, M_t (``adam_m``) and G_t (``adam_g``)."""
+
   count: jax.Array
   adam_m: Any
   adam_g: Any
 
 
 def adam(
-    learning_rate: ScalarOrSchedule,
-    *,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  b1: float = 0.9,
+  b2: float = 0.999,
+  eps: float = 1e-8,
+  eps_root: float = 0.0,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""Adam (seed 002 Adam算法), both ε conventions.
 
@@ -131,9 +134,10 @@ def adam(
 
   def init(params):
     return AdamState(
-        count=jnp.zeros([], jnp.int32),
-        adam_m=_common.zeros_like(params, accumulator_dtype),
-        adam_g=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      adam_m=_common.zeros_like(params, accumulator_dtype),
+      adam_g=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -155,8 +159,9 @@ def adam(
       return delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, m, v = _common.per_leaf(leaf, 3, treedef, grads, state.adam_m, state.adam_g,
-                              params if use_l2 else None)
+    updates, m, v = _common.per_leaf(
+      leaf, 3, treedef, grads, state.adam_m, state.adam_g, params if use_l2 else None
+    )
     return updates, AdamState(count=count, adam_m=m, adam_g=v)
 
   return optax.GradientTransformation(init, update)
@@ -167,21 +172,22 @@ def adam(
 
 class AdamWState(NamedTuple):
   """State of :func:`adamw`: step count, M_t (``adamw_m``) and G_t (``adamw_g``)."""
+
   count: jax.Array
   adamw_m: Any
   adamw_g: Any
 
 
 def adamw(
-    learning_rate: ScalarOrSchedule,
-    *,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    weight_decay: ScalarOrSchedule = 1e-4,
-    mask: Optional[Union[Any, Callable[[Any], Any]]] = None,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  b1: float = 0.9,
+  b2: float = 0.999,
+  eps: float = 1e-8,
+  eps_root: float = 0.0,
+  weight_decay: ScalarOrSchedule = 1e-4,
+  mask: Any | Callable[[Any], Any] | None = None,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""AdamW: Adam with decoupled weight decay (beyond seed 002; builds on its Adam).
 
@@ -229,9 +235,10 @@ def adamw(
 
   def init(params):
     return AdamWState(
-        count=jnp.zeros([], jnp.int32),
-        adamw_m=_common.zeros_like(params, accumulator_dtype),
-        adamw_g=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      adamw_m=_common.zeros_like(params, accumulator_dtype),
+      adamw_g=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -241,8 +248,9 @@ def adamw(
     bc1, bc2 = _common.bias_correction(b1, count), _common.bias_correction(b2, count)
     treedef = jax.tree.structure(grads)
     use_decay = not _common.is_static_zero(weight_decay)
-    decays = (_common.decay_mask(mask, params, treedef) if use_decay
-              else [False] * treedef.num_leaves)
+    decays = (
+      _common.decay_mask(mask, params, treedef) if use_decay else [False] * treedef.num_leaves
+    )
 
     def leaf(g, m, v, p, decay):
       ct = compute_dtype(g.dtype)
@@ -257,8 +265,16 @@ def adamw(
       delta = -lr * step  # Δθ = −α(M̂/(√Ĝ+ε) + λθ)
       return delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 
-    updates, m, v = _common.per_leaf(leaf, 3, treedef, grads, state.adamw_m, state.adamw_g,
-                              params if use_decay else None, treedef.unflatten(decays))
+    updates, m, v = _common.per_leaf(
+      leaf,
+      3,
+      treedef,
+      grads,
+      state.adamw_m,
+      state.adamw_g,
+      params if use_decay else None,
+      treedef.unflatten(decays),
+    )
     return updates, AdamWState(count=count, adamw_m=m, adamw_g=v)
 
   return optax.GradientTransformation(init, update)
@@ -269,6 +285,7 @@ def adamw(
 
 class AmsgradState(NamedTuple):
   """State of :func:`amsgrad`: count, M_t, G_t and the running maximum of G."""
+
   count: jax.Array
   amsgrad_m: Any
   amsgrad_g: Any
@@ -276,15 +293,15 @@ class AmsgradState(NamedTuple):
 
 
 def amsgrad(
-    learning_rate: ScalarOrSchedule,
-    *,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    max_over: str = "corrected",
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  b1: float = 0.9,
+  b2: float = 0.999,
+  eps: float = 1e-8,
+  eps_root: float = 0.0,
+  max_over: str = "corrected",
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""AMSGrad: Adam whose second moment never decreases (beyond seed 002).
 
@@ -334,10 +351,11 @@ def amsgrad(
 
   def init(params):
     return AmsgradState(
-        count=jnp.zeros([], jnp.int32),
-        amsgrad_m=_common.zeros_like(params, accumulator_dtype),
-        amsgrad_g=_common.zeros_like(params, accumulator_dtype),
-        amsgrad_g_max=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      amsgrad_m=_common.zeros_like(params, accumulator_dtype),
+      amsgrad_g=_common.zeros_like(params, accumulator_dtype),
+      amsgrad_g_max=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -361,15 +379,25 @@ def amsgrad(
         v_max_new = jnp.maximum(v_max.astype(ct), v_new / bc2)  # Ĝ^max = max(Ĝ^max, Ĝ_t)
         v_hat = v_max_new
       delta = -lr * m_hat / (jnp.sqrt(v_hat + eps_root) + eps)  # Δθ
-      return (delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype),
-              v_max_new.astype(v_max.dtype))
+      return (
+        delta.astype(g.dtype),
+        m_new.astype(m.dtype),
+        v_new.astype(v.dtype),
+        v_max_new.astype(v_max.dtype),
+      )
 
     treedef = jax.tree.structure(grads)
     updates, m, v, v_max = _common.per_leaf(
-        leaf, 4, treedef, grads, state.amsgrad_m, state.amsgrad_g,
-        state.amsgrad_g_max, params if use_l2 else None)
-    return updates, AmsgradState(count=count, amsgrad_m=m, amsgrad_g=v,
-                                 amsgrad_g_max=v_max)
+      leaf,
+      4,
+      treedef,
+      grads,
+      state.amsgrad_m,
+      state.amsgrad_g,
+      state.amsgrad_g_max,
+      params if use_l2 else None,
+    )
+    return updates, AmsgradState(count=count, amsgrad_m=m, amsgrad_g=v, amsgrad_g_max=v_max)
 
   return optax.GradientTransformation(init, update)
 
@@ -379,6 +407,7 @@ def amsgrad(
 
 class NadamState(NamedTuple):
   """State of :func:`nadam`: count, M_t, G_t and Π_{i≤t} μ_i (``nadam_mu_product``)."""
+
   count: jax.Array
   nadam_mu_product: jax.Array
   nadam_m: Any
@@ -386,15 +415,15 @@ class NadamState(NamedTuple):
 
 
 def nadam(
-    learning_rate: ScalarOrSchedule,
-    *,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    momentum_decay: Optional[float] = None,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  b1: float = 0.9,
+  b2: float = 0.999,
+  eps: float = 1e-8,
+  eps_root: float = 0.0,
+  momentum_decay: float | None = None,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""NAdam: Adam with a Nesterov look-ahead on the first moment (beyond seed 002).
 
@@ -453,10 +482,11 @@ def nadam(
 
   def init(params):
     return NadamState(
-        count=jnp.zeros([], jnp.int32),
-        nadam_mu_product=jnp.ones([], jnp.float32),
-        nadam_m=_common.zeros_like(params, accumulator_dtype),
-        nadam_g=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      nadam_mu_product=jnp.ones([], jnp.float32),
+      nadam_m=_common.zeros_like(params, accumulator_dtype),
+      nadam_g=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -484,9 +514,9 @@ def nadam(
       return delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, m, v = _common.per_leaf(leaf, 3, treedef, grads, state.nadam_m, state.nadam_g,
-                              params if use_l2 else None)
-    return updates, NadamState(count=count, nadam_mu_product=mu_product,
-                               nadam_m=m, nadam_g=v)
+    updates, m, v = _common.per_leaf(
+      leaf, 3, treedef, grads, state.nadam_m, state.nadam_g, params if use_l2 else None
+    )
+    return updates, NadamState(count=count, nadam_mu_product=mu_product, nadam_m=m, nadam_g=v)
 
   return optax.GradientTransformation(init, update)

@@ -7,7 +7,7 @@ in at least float32, ``count`` = steps taken before this one.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,20 +23,21 @@ __all__ = ["adamax"]
 
 class AdamaxState(NamedTuple):
   """State of :func:`adamax`: count, M_t (``adamax_m``) and U_t (``adamax_u``)."""
+
   count: jax.Array
   adamax_m: Any
   adamax_u: Any
 
 
 def adamax(
-    learning_rate: ScalarOrSchedule,
-    *,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_in_max: bool = True,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  b1: float = 0.9,
+  b2: float = 0.999,
+  eps: float = 1e-8,
+  eps_in_max: bool = True,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""Adamax: Adam with the infinity norm in place of G_t (beyond seed 002).
 
@@ -88,9 +89,10 @@ def adamax(
 
   def init(params):
     return AdamaxState(
-        count=jnp.zeros([], jnp.int32),
-        adamax_m=_common.zeros_like(params, accumulator_dtype),
-        adamax_u=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      adamax_m=_common.zeros_like(params, accumulator_dtype),
+      adamax_u=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -115,8 +117,9 @@ def adamax(
       return delta.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)
 
     treedef = jax.tree.structure(grads)
-    updates, m, u = _common.per_leaf(leaf, 3, treedef, grads, state.adamax_m, state.adamax_u,
-                              params if use_l2 else None)
+    updates, m, u = _common.per_leaf(
+      leaf, 3, treedef, grads, state.adamax_m, state.adamax_u, params if use_l2 else None
+    )
     return updates, AdamaxState(count=count, adamax_m=m, adamax_u=u)
 
   return optax.GradientTransformation(init, update)

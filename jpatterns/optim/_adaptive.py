@@ -21,7 +21,7 @@ coupled L2 (g ← g + λθ before the accumulators). Where a denominator is exac
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -58,18 +58,19 @@ def _root(x, eps, eps_inside_sqrt):
 
 class AdagradState(NamedTuple):
   """State of :func:`adagrad`: count and G_t, the sum of squared gradients."""
+
   count: jax.Array
   adagrad_g: Any
 
 
 def adagrad(
-    learning_rate: ScalarOrSchedule,
-    *,
-    eps: float = 1e-10,
-    initial_accumulator_value: float = 0.0,
-    eps_inside_sqrt: bool = True,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  eps: float = 1e-10,
+  initial_accumulator_value: float = 0.0,
+  eps_inside_sqrt: bool = True,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""AdaGrad (seed 002 AdaGrad 算法).
 
@@ -122,8 +123,9 @@ def adagrad(
 
   def init(params):
     return AdagradState(
-        count=jnp.zeros([], jnp.int32),
-        adagrad_g=_common.full_like(params, initial_accumulator_value, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      adagrad_g=_common.full_like(params, initial_accumulator_value, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -148,18 +150,19 @@ def adagrad(
 
 class AdadeltaState(NamedTuple):
   """State of :func:`adadelta`: count, G_t and ΔX²_t (EMA of squared steps)."""
+
   count: jax.Array
   adadelta_g: Any
   adadelta_dx2: Any
 
 
 def adadelta(
-    *,
-    learning_rate: ScalarOrSchedule = 1.0,
-    rho: float = 0.9,
-    eps: float = 1e-6,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  *,
+  learning_rate: ScalarOrSchedule = 1.0,
+  rho: float = 0.9,
+  eps: float = 1e-6,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""AdaDelta (seed 002 AdaDelta 算法).
 
@@ -211,9 +214,10 @@ def adadelta(
 
   def init(params):
     return AdadeltaState(
-        count=jnp.zeros([], jnp.int32),
-        adadelta_g=_common.zeros_like(params, accumulator_dtype),
-        adadelta_dx2=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      adadelta_g=_common.zeros_like(params, accumulator_dtype),
+      adadelta_dx2=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -226,14 +230,19 @@ def adadelta(
       acc_g_new = rho * acc_g.astype(ct) + (1 - rho) * gc * gc  # G_t = ρG + (1−ρ)g⊙g
       step = -jnp.sqrt(dx2 + eps) / jnp.sqrt(acc_g_new + eps) * gc  # Δθ_t = −√(ΔX²+ε)/√(G+ε) g
       dx2_new = rho * dx2 + (1 - rho) * step * step  # ΔX²_t = ρΔX² + (1−ρ)Δθ⊙Δθ
-      return ((lr * step).astype(g.dtype), acc_g_new.astype(acc_g.dtype),
-              dx2_new.astype(acc_dx2.dtype))  # update = α Δθ_t
+      return (
+        (lr * step).astype(g.dtype),
+        acc_g_new.astype(acc_g.dtype),
+        dx2_new.astype(acc_dx2.dtype),
+      )  # update = α Δθ_t
 
     treedef = jax.tree.structure(grads)
-    updates, acc_g, acc_dx2 = _common.per_leaf(leaf, 3, treedef, grads, state.adadelta_g,
-                                        state.adadelta_dx2, params)
-    return updates, AdadeltaState(count=_common.increment(state.count),
-                                  adadelta_g=acc_g, adadelta_dx2=acc_dx2)
+    updates, acc_g, acc_dx2 = _common.per_leaf(
+      leaf, 3, treedef, grads, state.adadelta_g, state.adadelta_dx2, params
+    )
+    return updates, AdadeltaState(
+      count=_common.increment(state.count), adadelta_g=acc_g, adadelta_dx2=acc_dx2
+    )
 
   return optax.GradientTransformation(init, update)
 
@@ -244,6 +253,7 @@ def adadelta(
 class RmspropState(NamedTuple):
   """State of :func:`rmsprop`: count, G_t, the mean gradient M_t (``centered``,
   else ``None``) and the velocity (``momentum`` > 0, else ``None``)."""
+
   count: jax.Array
   rmsprop_g: Any
   rmsprop_m: Any
@@ -251,18 +261,18 @@ class RmspropState(NamedTuple):
 
 
 def rmsprop(
-    learning_rate: ScalarOrSchedule,
-    *,
-    decay: float = 0.9,
-    eps: float = 1e-8,
-    eps_inside_sqrt: bool = True,
-    initial_scale: float = 0.0,
-    centered: bool = False,
-    momentum: float = 0.0,
-    nesterov: bool = False,
-    velocity: str = "seed",
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  decay: float = 0.9,
+  eps: float = 1e-8,
+  eps_inside_sqrt: bool = True,
+  initial_scale: float = 0.0,
+  centered: bool = False,
+  momentum: float = 0.0,
+  nesterov: bool = False,
+  velocity: str = "seed",
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""RMSProp, plain, centered, with momentum (seed 002 RMSProp, RMSProp动量).
 
@@ -345,11 +355,11 @@ def rmsprop(
 
   def init(params):
     return RmspropState(
-        count=jnp.zeros([], jnp.int32),
-        rmsprop_g=_common.full_like(params, initial_scale, accumulator_dtype),
-        rmsprop_m=_common.zeros_like(params, accumulator_dtype) if centered else None,
-        rmsprop_velocity=(_common.zeros_like(params, accumulator_dtype)
-                          if use_momentum else None))
+      count=jnp.zeros([], jnp.int32),
+      rmsprop_g=_common.full_like(params, initial_scale, accumulator_dtype),
+      rmsprop_m=_common.zeros_like(params, accumulator_dtype) if centered else None,
+      rmsprop_velocity=(_common.zeros_like(params, accumulator_dtype) if use_momentum else None),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -381,11 +391,13 @@ def rmsprop(
 
     treedef = jax.tree.structure(grads)
     updates, acc_g, acc_m, v = _common.per_leaf(
-        leaf, 4, treedef, grads, state.rmsprop_g, state.rmsprop_m,
-        state.rmsprop_velocity, params)
+      leaf, 4, treedef, grads, state.rmsprop_g, state.rmsprop_m, state.rmsprop_velocity, params
+    )
     return updates, RmspropState(
-        count=_common.increment(state.count), rmsprop_g=acc_g,
-        rmsprop_m=acc_m if centered else None,
-        rmsprop_velocity=v if use_momentum else None)
+      count=_common.increment(state.count),
+      rmsprop_g=acc_g,
+      rmsprop_m=acc_m if centered else None,
+      rmsprop_velocity=v if use_momentum else None,
+    )
 
   return optax.GradientTransformation(init, update)

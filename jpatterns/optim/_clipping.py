@@ -61,14 +61,12 @@ def clip_by_value(a: float, b: float) -> optax.GradientTransformation:
     [-1.   0.2  0.5]
   """
   if _validation.is_static_number(a) and _validation.is_static_number(b) and not a <= b:
-    raise ValueError(
-        f"clip_by_value: a={a!r} > b={b!r}; choose an interval with a <= b")
+    raise ValueError(f"clip_by_value: a={a!r} > b={b!r}; choose an interval with a <= b")
 
   def update(updates, state, params=None):
     del params
     # g = max(min(g, b), a)
-    updates = jax.tree.map(
-        lambda g: jnp.maximum(jnp.minimum(g, b), a).astype(g.dtype), updates)
+    updates = jax.tree.map(lambda g: jnp.maximum(jnp.minimum(g, b), a).astype(g.dtype), updates)
     return updates, state
 
   return optax.GradientTransformation(optax.init_empty_state, update)

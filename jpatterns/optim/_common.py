@@ -8,7 +8,8 @@ per-optimizer files import from this module (and :mod:`jpatterns._dtypes`,
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +19,7 @@ from jpatterns import _validation
 from jpatterns._dtypes import compute_dtype
 
 Schedule = Callable[[jax.Array], jax.Array]
-ScalarOrSchedule = Union[float, jax.Array, Schedule]
+ScalarOrSchedule = float | jax.Array | Schedule
 
 
 def learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
@@ -74,8 +75,8 @@ def needs_params(fn: str, params, weight_decay) -> None:
   """Weight decay reads θ: ``update`` must be given ``params``."""
   if params is None and not is_static_zero(weight_decay):
     raise ValueError(
-        f"{fn}: weight_decay={weight_decay!r} needs the parameters; "
-        "call update(grads, state, params)")
+      f"{fn}: weight_decay={weight_decay!r} needs the parameters; call update(grads, state, params)"
+    )
 
 
 def per_leaf(fn: Callable, n_out: int, treedef, *trees) -> tuple:
@@ -85,8 +86,9 @@ def per_leaf(fn: Callable, n_out: int, treedef, *trees) -> tuple:
   each leaf's whole update is traced together. A tree given as ``None`` passes
   ``None`` to ``fn``.
   """
-  columns = [treedef.flatten_up_to(t) if t is not None else [None] * treedef.num_leaves
-             for t in trees]
+  columns = [
+    treedef.flatten_up_to(t) if t is not None else [None] * treedef.num_leaves for t in trees
+  ]
   outs = [fn(*leaves) for leaves in zip(*columns)]
   if not outs:
     return tuple(treedef.unflatten([]) for _ in range(n_out))

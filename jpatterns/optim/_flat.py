@@ -60,7 +60,8 @@ whole step matters more than step time, measure both forms.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -97,26 +98,31 @@ class FlatLayout:
     self.keys = tuple(sorted(set(self.buffer_of)))
     # Per buffer: the leaf indices it holds, in order, and their sizes.
     self._members = {k: [i for i, b in enumerate(self.buffer_of) if b == k] for k in self.keys}
-    self._sizes = {k: [int(np.prod(self.shapes[i], dtype=np.int64)) for i in self._members[k]]
-                   for k in self.keys}
+    self._sizes = {
+      k: [int(np.prod(self.shapes[i], dtype=np.int64)) for i in self._members[k]] for k in self.keys
+    }
     self.buffer_sizes = {k: sum(self._sizes[k]) for k in self.keys}
     self.buffer_dtypes = {k: self.dtypes[self._members[k][0]] for k in self.keys}
 
   def __repr__(self):
-    parts = ", ".join(f"{k}: {self.buffer_dtypes[k].name}[{self.buffer_sizes[k]}]"
-                      for k in self.keys)
+    parts = ", ".join(
+      f"{k}: {self.buffer_dtypes[k].name}[{self.buffer_sizes[k]}]" for k in self.keys
+    )
     return f"FlatLayout({self.treedef.num_leaves} leaves -> {{{parts}}})"
 
   def _check_flat(self, fn: str, flat) -> None:
     if not isinstance(flat, dict) or set(flat) != set(self.keys):
       got = sorted(flat) if isinstance(flat, dict) else type(flat).__name__
-      raise ValueError(f"{fn}: flat={got} does not match the layout; "
-                       f"choose a dict with keys {list(self.keys)}")
+      raise ValueError(
+        f"{fn}: flat={got} does not match the layout; choose a dict with keys {list(self.keys)}"
+      )
     for k in self.keys:
       shape = jnp.shape(flat[k])
       if shape != (self.buffer_sizes[k],):
-        raise ValueError(f"{fn}: flat[{k!r}] has shape {shape}; choose a 1-D buffer of "
-                         f"{self.buffer_sizes[k]} elements (this layout)")
+        raise ValueError(
+          f"{fn}: flat[{k!r}] has shape {shape}; choose a 1-D buffer of "
+          f"{self.buffer_sizes[k]} elements (this layout)"
+        )
 
   def __call__(self, flat: dict) -> Any:
     """The pytree view of ``flat``: leaf i = split(buffer)[j].reshape(shape_i)."""
@@ -145,8 +151,10 @@ class FlatLayout:
       for i in self._members[k]:
         leaf = jnp.asarray(leaves[i])
         if leaf.shape != self.shapes[i]:
-          raise ValueError(f"FlatLayout.flatten: leaf {i} has shape {leaf.shape}; choose "
-                           f"shape {self.shapes[i]} (the layout's)")
+          raise ValueError(
+            f"FlatLayout.flatten: leaf {i} has shape {leaf.shape}; choose "
+            f"shape {self.shapes[i]} (the layout's)"
+          )
         parts.append(leaf.reshape(-1).astype(self.buffer_dtypes[k]))
       out[k] = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
     return out
@@ -157,17 +165,22 @@ def _labels(groups, params, treedef) -> list:
   try:
     labels = treedef.flatten_up_to(labels)
   except (ValueError, TypeError) as e:
-    raise ValueError(f"flatten_params: groups must be a pytree of str labels with the "
-                     f"structure of params (or a function returning one); got {e}") from None
+    raise ValueError(
+      f"flatten_params: groups must be a pytree of str labels with the "
+      f"structure of params (or a function returning one); got {e}"
+    ) from None
   for label in labels:
     if not isinstance(label, str):
-      raise ValueError(f"flatten_params: groups label {label!r} is not a str; choose a str "
-                       "label per leaf (it names the buffer)")
+      raise ValueError(
+        f"flatten_params: groups label {label!r} is not a str; choose a str "
+        "label per leaf (it names the buffer)"
+      )
   return labels
 
 
-def flatten_params(params: Any, *, groups: Optional[Union[Any, Callable[[Any], Any]]] = None
-                   ) -> tuple[dict, FlatLayout]:
+def flatten_params(
+  params: Any, *, groups: Any | Callable[[Any], Any] | None = None
+) -> tuple[dict, FlatLayout]:
   r"""Packs a parameter pytree into flat 1-D buffers, one per dtype (or per group).
 
   .. math::
@@ -214,8 +227,10 @@ def flatten_params(params: Any, *, groups: Optional[Union[Any, Callable[[Any], A
   leaves = [jnp.asarray(leaf) for _, leaf in leaves_with_path]
   for (path, _), leaf in zip(leaves_with_path, leaves):
     if not jnp.issubdtype(leaf.dtype, jnp.inexact):
-      raise ValueError(f"{fn}: leaf {jax.tree_util.keystr(path)} has dtype {leaf.dtype}; "
-                       "choose floating-point parameters (keep integer state outside params)")
+      raise ValueError(
+        f"{fn}: leaf {jax.tree_util.keystr(path)} has dtype {leaf.dtype}; "
+        "choose floating-point parameters (keep integer state outside params)"
+      )
   if groups is None:
     buffer_of = [leaf.dtype.name for leaf in leaves]
   else:
@@ -223,16 +238,24 @@ def flatten_params(params: Any, *, groups: Optional[Union[Any, Callable[[Any], A
     seen = {}
     for (path, _), leaf, label in zip(leaves_with_path, leaves, buffer_of):
       if seen.setdefault(label, leaf.dtype) != leaf.dtype:
-        raise ValueError(f"{fn}: group {label!r} holds {seen[label]} and {leaf.dtype} "
-                         f"(leaf {jax.tree_util.keystr(path)}); choose one dtype per group, "
-                         f"e.g. label it {label + '_' + leaf.dtype.name!r}")
-  layout = FlatLayout(treedef, [leaf.shape for leaf in leaves],
-                      [leaf.dtype for leaf in leaves], buffer_of)
+        raise ValueError(
+          f"{fn}: group {label!r} holds {seen[label]} and {leaf.dtype} "
+          f"(leaf {jax.tree_util.keystr(path)}); choose one dtype per group, "
+          f"e.g. label it {label + '_' + leaf.dtype.name!r}"
+        )
+  layout = FlatLayout(
+    treedef, [leaf.shape for leaf in leaves], [leaf.dtype for leaf in leaves], buffer_of
+  )
   return layout.flatten(treedef.unflatten(leaves)), layout
 
 
-def flat_train_step(loss_fn: Callable[..., Any], optimizer: optax.GradientTransformation,
-                    unflatten: FlatLayout, *, has_aux: bool = False) -> Callable:
+def flat_train_step(
+  loss_fn: Callable[..., Any],
+  optimizer: optax.GradientTransformation,
+  unflatten: FlatLayout,
+  *,
+  has_aux: bool = False,
+) -> Callable:
   r"""A training step on flat buffers: grad wrt the buffers, one-leaf optimizer update.
 
   .. math::
@@ -274,8 +297,10 @@ def flat_train_step(loss_fn: Callable[..., Any], optimizer: optax.GradientTransf
     Apex FusedAdam / PyTorch ``fused=True`` optimizers (multi-tensor apply, 2019).
   """
   if not isinstance(unflatten, FlatLayout):
-    raise ValueError(f"flat_train_step: unflatten={type(unflatten).__name__}; choose the "
-                     "FlatLayout returned by flatten_params")
+    raise ValueError(
+      f"flat_train_step: unflatten={type(unflatten).__name__}; choose the "
+      "FlatLayout returned by flatten_params"
+    )
 
   def flat_loss(flat, *batch):
     return loss_fn(unflatten(flat), *batch)  # L(unflatten(flat))

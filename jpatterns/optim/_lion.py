@@ -7,7 +7,8 @@ in at least float32, ``count`` = steps taken before this one.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,18 +24,19 @@ __all__ = ["lion"]
 
 class LionState(NamedTuple):
   """State of :func:`lion`: count and the momentum M_t (``lion_m``)."""
+
   count: jax.Array
   lion_m: Any
 
 
 def lion(
-    learning_rate: ScalarOrSchedule,
-    *,
-    b1: float = 0.9,
-    b2: float = 0.99,
-    weight_decay: ScalarOrSchedule = 0.0,
-    mask: Optional[Union[Any, Callable[[Any], Any]]] = None,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  b1: float = 0.9,
+  b2: float = 0.99,
+  weight_decay: ScalarOrSchedule = 0.0,
+  mask: Any | Callable[[Any], Any] | None = None,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""Lion: the sign of an interpolated momentum (beyond seed 002).
 
@@ -79,8 +81,9 @@ def lion(
     _validation.check_non_negative(fn, "weight_decay", weight_decay)
 
   def init(params):
-    return LionState(count=jnp.zeros([], jnp.int32),
-                     lion_m=_common.zeros_like(params, accumulator_dtype))
+    return LionState(
+      count=jnp.zeros([], jnp.int32), lion_m=_common.zeros_like(params, accumulator_dtype)
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -88,8 +91,9 @@ def lion(
     wd = _common.learning_rate_at(weight_decay, state.count)  # λ_t
     treedef = jax.tree.structure(grads)
     use_decay = not _common.is_static_zero(weight_decay)
-    decays = (_common.decay_mask(mask, params, treedef) if use_decay
-              else [False] * treedef.num_leaves)
+    decays = (
+      _common.decay_mask(mask, params, treedef) if use_decay else [False] * treedef.num_leaves
+    )
 
     def leaf(g, m, p, decay):
       ct = compute_dtype(g.dtype)
@@ -102,8 +106,15 @@ def lion(
       m_new = b2 * mc + (1 - b2) * gc  # M_t = β₂M_{t−1} + (1−β₂)g
       return delta.astype(g.dtype), m_new.astype(m.dtype)
 
-    updates, m = _common.per_leaf(leaf, 2, treedef, grads, state.lion_m,
-                           params if use_decay else None, treedef.unflatten(decays))
+    updates, m = _common.per_leaf(
+      leaf,
+      2,
+      treedef,
+      grads,
+      state.lion_m,
+      params if use_decay else None,
+      treedef.unflatten(decays),
+    )
     return updates, LionState(count=_common.increment(state.count), lion_m=m)
 
   return optax.GradientTransformation(init, update)

@@ -21,7 +21,7 @@ structure of the params or a prefix of it, or callables ``params -> such a pytre
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,15 +34,15 @@ from jpatterns.optim._common import ScalarOrSchedule, upcast
 from jpatterns.regularization import _full_mask
 
 __all__ = [
-    "add_l2",
-    "add_l1",
-    "weight_decay",
-    "max_norm",
-    "freeze",
-    "skip_nonfinite",
+  "add_l2",
+  "add_l1",
+  "weight_decay",
+  "max_norm",
+  "freeze",
+  "skip_nonfinite",
 ]
 
-Mask = Union[None, Any, Callable[[Any], Any]]
+Mask = Any | Callable[[Any], Any] | None
 
 
 def _needs_params(fn: str, params):
@@ -53,8 +53,7 @@ def _needs_params(fn: str, params):
 def _map_masked(fn_name, f, updates, params, mask):
   """u ← f(u, p) on the masked leaves, u unchanged elsewhere."""
   full = _full_mask(fn_name, mask, params)
-  return jax.tree.map(lambda u, p, m: f(u, p).astype(u.dtype) if m else u,
-                      updates, params, full)
+  return jax.tree.map(lambda u, p, m: f(u, p).astype(u.dtype) if m else u, updates, params, full)
 
 
 def add_l2(weight: float, *, mask: Mask = None) -> optax.GradientTransformation:
@@ -87,8 +86,13 @@ def add_l2(weight: float, *, mask: Mask = None) -> optax.GradientTransformation:
 
   def update(updates, state, params=None):
     _needs_params("add_l2", params)
-    return _map_masked("add_l2", lambda g, w: upcast(g) + weight * upcast(w),  # g + λw
-                       updates, params, mask), state
+    return _map_masked(
+      "add_l2",
+      lambda g, w: upcast(g) + weight * upcast(w),  # g + λw
+      updates,
+      params,
+      mask,
+    ), state
 
   return optax.GradientTransformation(optax.init_empty_state, update)
 
@@ -121,8 +125,13 @@ def add_l1(weight: float, *, mask: Mask = None) -> optax.GradientTransformation:
 
   def update(updates, state, params=None):
     _needs_params("add_l1", params)
-    return _map_masked("add_l1", lambda g, w: upcast(g) + weight * jnp.sign(w),  # g + λ sgn w
-                       updates, params, mask), state
+    return _map_masked(
+      "add_l1",
+      lambda g, w: upcast(g) + weight * jnp.sign(w),  # g + λ sgn w
+      updates,
+      params,
+      mask,
+    ), state
 
   return optax.GradientTransformation(optax.init_empty_state, update)
 
@@ -133,14 +142,15 @@ class WeightDecayState(NamedTuple):
   Not named ``count``, so ``optax.tree.get(state, "count")`` still finds the
   optimizer's own counter in ``optax.chain(adam(...), weight_decay(...))``.
   """
+
   weight_decay_count: jax.Array
 
 
 def weight_decay(
-    weight_decay: float,
-    *,
-    learning_rate: ScalarOrSchedule,
-    mask: Mask = None,
+  weight_decay: float,
+  *,
+  learning_rate: ScalarOrSchedule,
+  mask: Mask = None,
 ) -> optax.GradientTransformation:
   r"""Decoupled weight decay, chained AFTER an optimizer (seed 002 权重衰减).
 
@@ -189,18 +199,23 @@ def weight_decay(
     _needs_params(fn, params)
     eta = _common.learning_rate_at(learning_rate, state.weight_decay_count)
     rate = jnp.asarray(eta, jnp.float32) * weight_decay  # η_t λ
-    updates = _map_masked(fn, lambda u, p: upcast(u) - rate * upcast(p),  # Δθ − ηλθ
-                          updates, params, mask)
+    updates = _map_masked(
+      fn,
+      lambda u, p: upcast(u) - rate * upcast(p),  # Δθ − ηλθ
+      updates,
+      params,
+      mask,
+    )
     return updates, WeightDecayState(_common.increment(state.weight_decay_count))
 
   return optax.GradientTransformation(init, update)
 
 
 def max_norm(
-    max_value: float,
-    *,
-    axis: Union[None, int, tuple[int, ...]] = 0,
-    mask: Mask = None,
+  max_value: float,
+  *,
+  axis: None | int | tuple[int, ...] = 0,
+  mask: Mask = None,
 ) -> optax.GradientTransformation:
   r"""Max-norm constraint: project the new weights onto ‖w‖ ≤ k (seed 002 显式约束正则化).
 
@@ -259,13 +274,14 @@ def max_norm(
 
 class FreezeState(NamedTuple):
   """``freeze_inner``: the wrapped optimizer's state, for the trainable leaves only."""
+
   freeze_inner: Any
 
 
 def freeze(
-    mask: Any,
-    *,
-    inner: Optional[optax.GradientTransformation] = None,
+  mask: Any,
+  *,
+  inner: optax.GradientTransformation | None = None,
 ) -> optax.GradientTransformation:
   r"""Keep chosen subtrees fixed, for transfer learning (seed 003 §10).
 
@@ -318,12 +334,15 @@ def freeze(
   def update(updates, state, params=None, **extra_args):
     frozen = _full_mask(fn, mask, updates if params is None else params)
     trainable_params = None if params is None else split(params, frozen)
-    new, inner_state = inner.update(split(updates, frozen), state.freeze_inner,
-                                    trainable_params, **extra_args)
+    new, inner_state = inner.update(
+      split(updates, frozen), state.freeze_inner, trainable_params, **extra_args
+    )
     new_leaves = iter(jax.tree.leaves(new))  # trainable leaves, in order
     leaves, treedef = jax.tree.flatten(updates)
-    out = [jnp.zeros_like(g) if f else next(new_leaves)  # Δθ = 0 on frozen leaves
-           for g, f in zip(leaves, jax.tree.leaves(frozen))]
+    out = [
+      jnp.zeros_like(g) if f else next(new_leaves)  # Δθ = 0 on frozen leaves
+      for g, f in zip(leaves, jax.tree.leaves(frozen))
+    ]
     return treedef.unflatten(out), FreezeState(freeze_inner=inner_state)
 
   return optax.GradientTransformationExtraArgs(init, update)
@@ -335,6 +354,7 @@ class SkipNonfiniteState(NamedTuple):
   ``skip_total``: steps skipped so far; ``skip_consecutive``: steps skipped since the
   last applied one (0 after a finite step); ``skip_inner``: the inner state.
   """
+
   skip_total: jax.Array
   skip_consecutive: jax.Array
   skip_inner: Any
@@ -379,13 +399,16 @@ def skip_nonfinite(inner: optax.GradientTransformation) -> optax.GradientTransfo
 
   def init(params):
     # Two distinct buffers (one shared array would be donated twice under jit).
-    return SkipNonfiniteState(skip_total=jnp.zeros([], jnp.int32),
-                              skip_consecutive=jnp.zeros([], jnp.int32),
-                              skip_inner=inner.init(params))
+    return SkipNonfiniteState(
+      skip_total=jnp.zeros([], jnp.int32),
+      skip_consecutive=jnp.zeros([], jnp.int32),
+      skip_inner=inner.init(params),
+    )
 
   def update(updates, state, params=None, **extra_args):
-    finite = jnp.all(jnp.array(
-        [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(updates)], dtype=bool))
+    finite = jnp.all(
+      jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(updates)], dtype=bool)
+    )
 
     def apply(_):
       return inner.update(updates, state.skip_inner, params, **extra_args)
@@ -395,11 +418,11 @@ def skip_nonfinite(inner: optax.GradientTransformation) -> optax.GradientTransfo
 
     new_updates, inner_state = lax.cond(finite, apply, skip, None)
     return new_updates, SkipNonfiniteState(
-        skip_total=jnp.where(finite, state.skip_total,
-                             _common.increment(state.skip_total)),
-        skip_consecutive=jnp.where(finite, jnp.zeros([], jnp.int32),
-                                   _common.increment(state.skip_consecutive)),
-        skip_inner=inner_state,
+      skip_total=jnp.where(finite, state.skip_total, _common.increment(state.skip_total)),
+      skip_consecutive=jnp.where(
+        finite, jnp.zeros([], jnp.int32), _common.increment(state.skip_consecutive)
+      ),
+      skip_inner=inner_state,
     )
 
   return optax.GradientTransformationExtraArgs(init, update)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from typing import Union
 
 import jax
 import jax.numpy as jnp
@@ -38,13 +37,13 @@ import jax.numpy as jnp
 from jpatterns import _validation
 
 __all__ = [
-    "inverse_time_decay",
-    "exponential_decay",
-    "natural_exp_decay",
-    "piecewise_constant",
-    "step_decay",
-    "cosine_decay",
-    "warmup",
+  "inverse_time_decay",
+  "exponential_decay",
+  "natural_exp_decay",
+  "piecewise_constant",
+  "step_decay",
+  "cosine_decay",
+  "warmup",
 ]
 
 Schedule = Callable[[jax.Array], jax.Array]
@@ -57,11 +56,11 @@ def _steps(count, decay_steps, staircase: bool):
 
 
 def inverse_time_decay(
-    init_value: float,
-    decay_rate: float,
-    *,
-    decay_steps: float = 1,
-    staircase: bool = False,
+  init_value: float,
+  decay_rate: float,
+  *,
+  decay_steps: float = 1,
+  staircase: bool = False,
 ) -> Schedule:
   r"""Inverse time decay (seed 002 学习率衰减 逆时衰减).
 
@@ -100,13 +99,13 @@ def inverse_time_decay(
 
 
 def exponential_decay(
-    init_value: float,
-    decay_rate: float,
-    *,
-    transition_steps: float = 1,
-    staircase: bool = False,
-    transition_begin: int = 0,
-    end_value: float | None = None,
+  init_value: float,
+  decay_rate: float,
+  *,
+  transition_steps: float = 1,
+  staircase: bool = False,
+  transition_begin: int = 0,
+  end_value: float | None = None,
 ) -> Schedule:
   r"""Exponential decay (seed 002 学习率衰减 指数衰减).
 
@@ -145,8 +144,9 @@ def exponential_decay(
   def schedule(count):
     t = jnp.asarray(count, jnp.float32) - transition_begin  # t − t₀
     p = _steps(t, transition_steps, staircase)
-    value = jnp.where(t <= 0, jnp.float32(init_value),
-                      init_value * jnp.power(jnp.float32(decay_rate), p))  # α₀ β^t
+    value = jnp.where(
+      t <= 0, jnp.float32(init_value), init_value * jnp.power(jnp.float32(decay_rate), p)
+    )  # α₀ β^t
     if end_value is not None:
       value = jnp.maximum(value, end_value)
     return value
@@ -155,11 +155,11 @@ def exponential_decay(
 
 
 def natural_exp_decay(
-    init_value: float,
-    decay_rate: float,
-    *,
-    decay_steps: float = 1,
-    staircase: bool = False,
+  init_value: float,
+  decay_rate: float,
+  *,
+  decay_steps: float = 1,
+  staircase: bool = False,
 ) -> Schedule:
   r"""Natural exponential decay (seed 002 学习率衰减 自然指数衰减).
 
@@ -200,21 +200,22 @@ def _check_boundaries(fn: str, boundaries: Sequence) -> tuple[int, ...]:
   for b in boundaries:
     if not isinstance(b, numbers.Integral) or isinstance(b, bool) or b < 0:
       raise ValueError(
-          f"{fn}: boundary {b!r} is not a non-negative integer step; "
-          f"give boundaries as integers >= 0")
+        f"{fn}: boundary {b!r} is not a non-negative integer step; give boundaries as integers >= 0"
+      )
     out.append(int(b))
   if any(b1 >= b2 for b1, b2 in zip(out, out[1:])):
     raise ValueError(
-        f"{fn}: boundaries={out!r} are not strictly increasing; "
-        f"list them in increasing order without repeats")
+      f"{fn}: boundaries={out!r} are not strictly increasing; "
+      f"list them in increasing order without repeats"
+    )
   return tuple(out)
 
 
 def piecewise_constant(
-    init_value: float,
-    boundaries_and_scales: Union[Mapping[int, float], Sequence[tuple[int, float]]],
-    *,
-    inclusive: bool = True,
+  init_value: float,
+  boundaries_and_scales: Mapping[int, float] | Sequence[tuple[int, float]],
+  *,
+  inclusive: bool = True,
 ) -> Schedule:
   r"""Piecewise-constant schedule: scaled drops at chosen steps (seed 003 §3).
 
@@ -246,8 +247,11 @@ def piecewise_constant(
   """
   fn = "piecewise_constant"
   _validation.check_non_negative(fn, "init_value", init_value)
-  pairs = list(boundaries_and_scales.items() if isinstance(boundaries_and_scales, Mapping)
-               else boundaries_and_scales)
+  pairs = list(
+    boundaries_and_scales.items()
+    if isinstance(boundaries_and_scales, Mapping)
+    else boundaries_and_scales
+  )
   boundaries = _check_boundaries(fn, [b for b, _ in pairs])
   scales = tuple(s for _, s in pairs)
   for s in scales:
@@ -265,11 +269,11 @@ def piecewise_constant(
 
 
 def step_decay(
-    init_value: float,
-    boundaries: Sequence[int],
-    *,
-    factor: float = 0.1,
-    inclusive: bool = True,
+  init_value: float,
+  boundaries: Sequence[int],
+  *,
+  factor: float = 0.1,
+  inclusive: bool = True,
 ) -> Schedule:
   r"""Step decay: the same large drop at each chosen step (seed 003 §3).
 
@@ -297,15 +301,14 @@ def step_decay(
   _validation.check_in_range(fn, "factor", factor, 0.0, 1.0, lo_open=True)
   _validation.check_non_negative(fn, "init_value", init_value)
   boundaries = _check_boundaries(fn, boundaries)
-  return piecewise_constant(init_value, [(b, factor) for b in boundaries],
-                            inclusive=inclusive)
+  return piecewise_constant(init_value, [(b, factor) for b in boundaries], inclusive=inclusive)
 
 
 def cosine_decay(
-    init_value: float,
-    decay_steps: int,
-    *,
-    alpha: float = 0.0,
+  init_value: float,
+  decay_steps: int,
+  *,
+  alpha: float = 0.0,
 ) -> Schedule:
   r"""Cosine decay (beyond the seeds; Loshchilov & Hutter's SGDR without restarts).
 
@@ -345,10 +348,10 @@ def cosine_decay(
 
 
 def warmup(
-    schedule: Union[float, Schedule],
-    *,
-    warmup_steps: int,
-    init_value: float = 0.0,
+  schedule: float | Schedule,
+  *,
+  warmup_steps: int,
+  init_value: float = 0.0,
 ) -> Schedule:
   r"""Linear warmup, then any schedule (beyond the seeds; Goyal et al., 2017).
 

@@ -26,7 +26,7 @@ it, as optax does). ``weight_decay`` is PyTorch's coupled L2: g ← g + λθ fir
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,14 +44,15 @@ __all__ = ["sgd", "momentum", "nesterov"]
 
 class SgdState(NamedTuple):
   """State of :func:`sgd`: the step count only (for a learning-rate schedule)."""
+
   count: jax.Array
 
 
 def sgd(
-    learning_rate: ScalarOrSchedule,
-    *,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""Stochastic gradient descent (seed 002 随机梯度下降).
 
@@ -110,18 +111,19 @@ def sgd(
 
 class MomentumState(NamedTuple):
   """State of :func:`momentum`: count and the velocity (Δθ_{t−1}, or Σ ρ^k g)."""
+
   count: jax.Array
   momentum_velocity: Any
 
 
 def momentum(
-    learning_rate: ScalarOrSchedule,
-    *,
-    momentum: float = 0.9,
-    velocity: str = "seed",
-    dampening: float = 0.0,
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  momentum: float = 0.9,
+  velocity: str = "seed",
+  dampening: float = 0.0,
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""Momentum (seed 002 动量法; Polyak's heavy ball).
 
@@ -180,8 +182,9 @@ def momentum(
 
   def init(params):
     return MomentumState(
-        count=jnp.zeros([], jnp.int32),
-        momentum_velocity=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      momentum_velocity=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -205,8 +208,7 @@ def momentum(
 
     treedef = jax.tree.structure(grads)
     updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.momentum_velocity, params)
-    return updates, MomentumState(count=_common.increment(state.count),
-                                  momentum_velocity=v)
+    return updates, MomentumState(count=_common.increment(state.count), momentum_velocity=v)
 
   return optax.GradientTransformation(init, update)
 
@@ -216,17 +218,18 @@ def momentum(
 
 class NesterovState(NamedTuple):
   """State of :func:`nesterov`: count and the velocity (Δθ_{t−1}, or Σ ρ^k g)."""
+
   count: jax.Array
   nesterov_velocity: Any
 
 
 def nesterov(
-    learning_rate: ScalarOrSchedule,
-    *,
-    momentum: float = 0.9,
-    velocity: str = "seed",
-    weight_decay: float = 0.0,
-    accumulator_dtype: Optional[Any] = None,
+  learning_rate: ScalarOrSchedule,
+  *,
+  momentum: float = 0.9,
+  velocity: str = "seed",
+  weight_decay: float = 0.0,
+  accumulator_dtype: Any | None = None,
 ) -> optax.GradientTransformation:
   r"""Nesterov accelerated gradient (seed 002 Nesterov 加速梯度), re-parametrized.
 
@@ -293,8 +296,9 @@ def nesterov(
 
   def init(params):
     return NesterovState(
-        count=jnp.zeros([], jnp.int32),
-        nesterov_velocity=_common.zeros_like(params, accumulator_dtype))
+      count=jnp.zeros([], jnp.int32),
+      nesterov_velocity=_common.zeros_like(params, accumulator_dtype),
+    )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -314,7 +318,6 @@ def nesterov(
 
     treedef = jax.tree.structure(grads)
     updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.nesterov_velocity, params)
-    return updates, NesterovState(count=_common.increment(state.count),
-                                  nesterov_velocity=v)
+    return updates, NesterovState(count=_common.increment(state.count), nesterov_velocity=v)
 
   return optax.GradientTransformation(init, update)

@@ -34,7 +34,17 @@ from jpatterns.train.models import Model as Model
 from jpatterns.train.models import register_model as register_model
 
 __all__ = [
-    "TrainConfig", "ConfigError", "CHOICES", "fit", "compare", "History", "METRICS",
-    "Model", "MODELS", "register_model", "save_checkpoint", "restore_checkpoint",
-    "load_checkpoint",
+  "TrainConfig",
+  "ConfigError",
+  "CHOICES",
+  "fit",
+  "compare",
+  "History",
+  "METRICS",
+  "Model",
+  "MODELS",
+  "register_model",
+  "save_checkpoint",
+  "restore_checkpoint",
+  "load_checkpoint",
 ]

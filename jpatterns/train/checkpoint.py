@@ -111,13 +111,17 @@ def fill(target, layout, leaves, path) -> object:
   """``target``'s tree filled with ``leaves``; ValueError when they do not match."""
   expected, treedef = jax.tree_util.tree_flatten_with_path(target)
   if len(expected) != len(layout):
-    raise ValueError(f"{path!r} holds {len(layout)} arrays, the target has "
-                     f"{len(expected)}: it was written by another model")
+    raise ValueError(
+      f"{path!r} holds {len(layout)} arrays, the target has "
+      f"{len(expected)}: it was written by another model"
+    )
   for (p, leaf), (name, shape, _), a in zip(expected, layout, leaves):
     want = (jax.tree_util.keystr(p), tuple(np.shape(leaf)))
     if want != (name, tuple(shape)) or tuple(np.shape(a)) != tuple(shape):
       raise ValueError(
-          f"{path!r} was written by another model: it has {name} {tuple(np.shape(a))} "
-          f"where the target has {want[0]} {want[1]}")
+        f"{path!r} was written by another model: it has {name} {tuple(np.shape(a))} "
+        f"where the target has {want[0]} {want[1]}"
+      )
   return jax.tree_util.tree_unflatten(
-      treedef, [np.asarray(a, dtype=leaf.dtype) for (_, leaf), a in zip(expected, leaves)])
+    treedef, [np.asarray(a, dtype=leaf.dtype) for (_, leaf), a in zip(expected, leaves)]
+  )

@@ -36,7 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 import jpatterns as jp
 from jpatterns import augment as aug
@@ -47,9 +48,21 @@ from jpatterns.train.build import make_optimizer
 from jpatterns.train.config import ConfigError, TrainConfig, validate
 from jpatterns.train.models import Model, build_model
 
-__all__ = ["fit", "compare", "History", "Experiment", "prepare", "run_experiment",
-           "load_data", "Trainer", "METRICS",
-           "epoch_batches", "prng_context", "describe_devices", "environment"]
+__all__ = [
+  "fit",
+  "compare",
+  "History",
+  "Experiment",
+  "prepare",
+  "run_experiment",
+  "load_data",
+  "Trainer",
+  "METRICS",
+  "epoch_batches",
+  "prng_context",
+  "describe_devices",
+  "environment",
+]
 
 # Per epoch and seed. The train metrics are means over the epoch's minibatches as they
 # were trained on (train mode: dropout on, augmented, label-smoothed loss); the test
@@ -73,6 +86,7 @@ def prng_context():
 @dataclasses.dataclass
 class Experiment:
   """A validated configuration with its data, model and optimizer built."""
+
   config: TrainConfig
   data: datasets.Dataset
   model: Model
@@ -95,8 +109,10 @@ def _preprocess(name, x_train, x_test):
   else:
     stats = pre.fit_whitening(tr, method=name.split("_")[0], eps=1e-2)
     tr, te = pre.whiten(tr, stats), pre.whiten(te, stats)
-  return (np.asarray(tr, np.float32).reshape(-1, *shape),
-          np.asarray(te, np.float32).reshape(-1, *shape))
+  return (
+    np.asarray(tr, np.float32).reshape(-1, *shape),
+    np.asarray(te, np.float32).reshape(-1, *shape),
+  )
 
 
 def load_data(config: TrainConfig, data=None) -> datasets.Dataset:
@@ -104,8 +120,11 @@ def load_data(config: TrainConfig, data=None) -> datasets.Dataset:
   if isinstance(data, datasets.Dataset):
     return data
   if data is not None and not isinstance(data, (str, os.PathLike)):
-    raise ConfigError("data", type(data).__name__, "must be a jpatterns.datasets.Dataset, "
-                      "a dataset name or a file path")
+    raise ConfigError(
+      "data",
+      type(data).__name__,
+      "must be a jpatterns.datasets.Dataset, a dataset name or a file path",
+    )
   name = config.dataset if data is None else os.fspath(data)
   try:
     return datasets.load(name, test_fraction=config.test_fraction)
@@ -129,8 +148,11 @@ def prepare(config: TrainConfig, data=None) -> Experiment:
   data = dataclasses.replace(data, x_train=x_train, x_test=x_test)
   n_train = len(data.x_train)
   if config.batch_size > n_train:
-    raise ConfigError("batch_size", config.batch_size, f"is larger than the {n_train} "
-                      f"training examples of {data.name}")
+    raise ConfigError(
+      "batch_size",
+      config.batch_size,
+      f"is larger than the {n_train} training examples of {data.name}",
+    )
   steps = n_train // config.batch_size
   model = build_model(config, data.x_train.shape[1:], data.num_classes)
   return Experiment(config, data, model, make_optimizer(config, steps), steps)
@@ -138,17 +160,18 @@ def prepare(config: TrainConfig, data=None) -> Experiment:
 
 # --- the pieces of one step ----------------------------------------------------------
 
+
 def _augment_batch(config: TrainConfig, key, x, y):
   """The chosen augmentations, per example (vmap over split keys), then mixup."""
   ops = {
-      "random_flip_left_right": lambda k, im: aug.random_flip_left_right(k, im),
-      "random_flip_up_down": lambda k, im: aug.random_flip_up_down(k, im),
-      "random_crop": lambda k, im: aug.random_crop(k, im, crop_size=im.shape[:2], padding=1),
-      "random_rotate": lambda k, im: aug.random_rotate(k, im, max_angle=np.pi / 12),
-      "random_zoom": lambda k, im: aug.random_zoom(k, im, min_factor=0.9, max_factor=1.1),
-      "random_translate": lambda k, im: aug.random_translate(k, im, max_shift=1),
-      "gaussian_noise": lambda k, im: aug.gaussian_noise(k, im, stddev=0.05),
-      "cutout": lambda k, im: aug.cutout(k, im, size=max(1, im.shape[0] // 4)),
+    "random_flip_left_right": lambda k, im: aug.random_flip_left_right(k, im),
+    "random_flip_up_down": lambda k, im: aug.random_flip_up_down(k, im),
+    "random_crop": lambda k, im: aug.random_crop(k, im, crop_size=im.shape[:2], padding=1),
+    "random_rotate": lambda k, im: aug.random_rotate(k, im, max_angle=np.pi / 12),
+    "random_zoom": lambda k, im: aug.random_zoom(k, im, min_factor=0.9, max_factor=1.1),
+    "random_translate": lambda k, im: aug.random_translate(k, im, max_shift=1),
+    "gaussian_noise": lambda k, im: aug.gaussian_noise(k, im, stddev=0.05),
+    "cutout": lambda k, im: aug.cutout(k, im, size=max(1, im.shape[0] // 4)),
   }
   for i, name in enumerate(config.augment):
     k = jax.random.fold_in(key, i)
@@ -164,8 +187,7 @@ def _loss(config: TrainConfig, logits, labels):
   if config.loss == "focal_loss":
     per_example = jp.focal_loss(logits, labels).sum(-1)
   else:
-    per_example = jp.softmax_cross_entropy(
-        logits, labels, label_smoothing=config.label_smoothing)
+    per_example = jp.softmax_cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
   return per_example.mean()
 
 
@@ -191,11 +213,17 @@ def check_devices(devices: int | None, batch_size: int) -> int:
   available = jax.devices()
   n = len(available) if devices is None else devices
   if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(available):
-    raise ConfigError("devices", n, f"is not valid; this machine has {len(available)} "
-                      f"{available[0].platform} device(s)")
+    raise ConfigError(
+      "devices",
+      n,
+      f"is not valid; this machine has {len(available)} {available[0].platform} device(s)",
+    )
   if n > 1 and batch_size % n:
-    raise ConfigError("batch_size", batch_size, f"does not split across {n} devices; use "
-                      f"a multiple of {n} or devices=1")
+    raise ConfigError(
+      "batch_size",
+      batch_size,
+      f"does not split across {n} devices; use a multiple of {n} or devices=1",
+    )
   return n
 
 
@@ -214,8 +242,13 @@ class Trainer:
     available = jax.devices()
     n = check_devices(devices, experiment.config.batch_size)
     self.num_devices = n
-    self.mesh = (jax.make_mesh((n,), ("data",), devices=available[:n],
-                               axis_types=(jax.sharding.AxisType.Auto,)) if n > 1 else None)
+    self.mesh = (
+      jax.make_mesh(
+        (n,), ("data",), devices=available[:n], axis_types=(jax.sharding.AxisType.Auto,)
+      )
+      if n > 1
+      else None
+    )
     self._compiled = None
 
   # Placement: everything replicated; the batch axis is sharded inside the step.
@@ -272,7 +305,8 @@ class Trainer:
         if cfg.augment:
           x, y = _augment_batch(cfg, jax.random.fold_in(k, 0), x, y)
         (loss, (state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, state, x, y, jax.random.fold_in(k, 1))
+          params, state, x, y, jax.random.fold_in(k, 1)
+        )
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), state, opt_state), (loss, acc)
 
@@ -326,12 +360,18 @@ def environment() -> dict:
   import flax
 
   import jpatterns
+
   d = jax.devices()[0]
-  return {"jpatterns": jpatterns.__version__, "jax": jax.__version__,
-          "flax": flax.__version__, "optax": optax.__version__,
-          "python": platform.python_version(), "backend": d.platform,
-          "device_kind": getattr(d, "device_kind", d.platform),
-          "device_count": jax.device_count()}
+  return {
+    "jpatterns": jpatterns.__version__,
+    "jax": jax.__version__,
+    "flax": flax.__version__,
+    "optax": optax.__version__,
+    "python": platform.python_version(),
+    "backend": d.platform,
+    "device_kind": getattr(d, "device_kind", d.platform),
+    "device_count": jax.device_count(),
+  }
 
 
 # --- the public entry points ---------------------------------------------------------
@@ -375,18 +415,25 @@ class History:
 
   def summary(self) -> dict:
     """Final-epoch metrics: ``{name: {"mean", "std", "per_seed"}}``."""
-    return {m: {"mean": float(v.mean()), "std": float(v.std()),
-                "per_seed": [float(x) for x in v]} for m, v in self.final.items()}
+    return {
+      m: {"mean": float(v.mean()), "std": float(v.std()), "per_seed": [float(x) for x in v]}
+      for m, v in self.final.items()
+    }
 
   def to_json(self) -> dict:
     """The record ``metrics.json`` holds (no arrays but the curves as lists)."""
-    return {"config": self.config.to_json(), "seeds": list(self.seeds),
-            "epochs_completed": int(self.metrics[METRICS[0]].shape[1]),
-            "resumed_from_epoch": self.start_epoch, "devices": self.devices,
-            "compile_seconds": self.compile_seconds, "train_seconds": self.train_seconds,
-            "final": self.summary(),
-            "curves": {m: v.tolist() for m, v in self.metrics.items()},
-            "versions": environment()}
+    return {
+      "config": self.config.to_json(),
+      "seeds": list(self.seeds),
+      "epochs_completed": int(self.metrics[METRICS[0]].shape[1]),
+      "resumed_from_epoch": self.start_epoch,
+      "devices": self.devices,
+      "compile_seconds": self.compile_seconds,
+      "train_seconds": self.train_seconds,
+      "final": self.summary(),
+      "curves": {m: v.tolist() for m, v in self.metrics.items()},
+      "versions": environment(),
+    }
 
 
 def _seed_list(config: TrainConfig, seeds) -> list[int]:
@@ -394,8 +441,11 @@ def _seed_list(config: TrainConfig, seeds) -> list[int]:
     if seeds < 1:
       raise ConfigError("seeds", seeds, "is not valid; need an integer >= 1")
     return list(range(config.seed, config.seed + int(seeds)))
-  if isinstance(seeds, Sequence) and seeds and all(
-      isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds):
+  if (
+    isinstance(seeds, Sequence)
+    and seeds
+    and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds)
+  ):
     if len(set(seeds)) != len(seeds):
       raise ConfigError("seeds", seeds, "repeats a seed")
     return [int(s) for s in seeds]
@@ -409,19 +459,24 @@ def _resume(path, config: TrainConfig):
     saved = validate(TrainConfig.from_json(metadata["config"]))
     seeds, epoch, history = metadata["seeds"], metadata["epoch"], metadata["history"]
   except (KeyError, TypeError, ValueError) as e:
-    raise ValueError(f"{os.fspath(path)!r} is not a jpatterns training checkpoint "
-                     f"({type(e).__name__}: {e})") from None
-  differ = [f.name for f in dataclasses.fields(TrainConfig)
-            if f.name not in ("epochs", "dataset")
-            and getattr(saved, f.name) != getattr(config, f.name)]
+    raise ValueError(
+      f"{os.fspath(path)!r} is not a jpatterns training checkpoint ({type(e).__name__}: {e})"
+    ) from None
+  differ = [
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in ("epochs", "dataset") and getattr(saved, f.name) != getattr(config, f.name)
+  ]
   if differ:
-    what = ", ".join(f"{k}={getattr(saved, k)!r} (asked {getattr(config, k)!r})"
-                     for k in differ)
-    raise ConfigError("resume", os.fspath(path),
-                      f"was written by another configuration: {what}")
+    what = ", ".join(f"{k}={getattr(saved, k)!r} (asked {getattr(config, k)!r})" for k in differ)
+    raise ConfigError("resume", os.fspath(path), f"was written by another configuration: {what}")
   if epoch >= config.epochs:
-    raise ConfigError("epochs", config.epochs, f"is not more than the {epoch} epochs the "
-                      "checkpoint has trained; pass more epochs to continue")
+    raise ConfigError(
+      "epochs",
+      config.epochs,
+      f"is not more than the {epoch} epochs the "
+      "checkpoint has trained; pass more epochs to continue",
+    )
   return seeds, epoch, history, layout, leaves
 
 
@@ -433,10 +488,16 @@ def _write_json(path, obj) -> None:
   os.replace(tmp, path)
 
 
-def fit(config: TrainConfig, data=None, *, seeds=1, devices: int | None = None,
-        out: str | os.PathLike | None = None,
-        on_epoch: Callable[[int, dict], None] | None = None,
-        resume: str | os.PathLike | None = None) -> History:
+def fit(
+  config: TrainConfig,
+  data=None,
+  *,
+  seeds=1,
+  devices: int | None = None,
+  out: str | os.PathLike | None = None,
+  on_epoch: Callable[[int, dict], None] | None = None,
+  resume: str | os.PathLike | None = None,
+) -> History:
   """Trains ``config`` on ``data`` for one or more seeds at once.
 
   Args:
@@ -467,12 +528,14 @@ def fit(config: TrainConfig, data=None, *, seeds=1, devices: int | None = None,
     >>> h.metrics["test_accuracy"].shape, bool(h.final["test_accuracy"][0] > 0.8)
     ((1, 2), True)
   """
-  return run_experiment(prepare(config, data), seeds=seeds, devices=devices, out=out,
-                        on_epoch=on_epoch, resume=resume)
+  return run_experiment(
+    prepare(config, data), seeds=seeds, devices=devices, out=out, on_epoch=on_epoch, resume=resume
+  )
 
 
-def run_experiment(exp: Experiment, *, seeds=1, devices=None, out=None, on_epoch=None,
-                   resume=None) -> History:
+def run_experiment(
+  exp: Experiment, *, seeds=1, devices=None, out=None, on_epoch=None, resume=None
+) -> History:
   """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d."""
   config = exp.config
   restored = _resume(resume, config) if resume is not None else None
@@ -491,9 +554,16 @@ def run_experiment(exp: Experiment, *, seeds=1, devices=None, out=None, on_epoch
   def after_epoch(epoch, carry, metrics):
     curves.append(np.stack([metrics[m] for m in METRICS])[..., None].transpose(1, 0, 2))
     if out is not None:
-      ckpt.save_checkpoint(os.path.join(out, "checkpoint.npz"), carry, metadata={
-          "config": config.to_json(), "seeds": list(seed_list), "epoch": epoch + 1,
-          "history": np.concatenate(curves, axis=2).tolist()})
+      ckpt.save_checkpoint(
+        os.path.join(out, "checkpoint.npz"),
+        carry,
+        metadata={
+          "config": config.to_json(),
+          "seeds": list(seed_list),
+          "epoch": epoch + 1,
+          "history": np.concatenate(curves, axis=2).tolist(),
+        },
+      )
     if on_epoch is not None:
       on_epoch(epoch, metrics)
 
@@ -502,17 +572,32 @@ def run_experiment(exp: Experiment, *, seeds=1, devices=None, out=None, on_epoch
   carry, _, train_s = trainer.run(carry, data_arrays, start=start, on_epoch=after_epoch)
   curves = np.concatenate(curves, axis=2)  # (seeds, metrics, epochs)
   params, state, opt_state = carry
-  history = History(config, tuple(seed_list), {m: curves[:, i] for i, m in enumerate(METRICS)},
-                    params, state, opt_state, exp.model, start, compile_s, train_s,
-                    describe_devices(trainer.num_devices))
+  history = History(
+    config,
+    tuple(seed_list),
+    {m: curves[:, i] for i, m in enumerate(METRICS)},
+    params,
+    state,
+    opt_state,
+    exp.model,
+    start,
+    compile_s,
+    train_s,
+    describe_devices(trainer.num_devices),
+  )
   if out is not None:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
   return history
 
 
-def compare(configs: Sequence[TrainConfig], data=None, *, seeds=3,
-            devices: int | None = None,
-            on_epoch: Callable[[int, dict], None] | None = None) -> list[History]:
+def compare(
+  configs: Sequence[TrainConfig],
+  data=None,
+  *,
+  seeds=3,
+  devices: int | None = None,
+  on_epoch: Callable[[int, dict], None] | None = None,
+) -> list[History]:
   """Runs :func:`fit` for each configuration with the same seeds and data.
 
   Every configuration is validated (and its data loaded) before the first compiles,
@@ -535,5 +620,4 @@ def compare(configs: Sequence[TrainConfig], data=None, *, seeds=3,
     return loaded[k]
 
   experiments = [prepare(c, data_of(c)) for c in configs]  # fail before any compile
-  return [run_experiment(e, seeds=seeds, devices=devices, on_epoch=on_epoch)
-          for e in experiments]
+  return [run_experiment(e, seeds=seeds, devices=devices, on_epoch=on_epoch) for e in experiments]

@@ -28,7 +28,8 @@ Model``; :func:`register_model` adds one, so ``TrainConfig(model="mine")`` and
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,12 +64,14 @@ class Model(NamedTuple):
       ``x``; ``key`` drives dropout and other noise, ``train`` switches it on.
     name: recorded in metrics and checkpoints.
   """
+
   init: Callable[[Any], tuple[Any, Any]]
   apply: Callable[..., tuple[Any, Any]]
   name: str = "custom"
 
 
 # --- layers: (init, apply) pairs over plain dicts ------------------------------------
+
 
 def _linear_init(cfg, key, shape):
   """Dense (in, out) or conv (kh, kw, in, out) weights; weight_norm stores v and g."""
@@ -107,7 +110,8 @@ def _conv(p, x, stride=1):
   if jax.default_backend() == "cpu":
     kh, kw, c, o = w.shape
     patches = jax.lax.conv_general_dilated_patches(
-        x, (kh, kw), (stride, stride), "SAME", dimension_numbers=dims)
+      x, (kh, kw), (stride, stride), "SAME", dimension_numbers=dims
+    )
     y = patches @ w.transpose(2, 0, 1, 3).reshape(c * kh * kw, o)  # (C, kh, kw) order
   else:
     y = jax.lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=dims)
@@ -117,7 +121,8 @@ def _conv(p, x, stride=1):
 def _norm_init(cfg, channels):
   if cfg.norm in ("batch_norm", "layer_norm", "group_norm", "instance_norm"):
     return {"scale": jnp.ones(channels), "bias": jnp.zeros(channels)}, (
-        jp.init_batch_norm_stats((channels,)) if cfg.norm == "batch_norm" else None)
+      jp.init_batch_norm_stats((channels,)) if cfg.norm == "batch_norm" else None
+    )
   if cfg.norm == "rms_norm":
     return {"scale": jnp.ones(channels)}, None
   return {}, None
@@ -126,14 +131,26 @@ def _norm_init(cfg, channels):
 def _norm(cfg, p, s, x, train):
   n = cfg.norm
   if n == "batch_norm":
-    return jp.batch_norm(x, s, scale=p["scale"], bias=p["bias"], train=train,
-                         axis=tuple(range(x.ndim - 1)), momentum=0.9)
+    return jp.batch_norm(
+      x,
+      s,
+      scale=p["scale"],
+      bias=p["bias"],
+      train=train,
+      axis=tuple(range(x.ndim - 1)),
+      momentum=0.9,
+    )
   if n == "layer_norm":
     return jp.layer_norm(x, scale=p["scale"], bias=p["bias"], axis=-1), s
   if n == "group_norm":
     groups = _num_groups(x.shape[-1], spatial=x.ndim > 2)
-    return jp.group_norm(x, scale=p["scale"], bias=p["bias"], num_groups=groups,
-                         axis=tuple(range(1, x.ndim - 1)) or None), s
+    return jp.group_norm(
+      x,
+      scale=p["scale"],
+      bias=p["bias"],
+      num_groups=groups,
+      axis=tuple(range(1, x.ndim - 1)) or None,
+    ), s
   if n == "rms_norm":
     return jp.rms_norm(x, scale=p["scale"], axis=-1), s
   if n == "instance_norm":
@@ -169,10 +186,12 @@ def _drop(cfg, key, x, train, where):
     return drop_lib.alpha_dropout(key, x, rate=rate, train=train)
   if d == "spatial_dropout" and where == "conv":
     return jax.vmap(lambda k, v: drop_lib.spatial_dropout(k, v, rate=rate, train=train))(
-        jax.random.split(key, x.shape[0]), x)
+      jax.random.split(key, x.shape[0]), x
+    )
   if d == "drop_path" and where == "branch":  # one draw per example
     return jax.vmap(lambda k, v: drop_lib.drop_path(k, v, rate=rate, train=train))(
-        jax.random.split(key, x.shape[0]), x)
+      jax.random.split(key, x.shape[0]), x
+    )
   return x  # the variant acts elsewhere in this model (weights, branches, gates)
 
 
@@ -201,9 +220,20 @@ def _dense_unit(cfg, p, s, x, key, train):
   if cfg.dropout == "dropconnect" and train and cfg.dropout_rate > 0:  # mask on W (seed 002)
     h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.dropout_rate, bias=lin.get("b"))
   elif cfg.dropout == "standout":  # keep probability g(W_s x) per unit (seed 002)
-    act = lambda z: _act(cfg, p["act"], z, k_post, train)
-    return drop_lib.standout(k_lin, x, _kernel(lin), p["gate"]["w"], bias=lin.get("b"),
-                             gate_bias=p["gate"]["b"], activation=act, train=train), s
+
+    def act(z):
+      return _act(cfg, p["act"], z, k_post, train)
+
+    return drop_lib.standout(
+      k_lin,
+      x,
+      _kernel(lin),
+      p["gate"]["w"],
+      bias=lin.get("b"),
+      gate_bias=p["gate"]["b"],
+      activation=act,
+      train=train,
+    ), s
   else:
     h = _dense(lin, x)
   return _post(cfg, p, s, h, k_post, train, "dense")
@@ -215,6 +245,7 @@ def _head_init(cfg, key, n_in, n_out):
 
 # --- models --------------------------------------------------------------------------
 
+
 def _mlp(cfg, input_shape, num_classes, width):
   n_in = 1
   for d in input_shape:
@@ -225,7 +256,7 @@ def _mlp(cfg, input_shape, num_classes, width):
     keys = jax.random.split(key, cfg.depth + 1)
     params, state = {}, {}
     for i in range(cfg.depth):
-      params[f"dense{i}"], state[f"dense{i}"] = _unit_init(cfg, keys[i], sizes[i:i + 2])
+      params[f"dense{i}"], state[f"dense{i}"] = _unit_init(cfg, keys[i], sizes[i : i + 2])
     params["head"] = _head_init(cfg, keys[-1], width, num_classes)
     return params, state
 
@@ -234,8 +265,9 @@ def _mlp(cfg, input_shape, num_classes, width):
     new_state = {}
     for i in range(cfg.depth):
       name = f"dense{i}"
-      h, new_state[name] = _dense_unit(cfg, params[name], state[name], h,
-                                       jax.random.fold_in(key, i), train)
+      h, new_state[name] = _dense_unit(
+        cfg, params[name], state[name], h, jax.random.fold_in(key, i), train
+      )
     return _dense(params["head"], h), new_state
 
   return Model(init, apply)
@@ -250,7 +282,8 @@ def _cnn(cfg, input_shape, num_classes, width):
     params, state = {}, {}
     for i in range(cfg.depth):
       params[f"conv{i}"], state[f"conv{i}"] = _unit_init(
-          cfg, keys[i], (3, 3, chans[i], chans[i + 1]))
+        cfg, keys[i], (3, 3, chans[i], chans[i + 1])
+      )
     params["conv_out"], state["conv_out"] = _unit_init(cfg, keys[-2], (3, 3, width, 2 * width))
     pooled = (input_shape[0] // 2) * (input_shape[1] // 2)
     params["head"] = _head_init(cfg, keys[-1], pooled * 2 * width, num_classes)
@@ -262,12 +295,20 @@ def _cnn(cfg, input_shape, num_classes, width):
     for i in range(cfg.depth):
       name = f"conv{i}"
       k = jax.random.fold_in(key, i)
-      h, new_state[name] = _post(cfg, params[name], state[name],
-                                 _conv(params[name]["linear"], h), k, train, "conv")
+      h, new_state[name] = _post(
+        cfg, params[name], state[name], _conv(params[name]["linear"], h), k, train, "conv"
+      )
     h = jp.max_pool(h, window=2)
     k = jax.random.fold_in(key, cfg.depth)
-    h, new_state["conv_out"] = _post(cfg, params["conv_out"], state["conv_out"],
-                                     _conv(params["conv_out"]["linear"], h), k, train, "conv")
+    h, new_state["conv_out"] = _post(
+      cfg,
+      params["conv_out"],
+      state["conv_out"],
+      _conv(params["conv_out"]["linear"], h),
+      k,
+      train,
+      "conv",
+    )
     h = h.reshape(h.shape[0], -1)  # flatten: keeps where a stroke is (LeNet's head)
     return _dense(params["head"], h), new_state
 
@@ -294,8 +335,9 @@ def _resnet(cfg, input_shape, num_classes, width):
   def apply(params, state, x, key, train):
     new_state = {}
     k_stem, k_blocks, k_down = jax.random.split(key, 3)
-    h, new_state["stem"] = _post(cfg, params["stem"], state["stem"],
-                                 _conv(params["stem"]["linear"], x), k_stem, train, "conv")
+    h, new_state["stem"] = _post(
+      cfg, params["stem"], state["stem"], _conv(params["stem"]["linear"], x), k_stem, train, "conv"
+    )
 
     def branch(names, stride, k):
       def f(v):
@@ -308,6 +350,7 @@ def _resnet(cfg, input_shape, num_classes, width):
           else:
             v, new_state[name] = _post(cfg, params[name], state[name], v, kj, train, "conv")
         return _drop(cfg, jax.random.fold_in(k, 99), v, train, "branch")
+
       return f
 
     def out_act(name, v, k):
@@ -317,8 +360,11 @@ def _resnet(cfg, input_shape, num_classes, width):
       k = jax.random.fold_in(k_blocks, i)
       names = (f"block{i}_0", f"block{i}_1")
       h = out_act(names[-1], jp.residual(branch(names, 1, k), h), k)
-    h = jp.residual(branch(("down_0", "down_1"), 2, k_down), h,
-                    projection=lambda v: _conv(params["shortcut"], v, 2))
+    h = jp.residual(
+      branch(("down_0", "down_1"), 2, k_down),
+      h,
+      projection=lambda v: _conv(params["shortcut"], v, 2),
+    )
     h = out_act("down_1", h, k_down)
     h = jnp.mean(h, axis=(1, 2))
     return _dense(params["head"], h), new_state
@@ -355,6 +401,7 @@ def _builtin(builder, name):
   def build(cfg, input_shape, num_classes):
     width = cfg.width or DEFAULT_WIDTH[name]
     return builder(cfg, tuple(input_shape), num_classes, width)._replace(name=name)
+
   build.__doc__ = builder.__doc__
   return build
 
@@ -362,7 +409,8 @@ def _builtin(builder, name):
 BUILTIN_MODELS = ("mlp", "cnn", "resnet", "lstm")
 # name -> builder(config, input_shape, num_classes) -> Model
 MODELS: dict[str, Callable[[TrainConfig, tuple, int], Model]] = {
-    name: _builtin(b, name) for name, b in zip(BUILTIN_MODELS, (_mlp, _cnn, _resnet, _lstm))}
+  name: _builtin(b, name) for name, b in zip(BUILTIN_MODELS, (_mlp, _cnn, _resnet, _lstm))
+}
 
 
 def register_model(name: str, builder: Callable[[TrainConfig, tuple, int], Model]) -> None:
@@ -385,8 +433,10 @@ def register_model(name: str, builder: Callable[[TrainConfig, tuple, int], Model
   if name in BUILTIN_MODELS:
     raise ValueError(f"register_model: name={name!r} is a built-in model; choose another")
   if not callable(builder):
-    raise ValueError(f"register_model: builder={builder!r} must be callable as "
-                     "builder(config, input_shape, num_classes) -> Model")
+    raise ValueError(
+      f"register_model: builder={builder!r} must be callable as "
+      "builder(config, input_shape, num_classes) -> Model"
+    )
   MODELS[name] = builder
 
 
@@ -396,6 +446,8 @@ def build_model(cfg: TrainConfig, input_shape, num_classes: int) -> Model:
     return cfg.model
   model = MODELS[cfg.model](cfg, tuple(input_shape), num_classes)
   if not isinstance(model, Model):
-    raise ValueError(f"model={cfg.model!r}: its builder returned {type(model).__name__}, "
-                     "not a jpatterns.train.Model")
+    raise ValueError(
+      f"model={cfg.model!r}: its builder returned {type(model).__name__}, "
+      "not a jpatterns.train.Model"
+    )
   return model

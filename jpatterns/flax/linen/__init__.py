@@ -27,50 +27,46 @@ plumbing of ``_base``; every class is re-exported here.
 
 from __future__ import annotations
 
-from jpatterns.flax.linen.normalization import BatchNorm as BatchNorm
-from jpatterns.flax.linen.normalization import LayerNorm as LayerNorm
-from jpatterns.flax.linen.normalization import GroupNorm as GroupNorm
-from jpatterns.flax.linen.normalization import InstanceNorm as InstanceNorm
-from jpatterns.flax.linen.normalization import RMSNorm as RMSNorm
-from jpatterns.flax.linen.normalization import LocalResponseNorm as LocalResponseNorm
-
-from jpatterns.flax.linen.normalized_dense import WeightNormDense as WeightNormDense
-from jpatterns.flax.linen.normalized_dense import SpectralNormDense as SpectralNormDense
-
-from jpatterns.flax.linen.stochastic import Dropout as Dropout
-from jpatterns.flax.linen.stochastic import GaussianDropout as GaussianDropout
-from jpatterns.flax.linen.stochastic import AlphaDropout as AlphaDropout
-from jpatterns.flax.linen.stochastic import SpatialDropout as SpatialDropout
-from jpatterns.flax.linen.stochastic import DropPath as DropPath
-from jpatterns.flax.linen.stochastic import DropConnectDense as DropConnectDense
-from jpatterns.flax.linen.stochastic import Standout as Standout
-
 from jpatterns.flax.linen.activations import PReLU as PReLU
 from jpatterns.flax.linen.activations import RReLU as RReLU
-
-from jpatterns.flax.linen.layers import Residual as Residual
-from jpatterns.flax.linen.layers import MultiHeadAttention as MultiHeadAttention
 from jpatterns.flax.linen.layers import LSTMCell as LSTMCell
+from jpatterns.flax.linen.layers import MultiHeadAttention as MultiHeadAttention
+from jpatterns.flax.linen.layers import Residual as Residual
+from jpatterns.flax.linen.normalization import BatchNorm as BatchNorm
+from jpatterns.flax.linen.normalization import GroupNorm as GroupNorm
+from jpatterns.flax.linen.normalization import InstanceNorm as InstanceNorm
+from jpatterns.flax.linen.normalization import LayerNorm as LayerNorm
+from jpatterns.flax.linen.normalization import LocalResponseNorm as LocalResponseNorm
+from jpatterns.flax.linen.normalization import RMSNorm as RMSNorm
+from jpatterns.flax.linen.normalized_dense import SpectralNormDense as SpectralNormDense
+from jpatterns.flax.linen.normalized_dense import WeightNormDense as WeightNormDense
+from jpatterns.flax.linen.stochastic import AlphaDropout as AlphaDropout
+from jpatterns.flax.linen.stochastic import DropConnectDense as DropConnectDense
+from jpatterns.flax.linen.stochastic import Dropout as Dropout
+from jpatterns.flax.linen.stochastic import DropPath as DropPath
+from jpatterns.flax.linen.stochastic import GaussianDropout as GaussianDropout
+from jpatterns.flax.linen.stochastic import SpatialDropout as SpatialDropout
+from jpatterns.flax.linen.stochastic import Standout as Standout
 
 __all__ = [
-    "BatchNorm",
-    "LayerNorm",
-    "GroupNorm",
-    "InstanceNorm",
-    "RMSNorm",
-    "LocalResponseNorm",
-    "WeightNormDense",
-    "SpectralNormDense",
-    "Dropout",
-    "GaussianDropout",
-    "AlphaDropout",
-    "SpatialDropout",
-    "DropPath",
-    "DropConnectDense",
-    "Standout",
-    "PReLU",
-    "RReLU",
-    "Residual",
-    "MultiHeadAttention",
-    "LSTMCell",
+  "BatchNorm",
+  "LayerNorm",
+  "GroupNorm",
+  "InstanceNorm",
+  "RMSNorm",
+  "LocalResponseNorm",
+  "WeightNormDense",
+  "SpectralNormDense",
+  "Dropout",
+  "GaussianDropout",
+  "AlphaDropout",
+  "SpatialDropout",
+  "DropPath",
+  "DropConnectDense",
+  "Standout",
+  "PReLU",
+  "RReLU",
+  "Residual",
+  "MultiHeadAttention",
+  "LSTMCell",
 ]

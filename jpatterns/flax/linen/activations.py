@@ -15,7 +15,7 @@ from jpatterns.flax.linen import _base
 
 
 class PReLU(nn.Module):
-  """Parametric ReLU with a learned ``negative_slope``; wraps :func:`jpatterns.prelu`.
+  """Parametric ReLU with a learned ``negative_slope`` (:func:`jpatterns.prelu`).
 
   One shared slope (flax's ``PReLU``: same name, init 0.01), or one per channel along
   ``channel_axis`` with ``per_channel=True``.
@@ -33,6 +33,7 @@ class PReLU(nn.Module):
     >>> print(y)
     [-0.2  3. ]
   """
+
   negative_slope_init: float = 0.01
   per_channel: bool = False
   channel_axis: int = -1
@@ -43,9 +44,11 @@ class PReLU(nn.Module):
     """Returns ``x`` where ``x ≥ 0`` and ``α x`` elsewhere."""
     x = jnp.asarray(x)
     shape = (x.shape[self.channel_axis],) if self.per_channel else ()
-    alpha = self.param("negative_slope",
-                       lambda key, s: jnp.full(s, self.negative_slope_init,
-                                               self.param_dtype), shape)
+    alpha = self.param(
+      "negative_slope",
+      lambda key, s: jnp.full(s, self.negative_slope_init, self.param_dtype),
+      shape,
+    )
     return _act.prelu(x, alpha, channel_axis=self.channel_axis)
 
 
@@ -63,6 +66,7 @@ class RReLU(_base.Stochastic):
     >>> print(jlinen.RReLU(deterministic=True).apply({}, jnp.array([-3., 2.])).round(4))
     [-0.6875  2.    ]
   """
+
   lower: float = 1.0 / 8
   upper: float = 1.0 / 3
   deterministic: bool | None = None

@@ -17,7 +17,7 @@ from jpatterns.flax._shared import Initializer
 
 
 class Residual(nn.Module):
-  """Residual connection ``f(x) + x`` around a branch module; wraps :func:`jpatterns.layers.residual`.
+  """Residual connection ``f(x) + x`` around a branch module (:func:`jpatterns.layers.residual`).
 
   With ``features`` different from the input's last axis the shortcut is a learned
   projection ``x W_s`` (``kernel``, ``(in, features)``). Call keyword arguments go to
@@ -38,6 +38,7 @@ class Residual(nn.Module):
     >>> sorted(v["params"])
     ['branch', 'kernel']
   """
+
   branch: nn.Module
   features: int | None = None
   kernel_init: Initializer = _init.lecun_normal()
@@ -49,13 +50,14 @@ class Residual(nn.Module):
     x = jnp.asarray(x)
     kernel = None
     if self.features is not None and self.features != x.shape[-1]:
-      kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
-                          self.param_dtype)
+      kernel = self.param(
+        "kernel", self.kernel_init, (x.shape[-1], self.features), self.param_dtype
+      )
     return _layers.residual(lambda v: self.branch(v, **kwargs), x, projection=kernel)
 
 
 class MultiHeadAttention(nn.Module):
-  """Multi-head attention; wraps :func:`jpatterns.layers.multi_head_attention`.
+  """Multi-head attention (:func:`jpatterns.layers.multi_head_attention`).
 
   Parameters ``wq``, ``wk``, ``wv``, ``wo`` and biases ``bq``, ``bk``, ``bv``, ``bo``
   drawn by :func:`jpatterns.layers.init_multi_head_attention`.
@@ -76,6 +78,7 @@ class MultiHeadAttention(nn.Module):
     >>> y.shape
     (3, 5, 8)
   """
+
   num_heads: int
   dim: int | None = None
   out_dim: int | None = None
@@ -102,15 +105,21 @@ class MultiHeadAttention(nn.Module):
     def init(name):
       def fn(key):
         return _layers.init_multi_head_attention(
-            key, dim, kv_dim=kv.shape[-1], out_dim=self.out_dim, use_bias=self.use_bias,
-            dtype=self.param_dtype)[name]
+          key,
+          dim,
+          kv_dim=kv.shape[-1],
+          out_dim=self.out_dim,
+          use_bias=self.use_bias,
+          dtype=self.param_dtype,
+        )[name]
+
       return fn
 
     names = _shared.MHA_NAMES if self.use_bias else _shared.MHA_KERNEL_NAMES
     params = {n: self.param(n, init(n)) for n in names}
-    return _layers.multi_head_attention(params, query, key_value=key_value,
-                                        num_heads=self.num_heads,
-                                        mask=mask, causal=self.causal)
+    return _layers.multi_head_attention(
+      params, query, key_value=key_value, num_heads=self.num_heads, mask=mask, causal=self.causal
+    )
 
 
 class LSTMCell(nn.RNNCellBase):
@@ -133,6 +142,7 @@ class LSTMCell(nn.RNNCellBase):
     >>> y.shape
     (2, 7, 4)
   """
+
   features: int
   forget_bias: float = 1.0
   param_dtype: Any = jnp.float32
@@ -144,9 +154,10 @@ class LSTMCell(nn.RNNCellBase):
 
     def init(name):
       def fn(key):
-        return _layers.init_lstm_params(key, in_features, self.features,
-                                        forget_bias=self.forget_bias,
-                                        dtype=self.param_dtype)[name]
+        return _layers.init_lstm_params(
+          key, in_features, self.features, forget_bias=self.forget_bias, dtype=self.param_dtype
+        )[name]
+
       return fn
 
     params = {n: self.param(n, init(n)) for n in _shared.LSTM_NAMES}

@@ -19,7 +19,7 @@ from jpatterns.flax.linen import _base
 
 
 class BatchNorm(nn.Module):
-  """Batch normalization with running statistics; wraps :func:`jpatterns.batch_norm`.
+  """Batch normalization with running statistics (:func:`jpatterns.batch_norm`).
 
   ``mean`` / ``var`` live in ``"batch_stats"`` and are updated (``momentum · old +
   (1 − momentum) · batch``) when ``use_running_average`` is False and the collection is
@@ -45,6 +45,7 @@ class BatchNorm(nn.Module):
     >>> print(y.tolist(), updates["batch_stats"]["mean"].round(3).tolist())
     [[-1.0, -1.0], [1.0, 1.0]] [0.02, 0.04]
   """
+
   use_running_average: bool | None = None
   feature_axis: int = -1
   momentum: float = 0.99
@@ -68,25 +69,32 @@ class BatchNorm(nn.Module):
     Returns:
       The normalized ``x``, in its dtype.
     """
-    eval_mode = nn.merge_param("use_running_average", self.use_running_average,
-                               use_running_average)
+    eval_mode = nn.merge_param("use_running_average", self.use_running_average, use_running_average)
     x = jnp.asarray(x)
     feat, axes = _shared.batch_norm_axes(x.ndim, self.feature_axis)
     shape = (x.shape[feat],)
     mean = self.variable("batch_stats", "mean", jnp.zeros, shape, self.param_dtype)
     var = self.variable("batch_stats", "var", jnp.ones, shape, self.param_dtype)
     scale, bias = _base.scale_bias(self, shape)
-    y, new = _norm.batch_norm(x, _norm.BatchNormStats(mean.value, var.value), scale=scale,
-                              bias=bias, train=not eval_mode, axis=axes,
-                              momentum=self.momentum, eps=self.eps,
-                              axis_name=self.axis_name, mask=mask)
+    y, new = _norm.batch_norm(
+      x,
+      _norm.BatchNormStats(mean.value, var.value),
+      scale=scale,
+      bias=bias,
+      train=not eval_mode,
+      axis=axes,
+      momentum=self.momentum,
+      eps=self.eps,
+      axis_name=self.axis_name,
+      mask=mask,
+    )
     if not eval_mode and not self.is_initializing():
       mean.value, var.value = new.mean, new.var
     return y
 
 
 class LayerNorm(nn.Module):
-  """Layer normalization; wraps :func:`jpatterns.layer_norm`.
+  """Layer normalization (:func:`jpatterns.layer_norm`).
 
   Attributes:
     axis: reduced axes (default the last), which also carry γ and β.
@@ -104,6 +112,7 @@ class LayerNorm(nn.Module):
     >>> print(np.round(np.asarray(y), 3))
     [[-1.225  0.     1.225]]
   """
+
   axis: int | Sequence[int] = -1
   eps: float = 1e-5
   use_bias: bool = True
@@ -122,7 +131,7 @@ class LayerNorm(nn.Module):
 
 
 class GroupNorm(nn.Module):
-  """Group normalization; wraps :func:`jpatterns.group_norm`.
+  """Group normalization (:func:`jpatterns.group_norm`).
 
   Attributes:
     num_groups: number of groups (divides the channels).
@@ -142,6 +151,7 @@ class GroupNorm(nn.Module):
     [[-1.213 -0.728 -1.213 -0.728]
      [ 0.728  1.213  0.728  1.213]]
   """
+
   num_groups: int = 32
   channel_axis: int = -1
   eps: float = 1e-5
@@ -157,12 +167,18 @@ class GroupNorm(nn.Module):
     x = jnp.asarray(x)
     shape = (x.shape[self.channel_axis],)
     scale, bias = _base.scale_bias(self, shape)
-    return _norm.group_norm(x, scale=scale, bias=bias, num_groups=self.num_groups,
-                            channel_axis=self.channel_axis, eps=self.eps)
+    return _norm.group_norm(
+      x,
+      scale=scale,
+      bias=bias,
+      num_groups=self.num_groups,
+      channel_axis=self.channel_axis,
+      eps=self.eps,
+    )
 
 
 class InstanceNorm(nn.Module):
-  """Instance normalization; wraps :func:`jpatterns.instance_norm`.
+  """Instance normalization (:func:`jpatterns.instance_norm`).
 
   Attributes:
     channel_axis: the channel axis; statistics over every axis but 0 and it.
@@ -180,6 +196,7 @@ class InstanceNorm(nn.Module):
     >>> print(np.round(np.asarray(y[0, :, 0]), 3))
     [-1.342 -0.447  0.447  1.342]
   """
+
   channel_axis: int = -1
   eps: float = 1e-5
   use_bias: bool = True
@@ -194,12 +211,13 @@ class InstanceNorm(nn.Module):
     x = jnp.asarray(x)
     shape = (x.shape[self.channel_axis],)
     scale, bias = _base.scale_bias(self, shape)
-    return _norm.instance_norm(x, scale=scale, bias=bias, channel_axis=self.channel_axis,
-                               eps=self.eps)
+    return _norm.instance_norm(
+      x, scale=scale, bias=bias, channel_axis=self.channel_axis, eps=self.eps
+    )
 
 
 class RMSNorm(nn.Module):
-  """RMS normalization; wraps :func:`jpatterns.rms_norm`.
+  """RMS normalization (:func:`jpatterns.rms_norm`).
 
   Attributes:
     axis: reduced axes (default the last).
@@ -216,6 +234,7 @@ class RMSNorm(nn.Module):
     >>> print(np.round(np.asarray(y), 3))
     [0.849 1.131]
   """
+
   axis: int | Sequence[int] = -1
   eps: float = 1e-6
   use_scale: bool = True
@@ -232,7 +251,7 @@ class RMSNorm(nn.Module):
 
 
 class LocalResponseNorm(nn.Module):
-  """Local response normalization across channels; wraps :func:`jpatterns.local_response_norm`.
+  """Local response normalization across channels (:func:`jpatterns.local_response_norm`).
 
   No variables. α is not divided by ``size`` (seed 002 / AlexNet).
 
@@ -249,6 +268,7 @@ class LocalResponseNorm(nn.Module):
     >>> print(np.round(np.asarray(lrn.apply({}, jnp.array([1., 2., 3.]))), 4))
     [0.1667 0.1333 0.2143]
   """
+
   size: int
   k: float = 2.0
   alpha: float = 1e-4
@@ -257,5 +277,6 @@ class LocalResponseNorm(nn.Module):
 
   def __call__(self, x):
     """Returns ``local_response_norm(x)`` in the dtype of ``x``."""
-    return _norm.local_response_norm(x, size=self.size, k=self.k, alpha=self.alpha,
-                                     beta=self.beta, channel_axis=self.channel_axis)
+    return _norm.local_response_norm(
+      x, size=self.size, k=self.k, alpha=self.alpha, beta=self.beta, channel_axis=self.channel_axis
+    )

@@ -20,7 +20,7 @@ from jpatterns.layers import _dense
 
 
 class WeightNormDense(nn.Module):
-  """Dense layer with a weight-normalized kernel ``w = g · v/‖v‖``; wraps :func:`jpatterns.weight_norm`.
+  """Dense layer with a weight-normalized kernel ``w = g · v/‖v‖`` (:func:`jpatterns.weight_norm`).
 
   ``kernel`` is ``v`` (in, out), ``scale`` is ``g`` (out,), ones at init: the same
   numbers as ``flax.linen.WeightNorm(nn.Dense(features))`` (tested).
@@ -40,6 +40,7 @@ class WeightNormDense(nn.Module):
     >>> print(jnp.linalg.norm(y, axis=0).round(3))
     [1. 1.]
   """
+
   features: int
   use_bias: bool = True
   kernel_init: Initializer = _init.lecun_normal()
@@ -52,15 +53,14 @@ class WeightNormDense(nn.Module):
   def __call__(self, x):
     """Returns ``x @ weight_norm(kernel, scale) + bias``."""
     x = jnp.asarray(x)
-    v = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
-                   self.param_dtype)
+    v = self.param("kernel", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
     g = self.param("scale", self.scale_init, (self.features,), self.param_dtype)
     b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     return _dense(x, _norm.weight_norm(v, g, eps=self.eps), b)
 
 
 class SpectralNormDense(nn.Module):
-  """Dense layer with a spectrally normalized kernel ``W/σ(W)``; wraps :func:`jpatterns.spectral_norm`.
+  """Dense layer with a spectrally normalized kernel ``W/σ(W)`` (:func:`jpatterns.spectral_norm`).
 
   The power-iteration vector ``u`` (``(1, out)``, standard normal) is in
   ``"batch_stats"``; it is stored back when ``update_stats`` (Flax's flag) is True.
@@ -82,6 +82,7 @@ class SpectralNormDense(nn.Module):
     >>> print(jnp.linalg.norm(y, ord=2).round(3))
     1.0
   """
+
   features: int
   n_steps: int = 1
   eps: float = 1e-12
@@ -96,11 +97,13 @@ class SpectralNormDense(nn.Module):
     """Returns ``x @ (W/σ) + bias``; stores the new ``u`` when ``update_stats``."""
     update = nn.merge_param("update_stats", self.update_stats, update_stats)
     x = jnp.asarray(x)
-    w = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
-                   self.param_dtype)
+    w = self.param("kernel", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
     b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
-    u = self.variable("batch_stats", "u", lambda: jax.random.normal(
-        self.make_rng("params"), (1, self.features), self.param_dtype))
+    u = self.variable(
+      "batch_stats",
+      "u",
+      lambda: jax.random.normal(self.make_rng("params"), (1, self.features), self.param_dtype),
+    )
     wn, new_u = _norm.spectral_norm(w, u.value, n_steps=self.n_steps, eps=self.eps)
     if update and not self.is_initializing():
       u.value = new_u

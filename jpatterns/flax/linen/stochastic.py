@@ -38,6 +38,7 @@ class Dropout(_base.Stochastic):
     >>> sorted(set(y.tolist()))
     [0.0, 2.0]
   """
+
   rate: float
   broadcast_dims: Sequence[int] = ()
   inverted: bool = True
@@ -58,12 +59,19 @@ class Dropout(_base.Stochastic):
     """
     train = self._train(deterministic)
     key = self._key(rng) if train and self.rate != 0 else None
-    return _stoch.dropout(key, x, rate=self.rate, inverted=self.inverted,
-                          broadcast_dims=tuple(self.broadcast_dims), train=train)
+    return _stoch.dropout(
+      key,
+      x,
+      rate=self.rate,
+      inverted=self.inverted,
+      broadcast_dims=tuple(self.broadcast_dims),
+      train=train,
+    )
 
 
 class _RateNoise(_base.Stochastic):
   """A module around one pure ``f(key, x, *, rate, train)``, given by ``_pattern``."""
+
   rate: float
   deterministic: bool | None = None
   rng_collection: str = "dropout"
@@ -77,7 +85,7 @@ class _RateNoise(_base.Stochastic):
 
 
 class GaussianDropout(_RateNoise):
-  """Multiplicative N(1, rate/(1 − rate)) noise in training; wraps :func:`jpatterns.gaussian_dropout`.
+  """Multiplicative N(1, rate/(1 − rate)) noise in training (:func:`jpatterns.gaussian_dropout`).
 
   Attributes:
     rate: drop rate of the matched Bernoulli dropout.
@@ -97,7 +105,7 @@ class GaussianDropout(_RateNoise):
 
 
 class AlphaDropout(_RateNoise):
-  """Alpha dropout for SELU networks; wraps :func:`jpatterns.alpha_dropout`.
+  """Alpha dropout for SELU networks (:func:`jpatterns.alpha_dropout`).
 
   Attributes:
     rate: drop probability.
@@ -118,7 +126,7 @@ class AlphaDropout(_RateNoise):
 
 
 class SpatialDropout(_base.Stochastic):
-  """Drops whole channels; wraps :func:`jpatterns.spatial_dropout`.
+  """Drops whole channels (:func:`jpatterns.spatial_dropout`).
 
   ``batch_axis`` defaults to 0 for the module (one mask per example and channel).
 
@@ -137,6 +145,7 @@ class SpatialDropout(_base.Stochastic):
     >>> bool(jnp.all(y == y[:, :1, :1]))
     True
   """
+
   rate: float
   channel_axis: int = -1
   batch_axis: int | None = 0
@@ -148,12 +157,18 @@ class SpatialDropout(_base.Stochastic):
     """Returns ``x`` with dropped channels (train) or ``x`` (eval)."""
     train = self._train(deterministic)
     key = self._key(rng) if train and self.rate != 0 else None
-    return _stoch.spatial_dropout(key, x, rate=self.rate, channel_axis=self.channel_axis,
-                                  batch_axis=self.batch_axis, train=train)
+    return _stoch.spatial_dropout(
+      key,
+      x,
+      rate=self.rate,
+      channel_axis=self.channel_axis,
+      batch_axis=self.batch_axis,
+      train=train,
+    )
 
 
 class DropPath(_RateNoise):
-  """Stochastic depth: drops a residual branch per example; wraps :func:`jpatterns.drop_path`.
+  """Stochastic depth: drops a residual branch per example (:func:`jpatterns.drop_path`).
 
   Attributes:
     rate: probability of dropping the branch for an example (batch on axis 0).
@@ -199,6 +214,7 @@ class DropConnectDense(_base.Stochastic):
     >>> bool(jnp.allclose(y, v["params"]["kernel"]))
     True
   """
+
   features: int
   rate: float = 0.5
   use_bias: bool = True
@@ -215,19 +231,20 @@ class DropConnectDense(_base.Stochastic):
     """Returns ``f(x (W ⊙ M)/q + b ⊙ m/q)`` (train) or its expectation (eval)."""
     train = self._train(deterministic)
     x = jnp.asarray(x)
-    w = self.param("kernel", self.kernel_init, (x.shape[-1], self.features),
-                   self.param_dtype)
+    w = self.param("kernel", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
     b = _base.optional_param(self, self.use_bias, "bias", self.bias_init, (self.features,))
     if train:
-      return _stoch.dropconnect(self._key(rng), x, w, rate=self.rate, bias=b,
-                                activation=self.activation)
+      return _stoch.dropconnect(
+        self._key(rng), x, w, rate=self.rate, bias=b, activation=self.activation
+      )
     key = None if self.activation is None else self._key(rng)
-    return _stoch.dropconnect_inference(key, x, w, rate=self.rate, bias=b,
-                                        activation=self.activation, num_samples=self.num_samples)
+    return _stoch.dropconnect_inference(
+      key, x, w, rate=self.rate, bias=b, activation=self.activation, num_samples=self.num_samples
+    )
 
 
 class Standout(_base.Stochastic):
-  """Standout (adaptive dropout) dense layer; wraps :func:`jpatterns.standout`.
+  """Standout (adaptive dropout) dense layer (:func:`jpatterns.standout`).
 
   Parameters ``kernel``, ``bias``, ``gate_kernel``, ``gate_bias``; keep probability
   ``π = gate(x W_s + b_s)``; train ``f(xW + b) ⊙ m, m ~ Bernoulli(π)``; eval
@@ -252,6 +269,7 @@ class Standout(_base.Stochastic):
     >>> bool(jnp.allclose(y, p["kernel"] * jax.nn.sigmoid(p["gate_kernel"])))
     True
   """
+
   features: int
   use_bias: bool = True
   activation: Callable | None = None
@@ -273,5 +291,6 @@ class Standout(_base.Stochastic):
     ws = self.param("gate_kernel", self.kernel_init, shape, self.param_dtype)
     bs = _base.optional_param(self, self.use_bias, "gate_bias", self.bias_init, (self.features,))
     key = self._key(rng) if train else None
-    return _stoch.standout(key, x, w, ws, bias=b, gate_bias=bs, activation=self.activation,
-                           gate=self.gate, train=train)
+    return _stoch.standout(
+      key, x, w, ws, bias=b, gate_bias=bs, activation=self.activation, gate=self.gate, train=train
+    )

@@ -32,50 +32,46 @@ flag/key plumbing of ``_base``; every class is re-exported here.
 
 from __future__ import annotations
 
-from jpatterns.flax.nnx.normalization import BatchNorm as BatchNorm
-from jpatterns.flax.nnx.normalization import LayerNorm as LayerNorm
-from jpatterns.flax.nnx.normalization import GroupNorm as GroupNorm
-from jpatterns.flax.nnx.normalization import InstanceNorm as InstanceNorm
-from jpatterns.flax.nnx.normalization import RMSNorm as RMSNorm
-from jpatterns.flax.nnx.normalization import LocalResponseNorm as LocalResponseNorm
-
-from jpatterns.flax.nnx.normalized_dense import WeightNormDense as WeightNormDense
-from jpatterns.flax.nnx.normalized_dense import SpectralNormDense as SpectralNormDense
-
-from jpatterns.flax.nnx.stochastic import Dropout as Dropout
-from jpatterns.flax.nnx.stochastic import GaussianDropout as GaussianDropout
-from jpatterns.flax.nnx.stochastic import AlphaDropout as AlphaDropout
-from jpatterns.flax.nnx.stochastic import SpatialDropout as SpatialDropout
-from jpatterns.flax.nnx.stochastic import DropPath as DropPath
-from jpatterns.flax.nnx.stochastic import DropConnectDense as DropConnectDense
-from jpatterns.flax.nnx.stochastic import Standout as Standout
-
 from jpatterns.flax.nnx.activations import PReLU as PReLU
 from jpatterns.flax.nnx.activations import RReLU as RReLU
-
-from jpatterns.flax.nnx.layers import Residual as Residual
-from jpatterns.flax.nnx.layers import MultiHeadAttention as MultiHeadAttention
 from jpatterns.flax.nnx.layers import LSTMCell as LSTMCell
+from jpatterns.flax.nnx.layers import MultiHeadAttention as MultiHeadAttention
+from jpatterns.flax.nnx.layers import Residual as Residual
+from jpatterns.flax.nnx.normalization import BatchNorm as BatchNorm
+from jpatterns.flax.nnx.normalization import GroupNorm as GroupNorm
+from jpatterns.flax.nnx.normalization import InstanceNorm as InstanceNorm
+from jpatterns.flax.nnx.normalization import LayerNorm as LayerNorm
+from jpatterns.flax.nnx.normalization import LocalResponseNorm as LocalResponseNorm
+from jpatterns.flax.nnx.normalization import RMSNorm as RMSNorm
+from jpatterns.flax.nnx.normalized_dense import SpectralNormDense as SpectralNormDense
+from jpatterns.flax.nnx.normalized_dense import WeightNormDense as WeightNormDense
+from jpatterns.flax.nnx.stochastic import AlphaDropout as AlphaDropout
+from jpatterns.flax.nnx.stochastic import DropConnectDense as DropConnectDense
+from jpatterns.flax.nnx.stochastic import Dropout as Dropout
+from jpatterns.flax.nnx.stochastic import DropPath as DropPath
+from jpatterns.flax.nnx.stochastic import GaussianDropout as GaussianDropout
+from jpatterns.flax.nnx.stochastic import SpatialDropout as SpatialDropout
+from jpatterns.flax.nnx.stochastic import Standout as Standout
 
 __all__ = [
-    "BatchNorm",
-    "LayerNorm",
-    "GroupNorm",
-    "InstanceNorm",
-    "RMSNorm",
-    "LocalResponseNorm",
-    "WeightNormDense",
-    "SpectralNormDense",
-    "Dropout",
-    "GaussianDropout",
-    "AlphaDropout",
-    "SpatialDropout",
-    "DropPath",
-    "DropConnectDense",
-    "Standout",
-    "PReLU",
-    "RReLU",
-    "Residual",
-    "MultiHeadAttention",
-    "LSTMCell",
+  "BatchNorm",
+  "LayerNorm",
+  "GroupNorm",
+  "InstanceNorm",
+  "RMSNorm",
+  "LocalResponseNorm",
+  "WeightNormDense",
+  "SpectralNormDense",
+  "Dropout",
+  "GaussianDropout",
+  "AlphaDropout",
+  "SpatialDropout",
+  "DropPath",
+  "DropConnectDense",
+  "Standout",
+  "PReLU",
+  "RReLU",
+  "Residual",
+  "MultiHeadAttention",
+  "LSTMCell",
 ]

@@ -10,8 +10,10 @@ def first(call_value, attr_value, name, module):
   """The call's flag if given, else the attribute's; an error when neither is set."""
   value = attr_value if call_value is None else call_value
   if value is None:
-    raise ValueError(f"{module}: no `{name}` given; pass {name}=True/False to the "
-                     "constructor or the call, or use model.train() / model.eval()")
+    raise ValueError(
+      f"{module}: no `{name}` given; pass {name}=True/False to the "
+      "constructor or the call, or use model.train() / model.eval()"
+    )
   return value
 
 
@@ -50,8 +52,7 @@ class Stochastic(nnx.Module):
     self.rngs = fork_stream(rngs, rng_collection)
 
   def _train(self, deterministic):
-    return not first(deterministic, self.deterministic, "deterministic",
-                     type(self).__name__)
+    return not first(deterministic, self.deterministic, "deterministic", type(self).__name__)
 
   def _key(self, rngs):
     rngs = self.rngs if rngs is None else rngs
@@ -61,8 +62,10 @@ class Stochastic(nnx.Module):
       return rngs()
     if isinstance(rngs, jax.Array):
       return rngs
-    raise ValueError(f"{type(self).__name__}: deterministic=False but no rngs; pass "
-                     "rngs=nnx.Rngs(dropout=0) to the constructor or a key to the call")
+    raise ValueError(
+      f"{type(self).__name__}: deterministic=False but no rngs; pass "
+      "rngs=nnx.Rngs(dropout=0) to the constructor or a key to the call"
+    )
 
   def set_view(self, deterministic: bool | None = None):
     """Used by ``nnx.view``: sets ``deterministic``."""

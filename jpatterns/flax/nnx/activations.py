@@ -13,7 +13,7 @@ from jpatterns.flax.nnx import _base
 
 
 class PReLU(nnx.Module):
-  """Parametric ReLU with a learned slope ``negative_slope``; wraps :func:`jpatterns.prelu`.
+  """Parametric ReLU with a learned slope ``negative_slope`` (:func:`jpatterns.prelu`).
 
   One shared slope by default (flax's ``PReLU``, same parameter name and init 0.01);
   ``num_channels=C`` learns one per channel along ``channel_axis`` (torch's
@@ -32,8 +32,14 @@ class PReLU(nnx.Module):
     [-0.2  3. ]
   """
 
-  def __init__(self, negative_slope_init: float = 0.01, *, num_channels: int | None = None,
-               channel_axis: int = -1, param_dtype=jnp.float32):
+  def __init__(
+    self,
+    negative_slope_init: float = 0.01,
+    *,
+    num_channels: int | None = None,
+    channel_axis: int = -1,
+    param_dtype=jnp.float32,
+  ):
     shape = () if num_channels is None else (num_channels,)
     self.negative_slope = nnx.Param(jnp.full(shape, negative_slope_init, param_dtype))
     self.channel_axis = channel_axis
@@ -44,7 +50,7 @@ class PReLU(nnx.Module):
 
 
 class RReLU(_base.Stochastic):
-  """Randomized leaky ReLU; wraps :func:`jpatterns.rrelu`.
+  """Randomized leaky ReLU (:func:`jpatterns.rrelu`).
 
   Train: a slope ``U(lower, upper)`` per element, drawn from the ``"dropout"``
   stream (train-time noise, like dropout); eval: the mean slope.
@@ -62,9 +68,15 @@ class RReLU(_base.Stochastic):
     [-0.6875  2.    ]
   """
 
-  def __init__(self, *, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-               deterministic: bool | None = False, rng_collection: str = "dropout",
-               rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    *,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    deterministic: bool | None = False,
+    rng_collection: str = "dropout",
+    rngs: nnx.Rngs | None = None,
+  ):
     self.lower, self.upper = lower, upper
     self._init_stochastic(deterministic, rng_collection, rngs)
 

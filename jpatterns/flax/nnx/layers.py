@@ -18,7 +18,7 @@ from jpatterns.flax.nnx import _base
 
 
 class Residual(nnx.Module):
-  """Residual connection ``f(x) + x`` around a branch module; wraps :func:`jpatterns.layers.residual`.
+  """Residual connection ``f(x) + x`` around a branch module (:func:`jpatterns.layers.residual`).
 
   When ``in_features != out_features`` the shortcut is a learned projection
   ``x W_s`` (``kernel``, shape ``(in, out)``; He et al.'s option B). The branch is a
@@ -42,28 +42,36 @@ class Residual(nnx.Module):
     True
   """
 
-  def __init__(self, branch: Callable, *, in_features: int | None = None,
-               out_features: int | None = None,
-               kernel_init: Initializer = _init.lecun_normal(), param_dtype=jnp.float32,
-               rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    branch: Callable,
+    *,
+    in_features: int | None = None,
+    out_features: int | None = None,
+    kernel_init: Initializer = _init.lecun_normal(),
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs | None = None,
+  ):
     self.branch = branch
     if in_features is not None and out_features is not None and in_features != out_features:
       if rngs is None:
-        raise ValueError("Residual: in_features != out_features needs a projection; "
-                         "pass rngs=nnx.Rngs(0) to initialize it")
-      self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features),
-                                          param_dtype))
+        raise ValueError(
+          "Residual: in_features != out_features needs a projection; "
+          "pass rngs=nnx.Rngs(0) to initialize it"
+        )
+      self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
     else:
       self.kernel = nnx.data(None)
 
   def __call__(self, x, **kwargs):
     """Returns ``branch(x, **kwargs) + x`` (or ``+ x @ kernel``)."""
-    return _layers.residual(lambda v: self.branch(v, **kwargs), x,
-                            projection=_base.value(self.kernel))
+    return _layers.residual(
+      lambda v: self.branch(v, **kwargs), x, projection=_base.value(self.kernel)
+    )
 
 
 class MultiHeadAttention(nnx.Module):
-  """Multi-head attention; wraps :func:`jpatterns.layers.multi_head_attention`.
+  """Multi-head attention (:func:`jpatterns.layers.multi_head_attention`).
 
   Parameters ``wq``, ``wk``, ``wv`` (``(D_in, D)``), ``wo`` (``(D, D_out)``) and
   biases ``bq``, ``bk``, ``bv``, ``bo``, initialized by
@@ -88,12 +96,21 @@ class MultiHeadAttention(nnx.Module):
     (3, 5, 8)
   """
 
-  def __init__(self, dim: int, *, num_heads: int, kv_dim: int | None = None,
-               out_dim: int | None = None, use_bias: bool = True, causal: bool = False,
-               param_dtype=jnp.float32, rngs: nnx.Rngs):
-    params = _layers.init_multi_head_attention(rngs.params(), dim, kv_dim=kv_dim,
-                                               out_dim=out_dim, use_bias=use_bias,
-                                               dtype=param_dtype)
+  def __init__(
+    self,
+    dim: int,
+    *,
+    num_heads: int,
+    kv_dim: int | None = None,
+    out_dim: int | None = None,
+    use_bias: bool = True,
+    causal: bool = False,
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs,
+  ):
+    params = _layers.init_multi_head_attention(
+      rngs.params(), dim, kv_dim=kv_dim, out_dim=out_dim, use_bias=use_bias, dtype=param_dtype
+    )
     for name in _shared.MHA_NAMES:
       setattr(self, name, nnx.Param(params[name]) if name in params else nnx.data(None))
     self.num_heads = num_heads
@@ -110,11 +127,10 @@ class MultiHeadAttention(nnx.Module):
     Returns:
       ``(..., T, D_out)`` in the dtype of ``query``.
     """
-    params = {n: getattr(self, n)[...] for n in _shared.MHA_NAMES
-              if getattr(self, n) is not None}
-    return _layers.multi_head_attention(params, query, key_value=key_value,
-                                        num_heads=self.num_heads,
-                                        mask=mask, causal=self.causal)
+    params = {n: getattr(self, n)[...] for n in _shared.MHA_NAMES if getattr(self, n) is not None}
+    return _layers.multi_head_attention(
+      params, query, key_value=key_value, num_heads=self.num_heads, mask=mask, causal=self.causal
+    )
 
 
 class LSTMCell(nnx.RNNCellBase):
@@ -142,10 +158,18 @@ class LSTMCell(nnx.RNNCellBase):
     ((2, 4), (2, 7, 4))
   """
 
-  def __init__(self, in_features: int, hidden_features: int, *, forget_bias: float = 1.0,
-               param_dtype=jnp.float32, rngs: nnx.Rngs):
-    params = _layers.init_lstm_params(rngs.params(), in_features, hidden_features,
-                                      forget_bias=forget_bias, dtype=param_dtype)
+  def __init__(
+    self,
+    in_features: int,
+    hidden_features: int,
+    *,
+    forget_bias: float = 1.0,
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs,
+  ):
+    params = _layers.init_lstm_params(
+      rngs.params(), in_features, hidden_features, forget_bias=forget_bias, dtype=param_dtype
+    )
     self.w_i = nnx.Param(params["w_i"])
     self.w_h = nnx.Param(params["w_h"])
     self.b = nnx.Param(params["b"])

@@ -18,7 +18,7 @@ from jpatterns.flax.nnx import _base
 
 
 class BatchNorm(nnx.Module):
-  """Batch normalization with running statistics; wraps :func:`jpatterns.batch_norm`.
+  """Batch normalization with running statistics (:func:`jpatterns.batch_norm`).
 
   Train (``use_running_average=False``) normalizes with the batch statistics and
   updates ``mean``/``var`` (``nnx.BatchStat``) as ``momentum · old + (1 − momentum) ·
@@ -47,19 +47,29 @@ class BatchNorm(nnx.Module):
     [[-1.0, -1.0], [1.0, 1.0]] [0.02, 0.04]
   """
 
-  def __init__(self, num_features: int, *, use_running_average: bool | None = False,
-               feature_axis: int = -1, momentum: float = 0.99, eps: float = 1e-5,
-               use_bias: bool = True, use_scale: bool = True,
-               bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
-               param_dtype=jnp.float32, axis_name: str | None = None,
-               rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    num_features: int,
+    *,
+    use_running_average: bool | None = False,
+    feature_axis: int = -1,
+    momentum: float = 0.99,
+    eps: float = 1e-5,
+    use_bias: bool = True,
+    use_scale: bool = True,
+    bias_init: Initializer = _init.zeros(),
+    scale_init: Initializer = _init.ones(),
+    param_dtype=jnp.float32,
+    axis_name: str | None = None,
+    rngs: nnx.Rngs | None = None,
+  ):
     shape = (num_features,)
     self.mean = nnx.BatchStat(jnp.zeros(shape, param_dtype))
     self.var = nnx.BatchStat(jnp.ones(shape, param_dtype))
-    self.scale = _base.optional_param(use_scale, scale_init, _base.param_key(rngs), shape,
-                                      param_dtype)
-    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape,
-                                     param_dtype)
+    self.scale = _base.optional_param(
+      use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
+    )
+    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape, param_dtype)
     self.num_features = num_features
     self.use_running_average = use_running_average
     self.feature_axis = feature_axis
@@ -78,15 +88,24 @@ class BatchNorm(nnx.Module):
     Returns:
       The normalized ``x``, in its dtype.
     """
-    eval_mode = _base.first(use_running_average, self.use_running_average,
-                            "use_running_average", "BatchNorm")
+    eval_mode = _base.first(
+      use_running_average, self.use_running_average, "use_running_average", "BatchNorm"
+    )
     x = jnp.asarray(x)
     _, axes = _shared.batch_norm_axes(x.ndim, self.feature_axis)
     stats = _norm.BatchNormStats(self.mean[...], self.var[...])
-    y, new = _norm.batch_norm(x, stats, scale=_base.value(self.scale),
-                              bias=_base.value(self.bias), train=not eval_mode, axis=axes,
-                              momentum=self.momentum, eps=self.eps,
-                              axis_name=self.axis_name, mask=mask)
+    y, new = _norm.batch_norm(
+      x,
+      stats,
+      scale=_base.value(self.scale),
+      bias=_base.value(self.bias),
+      train=not eval_mode,
+      axis=axes,
+      momentum=self.momentum,
+      eps=self.eps,
+      axis_name=self.axis_name,
+      mask=mask,
+    )
     if not eval_mode:
       self.mean[...] = new.mean
       self.var[...] = new.var
@@ -99,7 +118,7 @@ class BatchNorm(nnx.Module):
 
 
 class LayerNorm(nnx.Module):
-  """Layer normalization; wraps :func:`jpatterns.layer_norm`.
+  """Layer normalization (:func:`jpatterns.layer_norm`).
 
   Args:
     num_features: the shape of ``x`` at ``axis`` (an int for one axis).
@@ -117,26 +136,36 @@ class LayerNorm(nnx.Module):
     [[-1.225  0.     1.225]]
   """
 
-  def __init__(self, num_features: int | Sequence[int], *, axis=-1, eps: float = 1e-5,
-               use_bias: bool = True, use_scale: bool = True,
-               bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
-               param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    num_features: int | Sequence[int],
+    *,
+    axis=-1,
+    eps: float = 1e-5,
+    use_bias: bool = True,
+    use_scale: bool = True,
+    bias_init: Initializer = _init.zeros(),
+    scale_init: Initializer = _init.ones(),
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs | None = None,
+  ):
     shape = _shared.as_tuple(num_features)
-    self.scale = _base.optional_param(use_scale, scale_init, _base.param_key(rngs), shape,
-                                      param_dtype)
-    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape,
-                                     param_dtype)
+    self.scale = _base.optional_param(
+      use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
+    )
+    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape, param_dtype)
     self.axis = axis
     self.eps = eps
 
   def __call__(self, x):
     """Returns ``layer_norm(x)`` in the dtype of ``x``."""
-    return _norm.layer_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                            axis=self.axis, eps=self.eps)
+    return _norm.layer_norm(
+      x, scale=_base.value(self.scale), bias=_base.value(self.bias), axis=self.axis, eps=self.eps
+    )
 
 
 class GroupNorm(nnx.Module):
-  """Group normalization; wraps :func:`jpatterns.group_norm`.
+  """Group normalization (:func:`jpatterns.group_norm`).
 
   Args:
     num_features: number of channels C.
@@ -158,28 +187,43 @@ class GroupNorm(nnx.Module):
      [ 0.728  1.213  0.728  1.213]]
   """
 
-  def __init__(self, num_features: int, *, num_groups: int = 32, channel_axis: int = -1,
-               eps: float = 1e-5, use_bias: bool = True, use_scale: bool = True,
-               bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
-               param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    num_features: int,
+    *,
+    num_groups: int = 32,
+    channel_axis: int = -1,
+    eps: float = 1e-5,
+    use_bias: bool = True,
+    use_scale: bool = True,
+    bias_init: Initializer = _init.zeros(),
+    scale_init: Initializer = _init.ones(),
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs | None = None,
+  ):
     shape = (num_features,)
-    self.scale = _base.optional_param(use_scale, scale_init, _base.param_key(rngs), shape,
-                                      param_dtype)
-    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape,
-                                     param_dtype)
+    self.scale = _base.optional_param(
+      use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
+    )
+    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape, param_dtype)
     self.num_groups = num_groups
     self.channel_axis = channel_axis
     self.eps = eps
 
   def __call__(self, x):
     """Returns ``group_norm(x)`` in the dtype of ``x``."""
-    return _norm.group_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                            num_groups=self.num_groups, channel_axis=self.channel_axis,
-                            eps=self.eps)
+    return _norm.group_norm(
+      x,
+      scale=_base.value(self.scale),
+      bias=_base.value(self.bias),
+      num_groups=self.num_groups,
+      channel_axis=self.channel_axis,
+      eps=self.eps,
+    )
 
 
 class InstanceNorm(nnx.Module):
-  """Instance normalization; wraps :func:`jpatterns.instance_norm`.
+  """Instance normalization (:func:`jpatterns.instance_norm`).
 
   Args:
     num_features: number of channels C.
@@ -199,26 +243,40 @@ class InstanceNorm(nnx.Module):
     [-1.342 -0.447  0.447  1.342]
   """
 
-  def __init__(self, num_features: int, *, channel_axis: int = -1, eps: float = 1e-5,
-               use_bias: bool = True, use_scale: bool = True,
-               bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
-               param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    num_features: int,
+    *,
+    channel_axis: int = -1,
+    eps: float = 1e-5,
+    use_bias: bool = True,
+    use_scale: bool = True,
+    bias_init: Initializer = _init.zeros(),
+    scale_init: Initializer = _init.ones(),
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs | None = None,
+  ):
     shape = (num_features,)
-    self.scale = _base.optional_param(use_scale, scale_init, _base.param_key(rngs), shape,
-                                      param_dtype)
-    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape,
-                                     param_dtype)
+    self.scale = _base.optional_param(
+      use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
+    )
+    self.bias = _base.optional_param(use_bias, bias_init, _base.param_key(rngs), shape, param_dtype)
     self.channel_axis = channel_axis
     self.eps = eps
 
   def __call__(self, x):
     """Returns ``instance_norm(x)`` in the dtype of ``x``."""
-    return _norm.instance_norm(x, scale=_base.value(self.scale), bias=_base.value(self.bias),
-                               channel_axis=self.channel_axis, eps=self.eps)
+    return _norm.instance_norm(
+      x,
+      scale=_base.value(self.scale),
+      bias=_base.value(self.bias),
+      channel_axis=self.channel_axis,
+      eps=self.eps,
+    )
 
 
 class RMSNorm(nnx.Module):
-  """RMS normalization; wraps :func:`jpatterns.rms_norm`.
+  """RMS normalization (:func:`jpatterns.rms_norm`).
 
   Args:
     num_features: the shape of ``x`` at ``axis``.
@@ -237,12 +295,21 @@ class RMSNorm(nnx.Module):
     [0.849 1.131]
   """
 
-  def __init__(self, num_features: int | Sequence[int], *, axis=-1, eps: float = 1e-6,
-               use_scale: bool = True, scale_init: Initializer = _init.ones(),
-               param_dtype=jnp.float32, rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    num_features: int | Sequence[int],
+    *,
+    axis=-1,
+    eps: float = 1e-6,
+    use_scale: bool = True,
+    scale_init: Initializer = _init.ones(),
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs | None = None,
+  ):
     shape = _shared.as_tuple(num_features)
-    self.scale = _base.optional_param(use_scale, scale_init, _base.param_key(rngs), shape,
-                                      param_dtype)
+    self.scale = _base.optional_param(
+      use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
+    )
     self.axis = axis
     self.eps = eps
 
@@ -252,7 +319,7 @@ class RMSNorm(nnx.Module):
 
 
 class LocalResponseNorm(nnx.Module):
-  """Local response normalization across channels; wraps :func:`jpatterns.local_response_norm`.
+  """Local response normalization across channels (:func:`jpatterns.local_response_norm`).
 
   No parameters: a module only so it composes with the others. α is not divided by
   ``size`` (seed 002 / AlexNet); torch's ``LocalResponseNorm`` is ``alpha=α_torch/size``.
@@ -270,12 +337,20 @@ class LocalResponseNorm(nnx.Module):
     [0.1667 0.1333 0.2143]
   """
 
-  def __init__(self, *, size: int, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75,
-               channel_axis: int = -1):
+  def __init__(
+    self,
+    *,
+    size: int,
+    k: float = 2.0,
+    alpha: float = 1e-4,
+    beta: float = 0.75,
+    channel_axis: int = -1,
+  ):
     self.size, self.k, self.alpha, self.beta = size, k, alpha, beta
     self.channel_axis = channel_axis
 
   def __call__(self, x):
     """Returns ``local_response_norm(x)`` in the dtype of ``x``."""
-    return _norm.local_response_norm(x, size=self.size, k=self.k, alpha=self.alpha,
-                                     beta=self.beta, channel_axis=self.channel_axis)
+    return _norm.local_response_norm(
+      x, size=self.size, k=self.k, alpha=self.alpha, beta=self.beta, channel_axis=self.channel_axis
+    )

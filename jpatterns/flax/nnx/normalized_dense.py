@@ -18,7 +18,7 @@ from jpatterns.layers import _dense
 
 
 class WeightNormDense(nnx.Module):
-  """Dense layer with a weight-normalized kernel ``w = g · v/‖v‖``; wraps :func:`jpatterns.weight_norm`.
+  """Dense layer with a weight-normalized kernel ``w = g · v/‖v‖`` (:func:`jpatterns.weight_norm`).
 
   ``kernel`` is the direction ``v`` (in, out), ``scale`` the per-output length ``g``
   (ones, as flax's ``WeightNorm``), so ``y = x (g · v/‖v‖) + b`` with ‖·‖ over the
@@ -42,15 +42,24 @@ class WeightNormDense(nnx.Module):
     True
   """
 
-  def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True,
-               kernel_init: Initializer = _init.lecun_normal(),
-               bias_init: Initializer = _init.zeros(), scale_init: Initializer = _init.ones(),
-               eps: float = 1e-12, param_dtype=jnp.float32, rngs: nnx.Rngs):
-    self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features),
-                                        param_dtype))
+  def __init__(
+    self,
+    in_features: int,
+    out_features: int,
+    *,
+    use_bias: bool = True,
+    kernel_init: Initializer = _init.lecun_normal(),
+    bias_init: Initializer = _init.zeros(),
+    scale_init: Initializer = _init.ones(),
+    eps: float = 1e-12,
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs,
+  ):
+    self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
     self.scale = nnx.Param(scale_init(rngs.params(), (out_features,), param_dtype))
-    self.bias = _base.optional_param(use_bias, bias_init, rngs.params(), (out_features,),
-                                     param_dtype)
+    self.bias = _base.optional_param(
+      use_bias, bias_init, rngs.params(), (out_features,), param_dtype
+    )
     self.eps = eps
 
   def __call__(self, x):
@@ -60,7 +69,7 @@ class WeightNormDense(nnx.Module):
 
 
 class SpectralNormDense(nnx.Module):
-  """Dense layer with a spectrally normalized kernel ``W/σ(W)``; wraps :func:`jpatterns.spectral_norm`.
+  """Dense layer with a spectrally normalized kernel ``W/σ(W)`` (:func:`jpatterns.spectral_norm`).
 
   The power-iteration vector ``u`` (shape ``(1, out)``, standard normal, as flax) is an
   ``nnx.BatchStat``: updated in train mode, read only in eval mode (``model.eval()``
@@ -86,15 +95,24 @@ class SpectralNormDense(nnx.Module):
     1.0
   """
 
-  def __init__(self, in_features: int, out_features: int, *, n_steps: int = 1,
-               eps: float = 1e-12, update_stats: bool = True, use_bias: bool = True,
-               kernel_init: Initializer = _init.lecun_normal(),
-               bias_init: Initializer = _init.zeros(), param_dtype=jnp.float32,
-               rngs: nnx.Rngs):
-    self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features),
-                                        param_dtype))
-    self.bias = _base.optional_param(use_bias, bias_init, rngs.params(), (out_features,),
-                                     param_dtype)
+  def __init__(
+    self,
+    in_features: int,
+    out_features: int,
+    *,
+    n_steps: int = 1,
+    eps: float = 1e-12,
+    update_stats: bool = True,
+    use_bias: bool = True,
+    kernel_init: Initializer = _init.lecun_normal(),
+    bias_init: Initializer = _init.zeros(),
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs,
+  ):
+    self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
+    self.bias = _base.optional_param(
+      use_bias, bias_init, rngs.params(), (out_features,), param_dtype
+    )
     self.u = nnx.BatchStat(jax.random.normal(rngs.params(), (1, out_features), param_dtype))
     self.n_steps = n_steps
     self.eps = eps
@@ -103,8 +121,7 @@ class SpectralNormDense(nnx.Module):
   def __call__(self, x, update_stats: bool | None = None):
     """Returns ``x @ (W/σ) + bias``; updates ``u`` when ``update_stats``."""
     update = (not self.use_running_average) if update_stats is None else update_stats
-    w, u = _norm.spectral_norm(self.kernel[...], self.u[...], n_steps=self.n_steps,
-                               eps=self.eps)
+    w, u = _norm.spectral_norm(self.kernel[...], self.u[...], n_steps=self.n_steps, eps=self.eps)
     if update:
       self.u[...] = u
     return _dense(jnp.asarray(x), w, _base.value(self.bias))

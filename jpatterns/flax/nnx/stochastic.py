@@ -41,9 +41,16 @@ class Dropout(_base.Stochastic):
     Array([1., 1.], dtype=float32)
   """
 
-  def __init__(self, rate: float, *, broadcast_dims: Sequence[int] = (),
-               inverted: bool = True, deterministic: bool | None = False,
-               rng_collection: str = "dropout", rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    rate: float,
+    *,
+    broadcast_dims: Sequence[int] = (),
+    inverted: bool = True,
+    deterministic: bool | None = False,
+    rng_collection: str = "dropout",
+    rngs: nnx.Rngs | None = None,
+  ):
     self.rate = rate
     self.broadcast_dims = tuple(broadcast_dims)
     self.inverted = inverted
@@ -62,15 +69,27 @@ class Dropout(_base.Stochastic):
     """
     train = self._train(deterministic)
     key = self._key(rngs) if train and self.rate != 0 else None
-    return _stoch.dropout(key, x, rate=self.rate, inverted=self.inverted,
-                          broadcast_dims=self.broadcast_dims, train=train)
+    return _stoch.dropout(
+      key,
+      x,
+      rate=self.rate,
+      inverted=self.inverted,
+      broadcast_dims=self.broadcast_dims,
+      train=train,
+    )
 
 
 class _RateNoise(_base.Stochastic):
   """A module around one pure ``f(key, x, *, rate, train)``, given by ``_pattern``."""
 
-  def __init__(self, rate: float, *, deterministic: bool | None = False,
-               rng_collection: str = "dropout", rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    rate: float,
+    *,
+    deterministic: bool | None = False,
+    rng_collection: str = "dropout",
+    rngs: nnx.Rngs | None = None,
+  ):
     self.rate = rate
     self._init_stochastic(deterministic, rng_collection, rngs)
 
@@ -82,7 +101,7 @@ class _RateNoise(_base.Stochastic):
 
 
 class GaussianDropout(_RateNoise):
-  """Multiplicative N(1, rate/(1 − rate)) noise in training; wraps :func:`jpatterns.gaussian_dropout`.
+  """Multiplicative N(1, rate/(1 − rate)) noise in training (:func:`jpatterns.gaussian_dropout`).
 
   Args:
     rate: drop rate of the matched Bernoulli dropout.
@@ -104,7 +123,7 @@ class GaussianDropout(_RateNoise):
 
 
 class AlphaDropout(_RateNoise):
-  """Alpha dropout for SELU networks; wraps :func:`jpatterns.alpha_dropout`.
+  """Alpha dropout for SELU networks (:func:`jpatterns.alpha_dropout`).
 
   Args:
     rate: drop probability.
@@ -127,7 +146,7 @@ class AlphaDropout(_RateNoise):
 
 
 class SpatialDropout(_base.Stochastic):
-  """Drops whole channels; wraps :func:`jpatterns.spatial_dropout`.
+  """Drops whole channels (:func:`jpatterns.spatial_dropout`).
 
   The module's ``batch_axis`` defaults to 0 (one mask per example and channel, as
   Keras ``SpatialDropout2D``), where the pure function's default shares it.
@@ -149,9 +168,16 @@ class SpatialDropout(_base.Stochastic):
     True
   """
 
-  def __init__(self, rate: float, *, channel_axis: int = -1, batch_axis: int | None = 0,
-               deterministic: bool | None = False, rng_collection: str = "dropout",
-               rngs: nnx.Rngs | None = None):
+  def __init__(
+    self,
+    rate: float,
+    *,
+    channel_axis: int = -1,
+    batch_axis: int | None = 0,
+    deterministic: bool | None = False,
+    rng_collection: str = "dropout",
+    rngs: nnx.Rngs | None = None,
+  ):
     self.rate = rate
     self.channel_axis = channel_axis
     self.batch_axis = batch_axis
@@ -161,12 +187,18 @@ class SpatialDropout(_base.Stochastic):
     """Returns ``x`` with dropped channels (train) or ``x`` (eval)."""
     train = self._train(deterministic)
     key = self._key(rngs) if train and self.rate != 0 else None
-    return _stoch.spatial_dropout(key, x, rate=self.rate, channel_axis=self.channel_axis,
-                                  batch_axis=self.batch_axis, train=train)
+    return _stoch.spatial_dropout(
+      key,
+      x,
+      rate=self.rate,
+      channel_axis=self.channel_axis,
+      batch_axis=self.batch_axis,
+      train=train,
+    )
 
 
 class DropPath(_RateNoise):
-  """Stochastic depth: drops a residual branch per example; wraps :func:`jpatterns.drop_path`.
+  """Stochastic depth: drops a residual branch per example (:func:`jpatterns.drop_path`).
 
   Apply to the branch before the addition: ``x + drop_path(branch(x))``.
 
@@ -219,16 +251,26 @@ class DropConnectDense(_base.Stochastic):
     True
   """
 
-  def __init__(self, in_features: int, out_features: int, *, rate: float,
-               use_bias: bool = True, activation: Callable | None = None,
-               num_samples: int = 256, deterministic: bool | None = False,
-               kernel_init: Initializer = _init.lecun_normal(),
-               bias_init: Initializer = _init.zeros(), param_dtype=jnp.float32,
-               rng_collection: str = "dropout", rngs: nnx.Rngs):
-    self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features),
-                                        param_dtype))
-    self.bias = _base.optional_param(use_bias, bias_init, rngs.params(), (out_features,),
-                                     param_dtype)
+  def __init__(
+    self,
+    in_features: int,
+    out_features: int,
+    *,
+    rate: float,
+    use_bias: bool = True,
+    activation: Callable | None = None,
+    num_samples: int = 256,
+    deterministic: bool | None = False,
+    kernel_init: Initializer = _init.lecun_normal(),
+    bias_init: Initializer = _init.zeros(),
+    param_dtype=jnp.float32,
+    rng_collection: str = "dropout",
+    rngs: nnx.Rngs,
+  ):
+    self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
+    self.bias = _base.optional_param(
+      use_bias, bias_init, rngs.params(), (out_features,), param_dtype
+    )
     self.rate = rate
     self.activation = activation
     self.num_samples = num_samples
@@ -239,16 +281,17 @@ class DropConnectDense(_base.Stochastic):
     train = self._train(deterministic)
     w, b = self.kernel[...], _base.value(self.bias)
     if train:
-      return _stoch.dropconnect(self._key(rngs), x, w, rate=self.rate, bias=b,
-                                activation=self.activation)
+      return _stoch.dropconnect(
+        self._key(rngs), x, w, rate=self.rate, bias=b, activation=self.activation
+      )
     key = None if self.activation is None else self._key(rngs)
-    return _stoch.dropconnect_inference(key, x, w, rate=self.rate, bias=b,
-                                        activation=self.activation,
-                                        num_samples=self.num_samples)
+    return _stoch.dropconnect_inference(
+      key, x, w, rate=self.rate, bias=b, activation=self.activation, num_samples=self.num_samples
+    )
 
 
 class Standout(_base.Stochastic):
-  """Standout (adaptive dropout) dense layer; wraps :func:`jpatterns.standout`.
+  """Standout (adaptive dropout) dense layer (:func:`jpatterns.standout`).
 
   Parameters ``kernel``, ``bias`` (main map) and ``gate_kernel``, ``gate_bias`` (the
   overlay map giving each unit's keep probability ``π = gate(x W_s + b_s)``). Train:
@@ -276,19 +319,30 @@ class Standout(_base.Stochastic):
     True
   """
 
-  def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True,
-               activation: Callable | None = None, gate: Callable = jax.nn.sigmoid,
-               deterministic: bool | None = False,
-               kernel_init: Initializer = _init.lecun_normal(),
-               bias_init: Initializer = _init.zeros(), param_dtype=jnp.float32,
-               rng_collection: str = "dropout", rngs: nnx.Rngs):
+  def __init__(
+    self,
+    in_features: int,
+    out_features: int,
+    *,
+    use_bias: bool = True,
+    activation: Callable | None = None,
+    gate: Callable = jax.nn.sigmoid,
+    deterministic: bool | None = False,
+    kernel_init: Initializer = _init.lecun_normal(),
+    bias_init: Initializer = _init.zeros(),
+    param_dtype=jnp.float32,
+    rng_collection: str = "dropout",
+    rngs: nnx.Rngs,
+  ):
     shape = (in_features, out_features)
     self.kernel = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
-    self.bias = _base.optional_param(use_bias, bias_init, rngs.params(), (out_features,),
-                                     param_dtype)
+    self.bias = _base.optional_param(
+      use_bias, bias_init, rngs.params(), (out_features,), param_dtype
+    )
     self.gate_kernel = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
-    self.gate_bias = _base.optional_param(use_bias, bias_init, rngs.params(), (out_features,),
-                                          param_dtype)
+    self.gate_bias = _base.optional_param(
+      use_bias, bias_init, rngs.params(), (out_features,), param_dtype
+    )
     self.activation = activation
     self.gate = gate
     self._init_stochastic(deterministic, rng_collection, rngs)
@@ -297,6 +351,14 @@ class Standout(_base.Stochastic):
     """Returns the masked (train) or π-weighted (eval) activations."""
     train = self._train(deterministic)
     key = self._key(rngs) if train else None
-    return _stoch.standout(key, x, self.kernel[...], self.gate_kernel[...],
-                           bias=_base.value(self.bias), gate_bias=_base.value(self.gate_bias),
-                           activation=self.activation, gate=self.gate, train=train)
+    return _stoch.standout(
+      key,
+      x,
+      self.kernel[...],
+      self.gate_kernel[...],
+      bias=_base.value(self.bias),
+      gate_bias=_base.value(self.gate_bias),
+      activation=self.activation,
+      gate=self.gate,
+      train=train,
+    )
