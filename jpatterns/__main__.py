@@ -1,5 +1,5 @@
-"""``python -m jpatterns``: the same as the ``jpatterns`` console script."""
+"""``python -m jpatterns``: the same as the ``jpatterns`` console script (the CLI's own entry)."""
 
-from jpatterns.cli import main
+from jpatterns import cli
 
-raise SystemExit(main())
+raise SystemExit(cli.main())

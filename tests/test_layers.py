@@ -382,25 +382,9 @@ def test_residual_bad_input():
 
 
 # ---------------------------------------------------------------------------------------
-# Multi-head attention: flax linen, jax.nn.dot_product_attention, torch.
+# Multi-head attention: edge cases (the flax, jax.nn and torch comparisons are in
+# jpatterns.conformance, run by tests/test_conformance.py).
 # ---------------------------------------------------------------------------------------
-
-
-def _flax_mha_params(p, heads):
-  dim = p["wq"].shape[1]
-  hd = dim // heads
-
-  def proj(w, b):
-    return {"kernel": w.reshape(w.shape[0], heads, hd), "bias": b.reshape(heads, hd)}
-
-  return {
-    "params": {
-      "query": proj(p["wq"], p["bq"]),
-      "key": proj(p["wk"], p["bk"]),
-      "value": proj(p["wv"], p["bv"]),
-      "out": {"kernel": p["wo"].reshape(heads, hd, -1), "bias": p["bo"]},
-    }
-  }
 
 
 def test_mha_fully_masked_row_is_finite(key):

@@ -26,9 +26,9 @@ def test_training_from_python_block():
   train_block, _ = _python_blocks()
   scope = _run(train_block)
   h, sgd, adam = scope["history"], scope["sgd"], scope["adam"]
-  assert h.metrics["test_accuracy"].shape == (2, 10)
-  assert np.all(h.final["test_accuracy"] > 0.95), h.final  # the README says about 0.97
-  assert sgd.config.optimizer == "sgd" and sgd.metrics["test_loss"].shape == (2, 10)
+  assert h.metrics["test_accuracy"].shape == (2, 5)
+  assert np.all(h.final["test_accuracy"] > 0.94), h.final  # the README says about 0.96
+  assert sgd.config.optimizer == "sgd" and sgd.metrics["test_loss"].shape == (2, 5)
   np.testing.assert_array_equal(adam.metrics["test_loss"], h.metrics["test_loss"])
 
 

@@ -524,9 +524,9 @@ def fit(
 
   Example:
     >>> from jpatterns import datasets, train
-    >>> h = train.fit(train.TrainConfig(epochs=2, width=32), datasets.load("digits"))
-    >>> h.metrics["test_accuracy"].shape, bool(h.final["test_accuracy"][0] > 0.8)
-    ((1, 2), True)
+    >>> h = train.fit(train.TrainConfig(epochs=3), datasets.load("digits"))
+    >>> h.metrics["test_accuracy"].shape, bool(h.final["test_accuracy"][0] > 0.9)
+    ((1, 3), True)
   """
   return run_experiment(
     prepare(config, data), seeds=seeds, devices=devices, out=out, on_epoch=on_epoch, resume=resume
