@@ -116,14 +116,31 @@ class Pattern:
 
 
 def resolve(pattern: Pattern | str):
-  """Imports and returns the object a row (or a dotted path) names."""
+  """Imports and returns the object a row (or a dotted path) names.
+
+  Args:
+    pattern: a :class:`Pattern` row or a dotted path such as ``"jpatterns.layer_norm"``.
+
+  Returns:
+    The function, class or factory it names.
+  """
   target = pattern.target if isinstance(pattern, Pattern) else pattern
   module, _, attr = target.rpartition(".")
   return getattr(importlib.import_module(module), attr)
 
 
 def by_name(name: str) -> Pattern:
-  """The row of a public name; ``KeyError`` when there is none."""
+  """The row of a public name.
+
+  Args:
+    name: a public name of the catalogue, e.g. ``"layer_norm"``.
+
+  Returns:
+    Its :class:`Pattern` row.
+
+  Raises:
+    KeyError: no row has that name.
+  """
   for p in PATTERNS:
     if p.name == name:
       return p
@@ -132,6 +149,12 @@ def by_name(name: str) -> Pattern:
 
 def family(name: str) -> str:
   """The family a name or alias denotes (case and surrounding space ignored).
+
+  Args:
+    name: a family (``"normalization"``) or an alias (``"norm"``, ``"optim"``).
+
+  Returns:
+    The family's name, a key of :data:`FAMILIES`.
 
   Raises:
     ValueError: ``name`` is neither a family nor an alias; the message suggests the

@@ -75,7 +75,15 @@ def _split(x, y, test_fraction, seed):
 
 
 def digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-  """scikit-learn's digits: 1797 8×8×1 images in [0, 1], 10 classes (1438 / 359 split)."""
+  """scikit-learn's digits: 1797 8×8×1 images in [0, 1], 10 classes (1438 / 359 split).
+
+  Args:
+    test_fraction: the share of examples held out for testing, in (0, 1).
+    seed: the NumPy seed of the split.
+
+  Returns:
+    A :class:`Dataset`.
+  """
   ref = importlib.resources.files("jpatterns") / "data" / "digits.npz"
   with ref.open("rb") as f, np.load(f, allow_pickle=False) as npz:
     images, labels = npz["images"], npz["labels"]
@@ -90,7 +98,15 @@ def digits(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 
 
 def spirals(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-  """Three interleaved 2-D spirals, 300 points each: not linearly separable."""
+  """Three interleaved 2-D spirals, 300 points each: not linearly separable.
+
+  Args:
+    test_fraction: the share of examples held out for testing, in (0, 1).
+    seed: the NumPy seed of the split and of the points' noise.
+
+  Returns:
+    A :class:`Dataset`.
+  """
   rng = np.random.default_rng(seed)
   n, k = 300, 3
   xs, ys = [], []
@@ -117,6 +133,13 @@ def sequence(*, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
   marked, the first in the first half. The label is 1 when the first marked value is
   larger: a classification twin of Hochreiter & Schmidhuber's adding problem (seed 003
   §7 LSTM), whose answer needs values seen many steps apart. 2000 sequences.
+
+  Args:
+    test_fraction: the share of examples held out for testing, in (0, 1).
+    seed: the NumPy seed of the split and of the sequences.
+
+  Returns:
+    A :class:`Dataset`.
   """
   n, length = 2000, 16
   rng = np.random.default_rng(seed)

@@ -37,6 +37,9 @@ def save_checkpoint(path, tree, *, metadata: dict | None = None) -> None:
     path: the ``.npz`` file to write; its directory is created.
     tree: a pytree of arrays (sharded or not: leaves are fetched to the host).
     metadata: JSON-serializable facts stored beside the arrays.
+
+  Returns:
+    None.
   """
   leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(tree)
   arrays = {}
@@ -64,6 +67,13 @@ def save_checkpoint(path, tree, *, metadata: dict | None = None) -> None:
 
 def load_checkpoint(path) -> tuple[dict, list, list[np.ndarray]]:
   """``(metadata, layout, leaves)`` of the checkpoint at ``path``.
+
+  Args:
+    path: a file written by :func:`save_checkpoint`.
+
+  Returns:
+    The metadata dict, the layout (one ``[tree path, shape, dtype]`` per leaf) and the
+    leaves as NumPy arrays of their saved dtypes.
 
   Raises:
     ValueError: no file, or a file that is not a jpatterns checkpoint.
@@ -98,6 +108,10 @@ def restore_checkpoint(path, target) -> tuple[object, dict]:
     path: a file written by :func:`save_checkpoint`.
     target: a pytree of the same structure, shapes and paths (e.g. freshly
       initialized parameters); its leaves' dtypes are kept.
+
+  Returns:
+    ``(tree, metadata)``: ``target``'s structure holding the saved arrays (NumPy), and
+    the metadata dict.
 
   Raises:
     ValueError: unreadable file, or arrays that do not fit ``target`` (the message

@@ -604,6 +604,12 @@ def compare(
   so a bad one fails at once. A dataset is loaded once for all configurations that
   name it.
 
+  Args:
+    configs: a non-empty list of :class:`~jpatterns.train.TrainConfig`.
+    data: one :class:`~jpatterns.datasets.Dataset` (or name or path) for all of them;
+      None loads each configuration's ``dataset``.
+    seeds, devices, on_epoch: as :func:`fit`.
+
   Returns:
     One :class:`History` per configuration, in order.
   """

@@ -416,6 +416,15 @@ MODELS: dict[str, Callable[[TrainConfig, tuple, int], Model]] = {
 def register_model(name: str, builder: Callable[[TrainConfig, tuple, int], Model]) -> None:
   """Adds ``builder(config, input_shape, num_classes) -> Model`` to :data:`MODELS`.
 
+  Args:
+    name: the name ``TrainConfig(model=name)`` and ``jpatterns train --model`` take; not
+      a built-in model's.
+    builder: called with the validated config, the input shape without the batch axis
+      and the number of classes; returns a :class:`Model`.
+
+  Returns:
+    None; ``TrainConfig(model=name)`` is valid from now on.
+
   Example:
     >>> import jax, jax.numpy as jnp
     >>> from jpatterns import train
