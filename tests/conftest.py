@@ -7,6 +7,9 @@ os.environ["XLA_FLAGS"] = (
   os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
 )
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# The commands turn JAX's persistent compilation cache on; the tests run cold and never
+# write to the user's ~/.cache (tests/test_compile_cache.py points it at tmp dirs).
+os.environ["JPATTERNS_COMPILE_CACHE"] = "off"
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

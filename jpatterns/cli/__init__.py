@@ -1,4 +1,4 @@
-"""The ``jpatterns`` command: list, train, compare, verify, bench.
+"""The ``jpatterns`` command: list, train, compare, verify, bench, cache.
 
 Each subcommand lives in its own module with two functions, ``add_parser(subparsers)``
 and ``run(args) -> int``; ``train`` and ``compare`` are thin layers over
@@ -25,6 +25,7 @@ _COMMANDS = {
   "compare": "jpatterns.cli.compare_cmd",
   "verify": "jpatterns.cli.verify_cmd",
   "bench": "jpatterns.cli.bench_cmd",
+  "cache": "jpatterns.cli.cache_cmd",
 }
 
 

@@ -109,6 +109,17 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
     "command on every host; coordinator from the environment)",
   )
   g.add_argument("--quiet", action="store_true", help="no progress bar")
+  add_cache_flag(g)
+
+
+def add_cache_flag(p) -> None:
+  """``--no-compile-cache`` (the cache is on by default; see ``jpatterns cache``)."""
+  p.add_argument(
+    "--no-compile-cache",
+    action="store_true",
+    help="do not read or write JAX's persistent compilation cache "
+    "($JPATTERNS_COMPILE_CACHE, default ~/.cache/jpatterns/xla; `jpatterns cache --clear`)",
+  )
 
 
 def parse_value(text: str):
@@ -144,11 +155,27 @@ def explicit_fields(args) -> dict:
 
 
 def start_jax(args) -> None:
-  """Multi-host set-up, before any other JAX call."""
+  """Multi-host set-up, before any other JAX call; then the compilation cache."""
   if getattr(args, "distributed", False):
     import jax
 
     jax.distributed.initialize()
+  from jpatterns.train import compile_cache
+
+  if getattr(args, "no_compile_cache", False):
+    compile_cache.disable()
+  else:
+    compile_cache.enable()
+
+
+def cache_line(records) -> str:
+  """``compile cache: 5 hits, 1 miss (DIR)`` summed over runs' ``compile_cache`` records."""
+  directory = records[0].get("directory") if records else None
+  if directory is None:
+    return "compile cache: off"
+  hits = sum(r["hits"] for r in records)
+  misses = sum(r["misses"] for r in records)
+  return f"compile cache: {hits} hit(s), {misses} miss(es) ({directory})"
 
 
 def fmt_mean_std(values, digits=4) -> str:

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 
+from jpatterns.cli import _common
 from jpatterns.cli._errors import UsageError, choose_from
 
 __all__ = ["add_parser", "run", "SUITES"]
@@ -52,6 +53,7 @@ def add_parser(sub) -> None:
     help="the benchmarks/ folder (default: the one beside the jpatterns package)",
   )
   p.add_argument("--list", action="store_true", help="list the suites and exit")
+  _common.add_cache_flag(p)
   p.set_defaults(run=run)
 
 
@@ -82,6 +84,8 @@ def run(args) -> int:
       print(f"{name:<15} benchmarks/{module}.py")
     return 0
   directory = find_benchmarks(args.dir)
+  # In-process only: the suites' fresh-process timings (compile included) stay cold.
+  _common.start_jax(args)
   root = os.path.dirname(directory)
   if root not in sys.path:
     sys.path.insert(0, root)

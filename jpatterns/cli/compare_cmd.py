@@ -169,6 +169,7 @@ def run(args) -> int:
           "label": label,
           "config": h.config.to_json(),
           "compile_seconds": h.compile_seconds,
+          "compile_cache": h.compile_cache,
           "train_seconds": h.train_seconds,
           "devices": h.devices,
           "final": h.summary(),
@@ -198,6 +199,7 @@ def run(args) -> int:
   written.append(os.path.join(args.out, "compare.json"))
   if not args.no_plot:
     written.append(_plot(results, os.path.join(args.out, "compare.png"), names))
+  print(_common.cache_line([r["compile_cache"] for r in results]))
   print(
     f"{len(results)} configurations x {len(seeds)} seeds in {wall:.1f} s; "
     f"wrote {', '.join(w for w in written if w)}"

@@ -113,6 +113,7 @@ def run(args) -> int:
   for m in train.METRICS:
     print(f"  {m:<15} {_common.fmt_mean_std(summary[m]['per_seed'])}")
   print(f"  compile {history.compile_seconds:.2f} s, train {history.train_seconds:.2f} s")
+  print(f"  {_common.cache_line([history.compile_cache])}")
   print(
     f"wrote {os.path.join(args.out, 'metrics.json')} and {os.path.join(args.out, 'checkpoint.npz')}"
   )

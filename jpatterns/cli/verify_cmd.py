@@ -29,6 +29,7 @@ import sys
 import time
 
 from jpatterns import conformance as _checks
+from jpatterns.cli import _common
 from jpatterns.cli._errors import UsageError, choose_from
 from jpatterns.cli.list_cmd import family_help, resolve_family
 from jpatterns.conformance import run_checks, torch_available
@@ -69,6 +70,7 @@ def add_parser(subparsers):
   p.add_argument(
     "--list", action="store_true", help="list the selected checks without running them"
   )
+  _common.add_cache_flag(p)
   p.set_defaults(run=run)
   return p
 
@@ -207,6 +209,7 @@ def run(args) -> int:
   if not checks and args.format == "table":  # a catalogue family without checks
     print(f"jpatterns verify: no conformance check in family {args.family!r}", file=sys.stderr)
     return 0
+  _common.start_jax(args)
   header = machine_header(has_torch)
   start = time.perf_counter()
   results, skipped = run_checks(

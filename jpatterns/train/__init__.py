@@ -16,9 +16,12 @@ layer over it.
 * :func:`compare`: several configurations, same seeds and data;
 * :class:`Model`, :data:`MODELS`, :func:`register_model`: the model registry (``mlp``,
   ``cnn``, ``resnet``, ``lstm`` and the user's own);
-* :func:`save_checkpoint` / :func:`restore_checkpoint`: npz + JSON, no pickle.
+* :func:`save_checkpoint` / :func:`restore_checkpoint`: npz + JSON, no pickle;
+* :mod:`~jpatterns.train.compile_cache`: JAX's persistent compilation cache, which
+  :func:`fit` turns on with ``compile_cache=True`` (the commands do by default).
 """
 
+from jpatterns.train import compile_cache as compile_cache
 from jpatterns.train.checkpoint import load_checkpoint as load_checkpoint
 from jpatterns.train.checkpoint import restore_checkpoint as restore_checkpoint
 from jpatterns.train.checkpoint import save_checkpoint as save_checkpoint
@@ -47,4 +50,5 @@ __all__ = [
   "save_checkpoint",
   "restore_checkpoint",
   "load_checkpoint",
+  "compile_cache",
 ]

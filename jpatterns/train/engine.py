@@ -44,6 +44,7 @@ from jpatterns import augment as aug
 from jpatterns import datasets
 from jpatterns import preprocessing as pre
 from jpatterns.train import checkpoint as ckpt
+from jpatterns.train import compile_cache as compile_cache_mod
 from jpatterns.train.build import make_optimizer
 from jpatterns.train.config import ConfigError, TrainConfig, validate
 from jpatterns.train.models import Model, build_model
@@ -394,6 +395,8 @@ class History:
     start_epoch: the epoch the run started from (> 0 when resumed).
     compile_seconds, train_seconds: compile and training wall time of this call.
     devices: e.g. ``"8 x cpu (cpu)"``.
+    compile_cache: ``{"directory", "hits", "misses"}`` of JAX's persistent compilation
+      cache during this call (``directory`` None when it is off).
   """
 
   config: TrainConfig
@@ -407,6 +410,7 @@ class History:
   compile_seconds: float = 0.0
   train_seconds: float = 0.0
   devices: str = ""
+  compile_cache: dict = dataclasses.field(default_factory=dict)
 
   @property
   def final(self) -> dict[str, np.ndarray]:
@@ -430,6 +434,7 @@ class History:
       "devices": self.devices,
       "compile_seconds": self.compile_seconds,
       "train_seconds": self.train_seconds,
+      "compile_cache": self.compile_cache,
       "final": self.summary(),
       "curves": {m: v.tolist() for m, v in self.metrics.items()},
       "versions": environment(),
@@ -497,6 +502,7 @@ def fit(
   out: str | os.PathLike | None = None,
   on_epoch: Callable[[int, dict], None] | None = None,
   resume: str | os.PathLike | None = None,
+  compile_cache: bool | str | os.PathLike | None = None,
 ) -> History:
   """Trains ``config`` on ``data`` for one or more seeds at once.
 
@@ -514,6 +520,11 @@ def fit(
     resume: a checkpoint written by ``fit(..., out=...)``: training continues from its
       epoch with its seeds and equals the uninterrupted run. ``config`` must match the
       checkpoint's except for ``epochs``.
+    compile_cache: JAX's persistent compilation cache for this and later compiles:
+      ``True`` the default directory (:func:`~jpatterns.train.compile_cache.default_dir`,
+      ``$JPATTERNS_COMPILE_CACHE``), a path that directory, ``False`` off; ``None``
+      (default) leaves JAX's configuration as it is. The ``jpatterns`` commands pass
+      ``True`` unless given ``--no-compile-cache``.
 
   Returns:
     A :class:`History`.
@@ -529,14 +540,45 @@ def fit(
     ((1, 3), True)
   """
   return run_experiment(
-    prepare(config, data), seeds=seeds, devices=devices, out=out, on_epoch=on_epoch, resume=resume
+    prepare(config, data),
+    seeds=seeds,
+    devices=devices,
+    out=out,
+    on_epoch=on_epoch,
+    resume=resume,
+    compile_cache=compile_cache,
   )
 
 
+def use_compile_cache(compile_cache) -> None:
+  """Applies :func:`fit`'s ``compile_cache`` argument (``None`` does nothing)."""
+  if compile_cache is None:
+    return
+  if compile_cache is True:
+    compile_cache_mod.enable()
+  elif compile_cache is False:
+    compile_cache_mod.disable()
+  elif isinstance(compile_cache, str | os.PathLike):
+    compile_cache_mod.enable(compile_cache)
+  else:
+    raise ConfigError(
+      "compile_cache", compile_cache, "is not valid; give True, False, None or a directory"
+    )
+
+
 def run_experiment(
-  exp: Experiment, *, seeds=1, devices=None, out=None, on_epoch=None, resume=None
+  exp: Experiment,
+  *,
+  seeds=1,
+  devices=None,
+  out=None,
+  on_epoch=None,
+  resume=None,
+  compile_cache=None,
 ) -> History:
   """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d."""
+  use_compile_cache(compile_cache)
+  cache_before = compile_cache_mod.counts()
   config = exp.config
   restored = _resume(resume, config) if resume is not None else None
   seed_list = restored[0] if restored else _seed_list(config, seeds)
@@ -584,10 +626,19 @@ def run_experiment(
     compile_s,
     train_s,
     describe_devices(trainer.num_devices),
+    _cache_delta(cache_before, compile_cache_mod.counts()),
   )
   if out is not None:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
   return history
+
+
+def _cache_delta(before, after) -> dict:
+  return {
+    "directory": after.directory,
+    "hits": after.hits - before.hits,
+    "misses": after.misses - before.misses,
+  }
 
 
 def compare(
@@ -597,6 +648,7 @@ def compare(
   seeds=3,
   devices: int | None = None,
   on_epoch: Callable[[int, dict], None] | None = None,
+  compile_cache: bool | str | os.PathLike | None = None,
 ) -> list[History]:
   """Runs :func:`fit` for each configuration with the same seeds and data.
 
@@ -608,7 +660,7 @@ def compare(
     configs: a non-empty list of :class:`~jpatterns.train.TrainConfig`.
     data: one :class:`~jpatterns.datasets.Dataset` (or name or path) for all of them;
       None loads each configuration's ``dataset``.
-    seeds, devices, on_epoch: as :func:`fit`.
+    seeds, devices, on_epoch, compile_cache: as :func:`fit`.
 
   Returns:
     One :class:`History` per configuration, in order.
@@ -626,4 +678,5 @@ def compare(
     return loaded[k]
 
   experiments = [prepare(c, data_of(c)) for c in configs]  # fail before any compile
+  use_compile_cache(compile_cache)
   return [run_experiment(e, seeds=seeds, devices=devices, on_epoch=on_epoch) for e in experiments]
