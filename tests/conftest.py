@@ -8,7 +8,7 @@ os.environ["XLA_FLAGS"] = (
 )
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # The commands turn JAX's persistent compilation cache on; the tests run cold and never
-# write to the user's ~/.cache (tests/test_compile_cache.py points it at tmp dirs).
+# write to the user's ~/.cache (tests/test_cli_compile_cache.py points it at tmp dirs).
 os.environ["JPATTERNS_COMPILE_CACHE"] = "off"
 
 import jax  # noqa: E402

@@ -260,6 +260,7 @@ STDLIB = {
   "numbers",
   "inspect",
   "os",
+  "shutil",
   "csv",
   "json",
   "zipfile",
