@@ -11,8 +11,11 @@ Usage pattern (one run, jpatterns and the reference side by side)::
 from __future__ import annotations
 
 import datetime
+import os
 import platform
+import resource
 import statistics
+import subprocess
 import time
 
 import jax
@@ -61,6 +64,27 @@ def compile_time(fn, *args) -> float:
   t0 = time.perf_counter()
   jax.jit(fn).lower(*args).compile()
   return time.perf_counter() - t0
+
+
+def process_times(cmd, cwd, env=None) -> tuple[float, float]:
+  """``(wall, cpu)`` seconds of one fresh process (cpu = user + system of the child).
+
+  Whole-process figures (imports and compile included) are reported in both: the
+  machine is shared and wall time moves by 2x, CPU seconds much less.
+  """
+  before = resource.getrusage(resource.RUSAGE_CHILDREN)
+  t0 = time.perf_counter()
+  subprocess.run(
+    cmd,
+    cwd=cwd,
+    check=True,
+    stdout=subprocess.DEVNULL,
+    env=None if env is None else {**os.environ, **env},
+  )
+  wall = time.perf_counter() - t0
+  after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+  return wall, cpu
 
 
 def machine_info() -> str:

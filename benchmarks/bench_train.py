@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 import flax.linen as nn
 import jax
@@ -85,12 +83,6 @@ def handwritten(epochs: int, seed: int = 0) -> float:
   return acc
 
 
-def _timed(cmd, cwd) -> float:
-  t0 = time.perf_counter()
-  subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-  return time.perf_counter() - t0
-
-
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="few repeats (smoke run)")
@@ -134,16 +126,18 @@ def main(argv=None):
     for r in range(repeats):
       pair = [(ours, ours_cmd), (ref, ref_cmd)]
       for times, cmd in pair if r % 2 == 0 else pair[::-1]:  # ABBA
-        times.append(_timed(cmd, root))
-  t_ours, t_ref = statistics.median(ours), statistics.median(ref)
+        times.append(_timing.process_times(cmd, root))
+  t_ours, t_ref = (statistics.median(w for w, _ in t) for t in (ours, ref))
+  c_ours, c_ref = (statistics.median(c for _, c in t) for t in (ours, ref))
   print(
     f"\n### train on digits, {args.epochs} epochs: wall time of a fresh process, "
     f"compile included (median of {repeats})\n"
   )
-  print("| run | jpatterns train (s) | flax + optax loop (s) | ratio |")
+  print("| run | jpatterns train wall / CPU (s) | flax + optax loop wall / CPU (s) | CPU ratio |")
   print("|---|---:|---:|---:|")
   print(
-    f"| MLP 64-128-128-10, Adam, batch 64 | {t_ours:.2f} | {t_ref:.2f} | {t_ours / t_ref:.2f} |"
+    f"| MLP 64-128-128-10, Adam, batch 64 | {t_ours:.2f} / {c_ours:.2f} | "
+    f"{t_ref:.2f} / {c_ref:.2f} | {c_ours / c_ref:.2f} |"
   )
   return t_ours / t_ref
 

@@ -32,6 +32,7 @@ SUITES = {
   "normalization": ("bench_normalization", ["--quick"]),
   "optim": ("bench_optim", ["--quick"]),
   "train": ("bench_train", ["--quick"]),
+  "compare": ("bench_compare", ["--quick"]),
 }
 
 
