@@ -325,3 +325,22 @@ def test_nothing_outside_the_cli_imports_it():
   for f in (ROOT / "tests").glob("*.py"):
     if not f.name.startswith("test_cli"):
       assert not any(n.startswith("jpatterns.cli") for n in _imports(f)), f
+
+
+def test_configurations_building_the_same_model_share_one_init_program():
+  """A grid over optimizers compiles the model init once; another model gets its own."""
+  from jpatterns.train import engine
+
+  d = datasets.load("spirals")
+  a, b, c = (
+    engine.prepare(train.TrainConfig(dataset="spirals", width=8, **kw), d)
+    for kw in ({"optimizer": "sgd"}, {"optimizer": "adam", "l2": 1e-3}, {"depth": 1})
+  )
+  assert engine._model_init(a) is engine._model_init(b)
+  assert engine._model_init(c) is not engine._model_init(a)
+  keys = jnp.stack([jax.random.key(s) for s in (0, 1)])
+  own = jax.jit(jax.vmap(lambda k: b.model.init(jax.random.fold_in(k, 0))))
+  with engine.prng_context():
+    shared, mine = engine._model_init(b)(keys), own(keys)
+  for x, y in zip(jax.tree.leaves(shared), jax.tree.leaves(mine)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
