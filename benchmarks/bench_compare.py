@@ -24,17 +24,15 @@ import statistics
 import sys
 import tempfile
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from benchmarks import _timing
+from benchmarks.bench_train import BATCH, MLP  # the same digits MLP and batch
 from jpatterns import datasets
 
-BATCH = 64
-WIDTH = 128
 SEEDS = 3
 # jpatterns.train.config.DEFAULT_LEARNING_RATES, as optax spells the optimizers.
 GRID = {
@@ -46,15 +44,6 @@ GRID = {
   "rmsprop": lambda: optax.rmsprop(1e-3),
   "adam": lambda: optax.adam(1e-3),
 }
-
-
-class MLP(nn.Module):
-  @nn.compact
-  def __call__(self, x):
-    x = x.reshape(x.shape[0], -1)
-    for _ in range(2):
-      x = nn.relu(nn.Dense(WIDTH, kernel_init=nn.initializers.he_normal())(x))
-    return nn.Dense(10, kernel_init=nn.initializers.he_normal())(x)
 
 
 def handwritten(epochs: int) -> dict:
