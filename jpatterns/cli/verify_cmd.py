@@ -33,6 +33,7 @@ from jpatterns.cli import _common
 from jpatterns.cli._errors import UsageError, choose_from
 from jpatterns.cli.list_cmd import family_help, resolve_family
 from jpatterns.conformance import run_checks, torch_available
+from jpatterns.train import compile_cache
 
 __all__ = ["add_parser", "run", "run_checks", "parse_dtypes", "torch_available"]
 
@@ -211,6 +212,7 @@ def run(args) -> int:
     return 0
   _common.start_jax(args)
   header = machine_header(has_torch)
+  cache_before = compile_cache.counts()
   start = time.perf_counter()
   results, skipped = run_checks(
     checks, dtypes, with_torch=has_torch, progress=_progress if sys.stderr.isatty() else None
@@ -218,6 +220,12 @@ def run(args) -> int:
   if sys.stderr.isatty():
     print("\r\033[K", end="", file=sys.stderr)
   seconds = time.perf_counter() - start
+  cache_after = compile_cache.counts()
+  cache = {
+    "directory": cache_after.directory,
+    "hits": cache_after.hits - cache_before.hits,
+    "misses": cache_after.misses - cache_before.misses,
+  }
   failed = [r for r in results if not r["passed"]]
   if args.format == "json":
     print(
@@ -232,6 +240,7 @@ def run(args) -> int:
           ],
           "passed": not failed,
           "seconds": round(seconds, 2),
+          "compile_cache": cache,
         },
         indent=2,
       )
@@ -265,4 +274,5 @@ def run(args) -> int:
     + (f", {len(skipped)} skipped" if skipped else "")
     + f" in {seconds:.1f} s"
   )
+  print(_common.cache_line([cache]))
   return 1 if failed else 0
