@@ -125,3 +125,14 @@ def test_bad_compile_cache_is_a_value_error(kwargs, message, tmp_path):
 def test_bad_max_size(max_size):
   with pytest.raises(ValueError, match=f"max_size={max_size!r} must be an integer >= 1"):
     compile_cache.enable("/tmp/unused", max_size=max_size)
+
+
+def test_an_unwritable_cache_directory_warns_and_trains_without(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("")
+  try:
+    with pytest.warns(UserWarning, match="compile cache off: cannot create"):
+      assert compile_cache.enable(blocker / "xla") is None
+    assert compile_cache.counts().directory is None
+  finally:
+    compile_cache.disable()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import warnings
 
 import jax
 from jax.experimental.compilation_cache import compilation_cache as _jax_cache
@@ -108,7 +109,8 @@ def enable(path=None, *, max_size: int = DEFAULT_MAX_SIZE) -> str | None:
     max_size: bytes the cache may hold; JAX evicts least recently used entries beyond.
 
   Returns:
-    The directory in use, or ``None`` when the environment turned the cache off.
+    The directory in use, or ``None`` when the environment turned the cache off or the
+    directory cannot be created (a warning says why).
 
   Raises:
     ValueError: ``path`` is a file, or ``max_size`` is not a positive integer.
@@ -117,6 +119,12 @@ def enable(path=None, *, max_size: int = DEFAULT_MAX_SIZE) -> str | None:
     raise ValueError(f"max_size={max_size!r} must be an integer >= 1 (bytes)")
   path = default_dir() if path is None else _check_path(path)
   if path is None:
+    disable()
+    return None
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:  # a read-only home must not stop a run: train without the cache
+    warnings.warn(f"compile cache off: cannot create {path!r} ({e})", stacklevel=2)
     disable()
     return None
   global _LISTENING
