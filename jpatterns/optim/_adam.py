@@ -148,9 +148,7 @@ def adam(
 
     def leaf(g, m, v, p):
       ct = compute_dtype(g.dtype)
-      gc = g.astype(ct)
-      if use_l2:
-        gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
       m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
       v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t = β₂G_{t−1} + (1−β₂)g⊙g
       m_hat = m_new / bc1  # M̂_t = M_t / (1−β₁ᵗ)
@@ -366,9 +364,7 @@ def amsgrad(
 
     def leaf(g, m, v, v_max, p):
       ct = compute_dtype(g.dtype)
-      gc = g.astype(ct)
-      if use_l2:
-        gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
       m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t
       v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t
       m_hat = m_new / bc1  # M̂_t
@@ -503,9 +499,7 @@ def nadam(
 
     def leaf(g, m, v, p):
       ct = compute_dtype(g.dtype)
-      gc = g.astype(ct)
-      if use_l2:
-        gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
       m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
       v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t
       m_hat = coef_m * m_new + coef_g * gc  # M̂_t = μ_{t+1}M_t/(1−Π_{t+1}) + (1−μ_t)g/(1−Π_t)

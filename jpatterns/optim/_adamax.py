@@ -103,9 +103,7 @@ def adamax(
 
     def leaf(g, m, u, p):
       ct = compute_dtype(g.dtype)
-      gc = g.astype(ct)
-      if use_l2:
-        gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
+      gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
       m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
       if eps_in_max:
         u_new = jnp.maximum(b2 * u.astype(ct), jnp.abs(gc) + eps)  # U_t = max(β₂U, |g|+ε)
