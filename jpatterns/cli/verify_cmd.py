@@ -220,12 +220,7 @@ def run(args) -> int:
   if sys.stderr.isatty():
     print("\r\033[K", end="", file=sys.stderr)
   seconds = time.perf_counter() - start
-  cache_after = compile_cache.counts()
-  cache = {
-    "directory": cache_after.directory,
-    "hits": cache_after.hits - cache_before.hits,
-    "misses": cache_after.misses - cache_before.misses,
-  }
+  cache = compile_cache.counts().since(cache_before)
   failed = [r for r in results if not r["passed"]]
   if args.format == "json":
     print(

@@ -668,19 +668,11 @@ def run_experiment(
     compile_s,
     train_s,
     describe_devices(trainer.num_devices),
-    _cache_delta(cache_before, compile_cache_mod.counts()),
+    compile_cache_mod.counts().since(cache_before),
   )
   if out is not None:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
   return history
-
-
-def _cache_delta(before, after) -> dict:
-  return {
-    "directory": after.directory,
-    "hits": after.hits - before.hits,
-    "misses": after.misses - before.misses,
-  }
 
 
 def compare(
