@@ -277,6 +277,15 @@ STDLIB = {
   "operator",
   "types",
   "contextlib",
+  "socket",
+  "threading",
+  "hashlib",
+  "tempfile",
+  "sys",
+  "signal",
+  "subprocess",
+  "re",
+  "shutil",
 }
 
 

@@ -1,4 +1,4 @@
-"""The ``jpatterns`` command: list, train, compare, verify, bench, cache.
+"""The ``jpatterns`` command: list, train, compare, verify, bench, cache, launch.
 
 Each subcommand lives in its own module with two functions, ``add_parser(subparsers)``
 and ``run(args) -> int``; ``train`` and ``compare`` are thin layers over
@@ -26,6 +26,7 @@ _COMMANDS = {
   "verify": "jpatterns.cli.verify_cmd",
   "bench": "jpatterns.cli.bench_cmd",
   "cache": "jpatterns.cli.cache_cmd",
+  "launch": "jpatterns.cli.launch_cmd",
 }
 
 
@@ -63,21 +64,39 @@ def main(argv=None) -> int:
   try:
     return int(args.run(args) or 0)
   except UsageError as e:
-    print(f"jpatterns {args.command}: error: {e}", file=sys.stderr)
-    return 2
+    return _fail(args, f"error: {e}", 2)
   except ValueError as e:  # the library's errors name a field: show its flag
-    name = getattr(e, "name", None)
-    if name is not None and hasattr(e, "problem"):
-      from jpatterns.cli._common import flag_of
+    from jpatterns.cli._common import error_text
 
-      message = f"{flag_of(name)}: {e.value!r} {e.problem}"
-    else:
-      message = str(e)
-    print(f"jpatterns {args.command}: error: {message}", file=sys.stderr)
-    return 2
+    return _fail(args, f"error: {error_text(e)}", 2)
   except KeyboardInterrupt:
-    print("jpatterns: interrupted", file=sys.stderr)
-    return 130
+    return _fail(args, "interrupted", 130, command=False)
+  except Exception as e:
+    if not _several_processes():
+      raise
+    import traceback
+
+    traceback.print_exc()  # then tell the others and stop, as for any other failure
+    return _fail(args, f"error: {type(e).__name__}: {e}", 1)
+
+
+def _several_processes() -> bool:
+  jax = sys.modules.get("jax")
+  return bool(jax is not None and jax.distributed.is_initialized() and jax.process_count() > 1)
+
+
+def _fail(args, message: str, status: int, command: bool = True) -> int:
+  """One line on stderr; with several processes, the others are told and this one
+  exits at once (JAX's shutdown would wait for processes that are stopping)."""
+  print(f"jpatterns{' ' + args.command if command else ''}: {message}", file=sys.stderr)
+  if not _several_processes():
+    return status
+  from jpatterns.train import distributed
+
+  if not isinstance(sys.exc_info()[1], distributed.DistributedError):  # the others know that
+    distributed.report_failure(message.removeprefix("error: "))
+  distributed.exit_now(status)
+  return status
 
 
 def main_exit() -> None:

@@ -26,6 +26,11 @@ __all__ = [
   "field_of",
   "add_config_flags",
   "add_run_flags",
+  "add_distributed_flags",
+  "distributed_spec",
+  "checked",
+  "agree",
+  "error_text",
   "explicit_fields",
   "parse_value",
   "parse_kv",
@@ -102,14 +107,104 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
     default=None,
     help="devices to shard the batch over (default: all of the default backend)",
   )
+  add_distributed_flags(p)
+  g.add_argument("--quiet", action="store_true", help="no progress bar")
+  add_cache_flag(g)
+
+
+def add_distributed_flags(p: argparse.ArgumentParser) -> None:
+  """The multi-process flags (see :mod:`jpatterns.train.distributed`)."""
+  from jpatterns.train import distributed as dist
+
+  g = p.add_argument_group(
+    "several processes (JAX's distributed runtime; `jpatterns launch` starts them locally)"
+  )
+  g.add_argument(
+    "--coordinator",
+    metavar="HOST:PORT",
+    default=None,
+    help=f"process 0's address: run the same command on every host with its --process-id "
+    f"(default ${dist.ENV['coordinator']})",
+  )
+  g.add_argument(
+    "--num-processes",
+    metavar="N",
+    default=None,
+    help=f"how many processes (default ${dist.ENV['num_processes']})",
+  )
+  g.add_argument(
+    "--process-id",
+    metavar="I",
+    default=None,
+    help=f"this process, 0..N-1 (default ${dist.ENV['process_id']})",
+  )
   g.add_argument(
     "--distributed",
     action="store_true",
-    help="multi-host: call jax.distributed.initialize() first (run the same "
-    "command on every host; coordinator from the environment)",
+    help="without --coordinator: take the set-up from the cluster (SLURM, Open MPI, "
+    "Kubernetes) through JAX's auto-detection",
   )
-  g.add_argument("--quiet", action="store_true", help="no progress bar")
-  add_cache_flag(g)
+  g.add_argument(
+    "--initialization-timeout",
+    type=int,
+    metavar="S",
+    default=dist.DEFAULT_INITIALIZATION_TIMEOUT,
+    help="seconds to wait for every process to connect "
+    f"(default {dist.DEFAULT_INITIALIZATION_TIMEOUT})",
+  )
+  g.add_argument(
+    "--heartbeat-timeout",
+    type=int,
+    metavar="S",
+    default=dist.DEFAULT_HEARTBEAT_TIMEOUT,
+    help="seconds without a heartbeat before a lost process ends the run "
+    f"(default {dist.DEFAULT_HEARTBEAT_TIMEOUT})",
+  )
+
+
+def distributed_spec(args):
+  """The multi-process set-up the flags and ``JPATTERNS_*`` variables ask for, or None."""
+  from jpatterns.train import distributed as dist
+
+  return dist.resolve(
+    args.coordinator,
+    args.num_processes,
+    args.process_id,
+    initialization_timeout=args.initialization_timeout,
+    heartbeat_timeout=args.heartbeat_timeout,
+    auto=args.distributed,
+  )
+
+
+def checked(spec, check):
+  """``check()``'s result and None, or (with several processes) None and its error.
+
+  Alone, an error is raised at once. With several processes it is kept for
+  :func:`agree`, so that every process stops with it, not only this one.
+  """
+  try:
+    return check(), None
+  except (UsageError, ValueError) as e:
+    if spec is None:
+      raise
+    return None, e
+
+
+def agree(problem) -> None:
+  """Every process states its problem (an exception or None); all stop on the first."""
+  from jpatterns.train import distributed as dist
+
+  dist.agree(None if problem is None else error_text(problem), what="arguments")
+  if problem is not None:
+    raise problem
+
+
+def error_text(e: Exception) -> str:
+  """The one line a library or usage error is shown as (a field named by its flag)."""
+  name = getattr(e, "name", None)
+  if name is not None and hasattr(e, "problem"):
+    return f"{flag_of(name)}: {e.value!r} {e.problem}"
+  return str(e)
 
 
 def add_cache_flag(p) -> None:
@@ -154,18 +249,29 @@ def explicit_fields(args) -> dict:
   return given
 
 
-def start_jax(args) -> None:
-  """Multi-host set-up, before any other JAX call; then the compilation cache."""
-  if getattr(args, "distributed", False):
-    import jax
+def start_jax(args, spec=None) -> bool:
+  """Multi-process set-up, before any other JAX call; then the compilation cache.
 
-    jax.distributed.initialize()
+  Returns True when this process is one of several.
+  """
   from jpatterns.train import compile_cache
+  from jpatterns.train import distributed as dist
 
+  several = False
+  if spec is not None:
+    several = dist.init_distributed(
+      spec.coordinator,
+      spec.num_processes,
+      spec.process_id,
+      initialization_timeout=spec.initialization_timeout,
+      heartbeat_timeout=spec.heartbeat_timeout,
+      auto=True,
+    )
   if getattr(args, "no_compile_cache", False):
     compile_cache.disable()
   else:
     compile_cache.enable()
+  return several
 
 
 def cache_line(records) -> str:

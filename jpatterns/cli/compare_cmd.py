@@ -32,6 +32,7 @@ import numpy as np
 
 from jpatterns.cli import _common
 from jpatterns.cli._errors import UsageError
+from jpatterns.train._files import atomic_open
 
 __all__ = ["add_parser", "run", "DEFAULT_VARY"]
 
@@ -125,10 +126,12 @@ def _label(config, assignment):
   return " ".join(parts) or "default"
 
 
-def run(args) -> int:
-  _common.start_jax(args)
+def _plan(args, spec):
+  """The grid, every configuration validated and its data loaded, before JAX starts."""
   from jpatterns import train
   from jpatterns.train import engine
+  from jpatterns.train._files import check_output_dir
+  from jpatterns.train.config import validate
 
   if args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
@@ -136,7 +139,27 @@ def run(args) -> int:
   base = train.TrainConfig(**_common.explicit_fields(args))
   names = [n for n, _ in grid]
   assignments = [list(zip(names, combo)) for combo in itertools.product(*(v for _, v in grid))]
-  configs = [_apply(base, a) for a in assignments]
+  configs = [validate(_apply(base, a)) for a in assignments]
+  loaded = {}
+  for c in configs:
+    if (c.dataset, c.test_fraction) not in loaded:
+      loaded[c.dataset, c.test_fraction] = engine.load_data(c)
+  if spec is None or spec.process_id in (None, 0):  # process 0 writes
+    check_output_dir(args.out)
+  data = [loaded[c.dataset, c.test_fraction] for c in configs]
+  return grid, base, names, assignments, configs, data
+
+
+def run(args) -> int:
+  spec = _common.distributed_spec(args)
+  from jpatterns import train
+  from jpatterns.train import distributed, engine
+
+  plan, problem = _common.checked(spec, lambda: _plan(args, spec))
+  _common.start_jax(args, spec)
+  _common.agree(problem)
+  grid, base, names, assignments, configs, data = plan
+  primary = distributed.is_primary()
   seeds = list(range(base.seed, base.seed + args.seeds))
   question = (
     None
@@ -150,9 +173,13 @@ def run(args) -> int:
 
   t_all = time.perf_counter()
   # Every configuration is validated (and its data loaded) before the first compile.
-  experiments = [engine.prepare(c) for c in configs]
+  experiments = [engine.prepare(c, d) for c, d in zip(configs, data)]
   for e in experiments:
     engine.check_devices(args.devices, e.config.batch_size)
+  if not primary:  # the others train alongside, quietly; process 0 reports and writes
+    for exp in experiments:
+      engine.run_experiment(exp, seeds=seeds, devices=args.devices)
+    return 0
   if question:
     print(question)
   results = []
@@ -193,7 +220,7 @@ def run(args) -> int:
     "versions": engine.environment(),
     "results": [{k: v for k, v in r.items() if k != "_hist"} for r in results],
   }
-  with open(os.path.join(args.out, "compare.json"), "w", encoding="utf-8") as f:
+  with atomic_open(os.path.join(args.out, "compare.json"), "w", encoding="utf-8") as f:
     json.dump(report, f, indent=1, ensure_ascii=False)
     f.write("\n")
   written.append(os.path.join(args.out, "compare.json"))
@@ -268,7 +295,7 @@ def _answer(results) -> str:
 def _write_csv(results, path):
   from jpatterns.train import METRICS
 
-  with open(path, "w", newline="", encoding="utf-8") as f:
+  with atomic_open(path, "w", newline="", encoding="utf-8") as f:
     w = csv.writer(f)
     w.writerow(["configuration", "seed", "epoch", *METRICS])
     for r in results:
@@ -310,6 +337,7 @@ def _plot(results, path, names):
     f"(mean ± std over {results[0]['_hist'].shape[2]} seeds)"
   )
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  with atomic_open(path, "wb") as f:
+    fig.savefig(f, dpi=110, format="png")
   plt.close(fig)
   return path

@@ -62,9 +62,12 @@ def _resumed_config(path, given):
   return config, len(metadata["seeds"]), metadata.get("epoch", 0)
 
 
-def run(args) -> int:
-  _common.start_jax(args)
+def _plan(args, spec):
+  """Everything checked that can be before JAX starts: flags, files, the output."""
   from jpatterns import train
+  from jpatterns.train import engine
+  from jpatterns.train._files import check_output_dir
+  from jpatterns.train.config import validate
 
   given = _common.explicit_fields(args)
   if args.seeds is not None and args.seeds < 1:
@@ -79,12 +82,26 @@ def run(args) -> int:
       raise UsageError(f"--resume: {e}") from None
     if args.seeds is not None and args.seeds != num_seeds:
       raise UsageError(f"--seeds: the checkpoint holds {num_seeds} seed(s), not {args.seeds}")
+  config = validate(config)
+  data = engine.load_data(config)
+  if spec is None or spec.process_id in (None, 0):  # process 0 writes
+    check_output_dir(args.out)
+  return config, data, done
 
-  from jpatterns.train import engine
 
-  exp = engine.prepare(config)  # every field checked before the bar and the compile
+def run(args) -> int:
+  spec = _common.distributed_spec(args)
+  from jpatterns import train
+  from jpatterns.train import distributed, engine
+
+  plan, problem = _common.checked(spec, lambda: _plan(args, spec))
+  _common.start_jax(args, spec)
+  _common.agree(problem)
+  config, data, done = plan
+  primary = distributed.is_primary()
+  exp = engine.prepare(config, data)  # every field checked before the bar and the compile
   engine.check_devices(args.devices, exp.config.batch_size)
-  with _common.Progress(exp.config.epochs, args.quiet) as bar:
+  with _common.Progress(exp.config.epochs, args.quiet or not primary) as bar:
     bar.describe(f"{exp.config.model_name} on {exp.config.dataset}")
     for _ in range(done if isinstance(done, int) else 0):
       bar.advance()
@@ -103,6 +120,8 @@ def run(args) -> int:
       if args.resume:
         raise UsageError(f"--resume: {e}") from None
       raise
+  if not primary:
+    return 0
   config = history.config
   summary = history.summary()
   print(
@@ -114,6 +133,7 @@ def run(args) -> int:
     print(f"  {m:<15} {_common.fmt_mean_std(summary[m]['per_seed'])}")
   print(f"  compile {history.compile_seconds:.2f} s, train {history.train_seconds:.2f} s")
   print(f"  {_common.cache_line([history.compile_cache])}")
+  print(f"  data on each device: {history.data_bytes_per_device / 1024:.0f} KiB")
   print(
     f"wrote {os.path.join(args.out, 'metrics.json')} and {os.path.join(args.out, 'checkpoint.npz')}"
   )

@@ -18,16 +18,20 @@ layer over it.
   ``cnn``, ``resnet``, ``lstm`` and the user's own);
 * :func:`save_checkpoint` / :func:`restore_checkpoint`: npz + JSON, no pickle;
 * :mod:`~jpatterns.train.compile_cache`: JAX's persistent compilation cache, which
-  :func:`fit` turns on with ``compile_cache=True`` (the commands do by default).
+  :func:`fit` turns on with ``compile_cache=True`` (the commands do by default);
+* :func:`init_distributed`: several processes (hosts) on JAX's distributed runtime;
+  call it first in every process, then :func:`fit` / :func:`compare` as usual.
 """
 
 from jpatterns.train import compile_cache as compile_cache
+from jpatterns.train import distributed as distributed
 from jpatterns.train.checkpoint import load_checkpoint as load_checkpoint
 from jpatterns.train.checkpoint import restore_checkpoint as restore_checkpoint
 from jpatterns.train.checkpoint import save_checkpoint as save_checkpoint
 from jpatterns.train.config import CHOICES as CHOICES
 from jpatterns.train.config import ConfigError as ConfigError
 from jpatterns.train.config import TrainConfig as TrainConfig
+from jpatterns.train.distributed import init_distributed as init_distributed
 from jpatterns.train.engine import METRICS as METRICS
 from jpatterns.train.engine import History as History
 from jpatterns.train.engine import compare as compare
@@ -51,4 +55,6 @@ __all__ = [
   "restore_checkpoint",
   "load_checkpoint",
   "compile_cache",
+  "distributed",
+  "init_distributed",
 ]

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import jax
 import numpy as np
+
+from jpatterns.train._files import atomic_open
 
 __all__ = ["save_checkpoint", "load_checkpoint", "restore_checkpoint", "FORMAT"]
 
@@ -52,17 +53,9 @@ def save_checkpoint(path, tree, *, metadata: dict | None = None) -> None:
     arrays[f"leaf_{i:05d}"] = a
   header = {"format": FORMAT, "metadata": metadata or {}, "layout": layout}
   arrays["meta"] = np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, **arrays)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with atomic_open(path, "wb") as f:
+    np.savez(f, **arrays)
 
 
 def load_checkpoint(path) -> tuple[dict, list, list[np.ndarray]]:

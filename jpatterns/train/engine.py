@@ -25,6 +25,7 @@ Every problem with a configuration or argument raises
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -45,6 +46,8 @@ from jpatterns import datasets
 from jpatterns import preprocessing as pre
 from jpatterns.train import checkpoint as ckpt
 from jpatterns.train import compile_cache as compile_cache_mod
+from jpatterns.train import distributed
+from jpatterns.train._files import atomic_open, check_output_dir
 from jpatterns.train.build import make_optimizer
 from jpatterns.train.config import ConfigError, TrainConfig, validate
 from jpatterns.train.models import BUILTIN_MODELS, Model, build_model
@@ -183,13 +186,23 @@ def _augment_batch(config: TrainConfig, key, x, y):
   return x, y
 
 
-def _loss(config: TrainConfig, logits, labels):
-  """Mean loss of a batch; ``labels`` are one-hot (or mixed) probabilities."""
+def _loss(config: TrainConfig, logits, labels, weights=None):
+  """Mean loss of a batch; ``labels`` are one-hot (or mixed) probabilities.
+
+  ``weights`` (0/1 per example) leave padding out: the mean is over the real examples.
+  """
   if config.loss == "focal_loss":
     per_example = jp.focal_loss(logits, labels).sum(-1)
   else:
     per_example = jp.softmax_cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
-  return per_example.mean()
+  return _mean(per_example, weights)
+
+
+def _mean(values, weights=None):
+  """``values.mean()``, or the mean over the examples whose weight is 1."""
+  if weights is None:
+    return values.mean()
+  return (values * weights).sum() / weights.sum()
 
 
 def epoch_batches(seed_key, epoch, n: int, steps: int, batch_size: int):
@@ -201,23 +214,44 @@ def epoch_batches(seed_key, epoch, n: int, steps: int, batch_size: int):
   its dropout and augmentation keys from ``fold_in(epoch_key, i + 1)``. Initialization
   uses ``fold_in(seed_key, 0)``.
   """
-  epoch_key = jax.random.fold_in(jax.random.fold_in(seed_key, 1), epoch)
+  epoch_key = _epoch_key(seed_key, epoch)
   perm = jax.random.permutation(jax.random.fold_in(epoch_key, 0), n)
   return epoch_key, perm[: steps * batch_size].reshape(steps, batch_size)
+
+
+def _epoch_key(seed_key, epoch):
+  return jax.random.fold_in(jax.random.fold_in(seed_key, 1), epoch)
 
 
 # --- the trainer ---------------------------------------------------------------------
 
 
+def _devices_by_process() -> list[list]:
+  """Every process's devices, process 0 first (each list in JAX's order)."""
+  by_process: dict[int, list] = {}
+  for d in jax.devices():
+    by_process.setdefault(d.process_index, []).append(d)
+  return [by_process[p] for p in sorted(by_process)]
+
+
 def check_devices(devices: int | None, batch_size: int) -> int:
-  """How many devices a run shards over (None: all); ConfigError when it cannot."""
-  available = jax.devices()
-  n = len(available) if devices is None else devices
-  if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(available):
+  """How many devices a run shards over (None: all); ConfigError when it cannot.
+
+  With several processes the count is over all of them and must split evenly: each
+  process contributes ``devices / processes`` of its own devices, so no process runs a
+  duplicate of another's work.
+  """
+  groups = _devices_by_process()
+  total, procs = sum(len(g) for g in groups), len(groups)
+  n = total if devices is None else devices
+  if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
+    where = f"this machine has {total}" if procs == 1 else f"the {procs} processes have {total}"
+    raise ConfigError("devices", n, f"is not valid; {where} {jax.devices()[0].platform} device(s)")
+  if n % procs or n // procs > min(len(g) for g in groups):
     raise ConfigError(
       "devices",
       n,
-      f"is not valid; this machine has {len(available)} {available[0].platform} device(s)",
+      f"does not split over the {procs} processes; give a multiple of {procs} up to {total}",
     )
   if n > 1 and batch_size % n:
     raise ConfigError(
@@ -226,6 +260,13 @@ def check_devices(devices: int | None, batch_size: int) -> int:
       f"does not split across {n} devices; use a multiple of {n} or devices=1",
     )
   return n
+
+
+def mesh_devices(n: int) -> list:
+  """The ``n`` devices a run uses: the first ``n / processes`` of every process."""
+  groups = _devices_by_process()
+  per = n // len(groups)
+  return [d for g in groups for d in g[:per]]
 
 
 # The config fields a built-in model's parameters depend on (models.py reads no other).
@@ -272,33 +313,53 @@ def _model_init(exp: Experiment):
 class Trainer:
   """Compiles and runs the epoch function of an :class:`Experiment` for some seeds.
 
+  On one device the training set sits on the device and each step gathers its
+  minibatch inside the compiled epoch. On a mesh (several devices, one process or
+  many) the host cuts each epoch's minibatches (the same permutation, computed by a
+  small jitted program) and every device receives only its slice of every batch and of
+  the test set (padded to the mesh, the padding masked out of the metrics): a device
+  holds ``1 / devices`` of the data, and a process only its own devices' share.
+
   Args:
     experiment: from :func:`prepare`.
     seeds: the seeds (a vmap axis).
-    devices: how many devices to shard the batch over (default: all).
+    devices: how many devices to shard the batch over (default: all, over every process).
   """
 
   def __init__(self, experiment: Experiment, seeds, devices: int | None = None):
     self.exp = experiment
     self.seeds = tuple(int(s) for s in seeds)
-    available = jax.devices()
     n = check_devices(devices, experiment.config.batch_size)
     self.num_devices = n
     self.mesh = (
       jax.make_mesh(
-        (n,), ("data",), devices=available[:n], axis_types=(jax.sharding.AxisType.Auto,)
+        (n,), ("data",), devices=mesh_devices(n), axis_types=(jax.sharding.AxisType.Auto,)
       )
       if n > 1
       else None
     )
     self._compiled = None
+    self._host = None
 
-  # Placement: everything replicated; the batch axis is sharded inside the step.
+  def _sharding(self, spec=None):
+    return NamedSharding(self.mesh, P() if spec is None else spec)
+
   def put(self, tree):
-    """``tree`` on the devices: replicated over the mesh, or on the default device."""
+    """``tree`` on the devices: replicated over the mesh, or on the default device.
+
+    On a mesh each process places its own copy from the host
+    (``make_array_from_callback``), so a tree may come from a file or an init program
+    run locally; :func:`check_same_file` makes sure resumed processes agree.
+    """
     if self.mesh is None:
       return jax.device_put(tree)
-    return jax.device_put(tree, NamedSharding(self.mesh, P()))
+    sharding = self._sharding()
+
+    def place(leaf):
+      host = np.asarray(jax.device_get(leaf))
+      return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(place, tree)
 
   def _shard_batch(self, x):
     if self.mesh is None:
@@ -321,14 +382,53 @@ class Trainer:
     return self.put((params, state, opt_state))
 
   def data(self):
+    """The arrays the epoch function reads: the training set (one device) or the
+    test set alone (a mesh: the training batches come with each epoch)."""
     d = self.exp.data
     k = d.num_classes
-    arrays = (d.x_train, jax.nn.one_hot(d.y_train, k), d.x_test, jax.nn.one_hot(d.y_test, k))
-    return self.put(tuple(jnp.asarray(a, jnp.float32) for a in arrays))
+    if self.mesh is None:
+      arrays = (d.x_train, jax.nn.one_hot(d.y_train, k), d.x_test, jax.nn.one_hot(d.y_test, k))
+      return jax.device_put(tuple(jnp.asarray(a, jnp.float32) for a in arrays))
+    eye = np.eye(k, dtype=np.float32)
+    self._host = (np.asarray(d.x_train, np.float32), eye[np.asarray(d.y_train)])
+    t = len(d.x_test)
+    pad = -t % self.num_devices
+    x_test = np.asarray(d.x_test, np.float32)
+    x_test = np.concatenate([x_test, np.zeros((pad, *x_test.shape[1:]), np.float32)])
+    y_test = np.concatenate([eye[np.asarray(d.y_test)], np.zeros((pad, k), np.float32)])
+    mask = np.concatenate([np.ones(t, np.float32), np.zeros(pad, np.float32)])
+    sharding = self._sharding(P("data"))
+    return tuple(
+      jax.make_array_from_callback(a.shape, sharding, lambda index, a=a: a[index])
+      for a in (x_test, y_test, mask)
+    )
+
+  def _batches(self, keys, epoch):
+    """This process's slices of the epoch's minibatches, as global arrays on the mesh."""
+    exp = self.exp
+    n, steps, bs = len(exp.data.x_train), exp.steps_per_epoch, exp.config.batch_size
+    fn = _perm_fn(n, steps, bs)
+    with prng_context():
+      idx = np.asarray(fn(keys, jnp.int32(epoch)))  # (seeds, steps, batch)
+    sharding = self._sharding(P(None, None, "data"))
+    return tuple(
+      jax.make_array_from_callback(
+        (*idx.shape, *a.shape[1:]), sharding, lambda index, a=a: a[idx[index[:3]]]
+      )
+      for a in self._host
+    )
+
+  def data_bytes_per_device(self, data) -> int:
+    """Bytes of training and test data the first device holds (its shards of them)."""
+    arrays = list(data)
+    if self.mesh is not None:
+      arrays += list(self._batches(self.seed_keys(), 0))
+    return sum(a.addressable_shards[0].data.nbytes for a in arrays)
 
   def _epoch_fn(self):
     exp, cfg = self.exp, self.exp.config
     model, opt, steps, bs = exp.model, exp.optimizer, exp.steps_per_epoch, cfg.batch_size
+    on_mesh = self.mesh is not None
 
     def loss_fn(params, state, x, y, key):
       logits, state = model.apply(params, state, x, key, train=True)
@@ -336,15 +436,22 @@ class Trainer:
       acc = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(y, -1))
       return loss, (state, acc)
 
-    def one_seed(carry, seed_key, epoch, data):
-      x_train, y_train, x_test, y_test = data
-      epoch_key, batches = epoch_batches(seed_key, epoch, x_train.shape[0], steps, bs)
+    def one_seed(carry, seed_key, epoch, data, batches):
+      if on_mesh:  # the host cut this epoch's batches; data is the padded test set
+        x_test, y_test, mask = data
+        epoch_key = _epoch_key(seed_key, epoch)
+        xs = batches
+      else:  # gather each batch from the training set on the device
+        x_train, y_train, x_test, y_test = data
+        mask = None
+        epoch_key, xs = epoch_batches(seed_key, epoch, x_train.shape[0], steps, bs)
 
       def step(carry, inputs):
         params, state, opt_state = carry
-        idx, i = inputs
+        batch, i = inputs
         k = jax.random.fold_in(epoch_key, i + 1)
-        x, y = self._shard_batch(x_train[idx]), self._shard_batch(y_train[idx])
+        x, y = batch if on_mesh else (x_train[batch], y_train[batch])
+        x, y = self._shard_batch(x), self._shard_batch(y)
         if cfg.augment:
           x, y = _augment_batch(cfg, jax.random.fold_in(k, 0), x, y)
         (loss, (state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -353,21 +460,28 @@ class Trainer:
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), state, opt_state), (loss, acc)
 
-      carry, (losses, accs) = jax.lax.scan(step, carry, (batches, jnp.arange(steps)))
+      carry, (losses, accs) = jax.lax.scan(step, carry, (xs, jnp.arange(steps)))
       params, state, _ = carry
       logits, _ = model.apply(params, state, x_test, jax.random.key(0), train=False)
-      test_loss = _loss(dataclasses.replace(cfg, label_smoothing=0.0), logits, y_test)
-      test_acc = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(y_test, -1))
+      test_loss = _loss(dataclasses.replace(cfg, label_smoothing=0.0), logits, y_test, mask)
+      test_acc = _mean(jnp.argmax(logits, -1) == jnp.argmax(y_test, -1), mask)
       return carry, jnp.stack([losses.mean(), accs.mean(), test_loss, test_acc])
 
-    return jax.vmap(one_seed, in_axes=(0, 0, None, None))
+    batch_axis = 0 if on_mesh else None
+    return jax.vmap(one_seed, in_axes=(0, 0, None, None, batch_axis))
+
+  def _feed(self, keys, epoch):
+    """The epoch's batches (a mesh) or None (one device gathers its own)."""
+    return self._batches(keys, epoch) if self.mesh is not None else None
 
   def compile(self, carry, data):
     """Lowers and compiles the epoch function; returns its compile time in seconds."""
     t0 = time.perf_counter()
-    fn = jax.jit(self._epoch_fn(), donate_argnums=0)
+    shardings = {} if self.mesh is None else {"out_shardings": self._sharding()}
+    fn = jax.jit(self._epoch_fn(), donate_argnums=0, **shardings)
+    keys = self.seed_keys()
     with prng_context():
-      self._compiled = fn.lower(carry, self.seed_keys(), jnp.int32(0), data).compile()
+      self._compiled = fn.lower(carry, keys, jnp.int32(0), data, self._feed(keys, 0)).compile()
     return time.perf_counter() - t0
 
   def run(self, carry, data, *, start: int = 0, on_epoch: Callable | None = None):
@@ -375,16 +489,21 @@ class Trainer:
 
     ``metrics`` is a dict of NumPy arrays, one value per seed. Returns the final
     carry, the stacked metrics of the epochs run ``(epochs - start, 4, seeds)`` and
-    the seconds spent in them (compile excluded).
+    the seconds spent in them (compile excluded). On a mesh the next epoch's batches
+    are cut on the host while the device runs the current one.
     """
     if self._compiled is None:
       self.compile(carry, data)
     keys = self.seed_keys()
     history = []
     t0 = time.perf_counter()
-    for epoch in range(start, self.exp.config.epochs):
-      carry, m = self._compiled(carry, keys, jnp.int32(epoch), data)
-      m = np.asarray(jax.device_get(m)).T  # (4, seeds)
+    epochs = self.exp.config.epochs
+    feed = self._feed(keys, start) if start < epochs else None
+    for epoch in range(start, epochs):
+      carry, m = self._compiled(carry, keys, jnp.int32(epoch), data, feed)
+      if epoch + 1 < epochs:
+        feed = self._feed(keys, epoch + 1)
+      m = host_local(m).T  # (4, seeds)
       history.append(m)
       if on_epoch is not None:
         on_epoch(epoch, carry, dict(zip(METRICS, m)))
@@ -392,10 +511,38 @@ class Trainer:
     return carry, np.asarray(history).reshape(-1, len(METRICS), len(self.seeds)), seconds
 
 
+_PERM_FNS: dict = {}
+
+
+def _perm_fn(n: int, steps: int, batch_size: int):
+  """``jit(vmap(epoch_batches))``: the epoch's minibatch indices of every seed."""
+  key = (n, steps, batch_size)
+  if key not in _PERM_FNS:
+    _PERM_FNS[key] = jax.jit(
+      jax.vmap(lambda k, e: epoch_batches(k, e, n, steps, batch_size)[1], in_axes=(0, None))
+    )
+  return _PERM_FNS[key]
+
+
+def host_local(tree):
+  """``tree`` as NumPy on this host; replicated arrays that span other processes read
+  from this process's own copy."""
+
+  def get(a):
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+      a = a.addressable_data(0)
+    return np.asarray(jax.device_get(a))
+
+  return jax.tree.map(get, tree)
+
+
 def describe_devices(n: int) -> str:
-  """E.g. ``"8 x cpu (cpu)"``: how many devices a run used, and which."""
+  """E.g. ``"8 x cpu (cpu)"``: how many devices a run used, and which (and over how
+  many processes, when more than one)."""
   d = jax.devices()[0]
-  return f"{n} x {d.platform} ({getattr(d, 'device_kind', d.platform)})"
+  text = f"{n} x {d.platform} ({getattr(d, 'device_kind', d.platform)})"
+  procs = jax.process_count()
+  return text if procs == 1 else f"{text} over {procs} processes"
 
 
 def environment() -> dict:
@@ -439,6 +586,9 @@ class History:
     devices: e.g. ``"8 x cpu (cpu)"``.
     compile_cache: ``{"directory", "hits", "misses"}`` of JAX's persistent compilation
       cache during this call (``directory`` None when it is off).
+    data_bytes_per_device: bytes of training and test data on one device: the whole
+      data set on one device, ``1 / devices`` of it (each epoch's batches and the test
+      set) on a mesh.
   """
 
   config: TrainConfig
@@ -453,6 +603,7 @@ class History:
   train_seconds: float = 0.0
   devices: str = ""
   compile_cache: dict = dataclasses.field(default_factory=dict)
+  data_bytes_per_device: int = 0
 
   @property
   def final(self) -> dict[str, np.ndarray]:
@@ -477,6 +628,7 @@ class History:
       "compile_seconds": self.compile_seconds,
       "train_seconds": self.train_seconds,
       "compile_cache": self.compile_cache,
+      "data_bytes_per_device": self.data_bytes_per_device,
       "final": self.summary(),
       "curves": {m: v.tolist() for m, v in self.metrics.items()},
       "versions": environment(),
@@ -528,11 +680,14 @@ def _resume(path, config: TrainConfig):
 
 
 def _write_json(path, obj) -> None:
-  tmp = f"{path}.tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
+  with atomic_open(path, "w", encoding="utf-8") as f:
     json.dump(obj, f, indent=1, ensure_ascii=False)
     f.write("\n")
-  os.replace(tmp, path)
+
+
+def _file_digest(path) -> str:
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
 
 
 def fit(
@@ -618,29 +773,49 @@ def run_experiment(
   resume=None,
   compile_cache=None,
 ) -> History:
-  """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d."""
+  """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d.
+
+  With several processes (:func:`~jpatterns.train.init_distributed`) every process
+  calls it alike; only process 0 writes ``out``, and an exception in one process is
+  reported to the others (:func:`~jpatterns.train.distributed.report_failure`).
+  """
+  try:
+    return _run_experiment(exp, seeds, devices, out, on_epoch, resume, compile_cache)
+  except distributed.DistributedError:
+    raise  # raised in every process alike
+  except Exception as e:
+    distributed.report_failure(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    raise
+
+
+def _run_experiment(exp, seeds, devices, out, on_epoch, resume, compile_cache) -> History:
+  writer = out is not None and distributed.is_primary()
+  if writer:
+    check_output_dir(out)  # before anything compiles
   use_compile_cache(compile_cache)
   cache_before = compile_cache_mod.counts()
   config = exp.config
   restored = _resume(resume, config) if resume is not None else None
+  if restored:  # every process must continue from the same state
+    distributed.same_everywhere(f"the checkpoint {os.fspath(resume)!r}", _file_digest(resume))
   seed_list = restored[0] if restored else _seed_list(config, seeds)
   trainer = Trainer(exp, seed_list, devices=devices)
   carry = trainer.init_carry()
   start, past = 0, np.zeros((len(seed_list), len(METRICS), 0), np.float32)
   if restored:
     _, start, history, layout, leaves = restored
-    carry = trainer.put(ckpt.fill(carry, layout, leaves, os.fspath(resume)))
+    carry = trainer.put(ckpt.fill(host_local(carry), layout, leaves, os.fspath(resume)))
     past = np.asarray(history, np.float32).reshape(len(seed_list), len(METRICS), start)
-  if out is not None:
+  if writer:
     os.makedirs(out, exist_ok=True)
   curves = [past]
 
   def after_epoch(epoch, carry, metrics):
     curves.append(np.stack([metrics[m] for m in METRICS])[..., None].transpose(1, 0, 2))
-    if out is not None:
+    if writer:
       ckpt.save_checkpoint(
         os.path.join(out, "checkpoint.npz"),
-        carry,
+        host_local(carry),
         metadata={
           "config": config.to_json(),
           "seeds": list(seed_list),
@@ -655,6 +830,8 @@ def run_experiment(
   compile_s = trainer.compile(carry, data_arrays)
   carry, _, train_s = trainer.run(carry, data_arrays, start=start, on_epoch=after_epoch)
   curves = np.concatenate(curves, axis=2)  # (seeds, metrics, epochs)
+  if jax.process_count() > 1:  # arrays this process can use on its own
+    carry = jax.tree.map(jnp.asarray, host_local(carry))
   params, state, opt_state = carry
   history = History(
     config,
@@ -669,8 +846,9 @@ def run_experiment(
     train_s,
     describe_devices(trainer.num_devices),
     compile_cache_mod.counts().since(cache_before),
+    trainer.data_bytes_per_device(data_arrays),
   )
-  if out is not None:
+  if writer:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
   return history
 
