@@ -345,3 +345,22 @@ def test_launch_splits_the_cpu_devices():
   assert envs[2]["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
   envs = dist.local_environments(2, None, {"CUDA_VISIBLE_DEVICES": "0,1,2,3"})
   assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0,1", "2,3"]
+
+
+def test_devices_split_evenly_over_the_processes(monkeypatch):
+  """--devices N with 2 processes x 2 devices: N/2 of each, or a ConfigError naming it."""
+  from jpatterns.train import engine
+
+  groups = [["a0", "a1"], ["b0", "b1"]]
+  monkeypatch.setattr(engine, "_devices_by_process", lambda: groups)
+  assert engine.check_devices(None, 64) == 4 and engine.check_devices(2, 64) == 2
+  assert engine.mesh_devices(2) == ["a0", "b0"] and engine.mesh_devices(4) == [
+    "a0",
+    "a1",
+    "b0",
+    "b1",
+  ]
+  for bad in (1, 3, 5):  # 1 would train the same thing twice
+    with pytest.raises(ConfigError) as e:
+      engine.check_devices(bad, 64)
+    assert e.value.name == "devices"
