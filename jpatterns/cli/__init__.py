@@ -72,6 +72,8 @@ def main(argv=None) -> int:
   except KeyboardInterrupt:
     return _fail(args, "interrupted", 130, command=False)
   except Exception as e:
+    if type(e).__name__ == "NonFiniteLossError":  # a run that diverged: one line, status 1
+      return _fail(args, f"error: {e}", 1)
     if not _several_processes():
       raise
     import traceback
@@ -93,7 +95,7 @@ def _fail(args, message: str, status: int, command: bool = True) -> int:
     return status
   from jpatterns.train import distributed
 
-  if not isinstance(sys.exc_info()[1], distributed.DistributedError):  # the others know that
+  if not getattr(sys.exc_info()[1], "everywhere", False):  # the others do not know it
     distributed.report_failure(message.removeprefix("error: "))
   distributed.exit_now(status)
   return status

@@ -108,6 +108,18 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
     help="devices to shard the batch over (default: all of the default backend)",
   )
   add_distributed_flags(p)
+  g.add_argument(
+    "--overwrite",
+    action="store_true",
+    help="write to --out even while another run holds its lock (.jpatterns.lock)",
+  )
+  g.add_argument(
+    "--no-terminate-on-nan",
+    dest="terminate_on_nan",
+    action="store_false",
+    help="train on when a loss becomes NaN or infinite (default: stop after that epoch, "
+    "keep the last finite checkpoint, exit 1)",
+  )
   g.add_argument("--quiet", action="store_true", help="no progress bar")
   add_cache_flag(g)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from jpatterns.cli import _common
 from jpatterns.cli._errors import UsageError
-from jpatterns.train._files import atomic_open
+from jpatterns.train._files import atomic_open, output_lock
 
 __all__ = ["add_parser", "run", "DEFAULT_VARY"]
 
@@ -152,7 +152,6 @@ def _plan(args, spec):
 
 def run(args) -> int:
   spec = _common.distributed_spec(args)
-  from jpatterns import train
   from jpatterns.train import distributed, engine
 
   plan, problem = _common.checked(spec, lambda: _plan(args, spec))
@@ -178,8 +177,18 @@ def run(args) -> int:
     engine.check_devices(args.devices, e.config.batch_size)
   if not primary:  # the others train alongside, quietly; process 0 reports and writes
     for exp in experiments:
-      engine.run_experiment(exp, seeds=seeds, devices=args.devices)
+      engine.run_experiment(
+        exp, seeds=seeds, devices=args.devices, terminate_on_nan=args.terminate_on_nan
+      )
     return 0
+  with output_lock(args.out, overwrite=args.overwrite):
+    return _run_grid(args, experiments, assignments, seeds, question, grid, names, t_all)
+
+
+def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_all) -> int:
+  from jpatterns import train
+  from jpatterns.train import engine
+
   if question:
     print(question)
   results = []
@@ -188,9 +197,17 @@ def run(args) -> int:
     for exp, assignment in zip(experiments, assignments):
       label = _label(exp.config, assignment)
       bar.describe(label)
-      h = engine.run_experiment(
-        exp, seeds=seeds, devices=args.devices, on_epoch=lambda epoch, metrics: bar.advance(metrics)
-      )
+      try:
+        h = engine.run_experiment(
+          exp,
+          seeds=seeds,
+          devices=args.devices,
+          on_epoch=lambda epoch, metrics: bar.advance(metrics),
+          terminate_on_nan=args.terminate_on_nan,
+        )
+      except engine.NonFiniteLossError as e:
+        e.args = (f"{label}: {e}",)  # which configuration diverged
+        raise
       results.append(
         {
           "label": label,

@@ -113,6 +113,8 @@ def run(args) -> int:
         out=args.out,
         on_epoch=lambda epoch, metrics: bar.advance(metrics),
         resume=args.resume,
+        terminate_on_nan=args.terminate_on_nan,
+        overwrite=args.overwrite,
       )
     except train.ConfigError:
       raise

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tempfile
 
-__all__ = ["atomic_open", "umask_mode", "check_output_dir"]
+__all__ = ["atomic_open", "umask_mode", "check_output_dir", "output_lock", "LOCK_NAME"]
 
 
 def umask_mode() -> int:
@@ -77,3 +78,86 @@ def check_output_dir(path, name: str = "out") -> None:
   if not os.access(probe, os.W_OK | os.X_OK):
     where = "is not writable" if probe == p else f"cannot be created: {probe!r} is not writable"
     raise ConfigError(name, text, where)
+
+
+LOCK_NAME = ".jpatterns.lock"
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+@contextlib.contextmanager
+def output_lock(directory, *, overwrite: bool = False):
+  """Holds ``directory/.jpatterns.lock`` while a run writes there; removed at the end.
+
+  A second run on the same directory is refused with a ConfigError naming ``out``
+  while the first runs (on this host, its process is alive); a lock left by a run
+  that died is taken over. ``overwrite=True`` writes regardless. Directories it
+  creates are removed again when the run fails before writing anything into them.
+  """
+  from jpatterns.train.config import ConfigError
+
+  created = _missing_parents(directory)
+  os.makedirs(directory, exist_ok=True)
+  path = os.path.join(directory, LOCK_NAME)
+  me = f"{os.getpid()} {socket.gethostname()}"
+  for _ in range(2):
+    try:
+      fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, umask_mode())
+      with os.fdopen(fd, "w") as f:
+        f.write(me + "\n")
+      break
+    except FileExistsError:
+      try:
+        with open(path, encoding="utf-8") as f:
+          pid_text, _, host = f.read().strip().partition(" ")
+        pid = int(pid_text)
+      except (OSError, ValueError):
+        pid, host = -1, ""
+      stale = host == socket.gethostname() and pid > 0 and not _alive(pid)
+      if overwrite or stale:
+        with contextlib.suppress(OSError):
+          os.remove(path)
+        continue
+      raise ConfigError(
+        "out",
+        os.fspath(directory),
+        f"is in use by another run (process {pid} on {host or '?'}); wait for it, choose "
+        f"another directory, or pass --overwrite (remove {path} if that run is gone)",
+      ) from None
+  try:
+    yield
+  except BaseException:
+    _release(path, me)
+    for d in created:  # deepest first; only those still empty
+      with contextlib.suppress(OSError):
+        os.rmdir(d)
+    raise
+  _release(path, me)
+
+
+def _release(path, me) -> None:
+  with contextlib.suppress(OSError):
+    with open(path, encoding="utf-8") as f:
+      if f.read().strip() == me:
+        os.remove(path)
+
+
+def _missing_parents(directory) -> list[str]:
+  """The directories ``os.makedirs(directory)`` would create, deepest first."""
+  out = []
+  d = os.path.abspath(os.fspath(directory))
+  while not os.path.exists(d):
+    out.append(d)
+    parent = os.path.dirname(d)
+    if parent == d:
+      break
+    d = parent
+  return out

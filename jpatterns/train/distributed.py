@@ -77,6 +77,8 @@ class DistributedError(ValueError):
   """The processes disagree (an argument one of them refused, different checkpoint
   files): one line, naming the process, raised in every process alike."""
 
+  everywhere = True  # every process raises it: nobody needs telling
+
 
 @dataclasses.dataclass(frozen=True)
 class Spec:

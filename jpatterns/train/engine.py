@@ -47,7 +47,7 @@ from jpatterns import preprocessing as pre
 from jpatterns.train import checkpoint as ckpt
 from jpatterns.train import compile_cache as compile_cache_mod
 from jpatterns.train import distributed
-from jpatterns.train._files import atomic_open, check_output_dir
+from jpatterns.train._files import atomic_open, check_output_dir, output_lock
 from jpatterns.train.build import make_optimizer
 from jpatterns.train.config import ConfigError, TrainConfig, validate
 from jpatterns.train.models import BUILTIN_MODELS, Model, build_model
@@ -66,6 +66,7 @@ __all__ = [
   "prng_context",
   "describe_devices",
   "environment",
+  "NonFiniteLossError",
 ]
 
 # Per epoch and seed. The train metrics are means over the epoch's minibatches as they
@@ -700,6 +701,8 @@ def fit(
   on_epoch: Callable[[int, dict], None] | None = None,
   resume: str | os.PathLike | None = None,
   compile_cache: bool | str | os.PathLike | None = None,
+  terminate_on_nan: bool = True,
+  overwrite: bool = False,
 ) -> History:
   """Trains ``config`` on ``data`` for one or more seeds at once.
 
@@ -722,6 +725,12 @@ def fit(
       ``$JPATTERNS_COMPILE_CACHE``), a path that directory, ``False`` off; ``None``
       (default) leaves JAX's configuration as it is. The ``jpatterns`` commands pass
       ``True`` unless given ``--no-compile-cache``.
+    terminate_on_nan: stop with :class:`NonFiniteLossError` after the first epoch whose
+      train or test loss is NaN or infinite for some seed (as Keras'
+      ``TerminateOnNaN``); the checkpoint in ``out`` stays the last finite epoch's.
+      ``False`` trains on.
+    overwrite: write to ``out`` even while another run holds its lock file
+      (``out/.jpatterns.lock``, which refuses a second concurrent run).
 
   Returns:
     A :class:`History`.
@@ -744,6 +753,8 @@ def fit(
     on_epoch=on_epoch,
     resume=resume,
     compile_cache=compile_cache,
+    terminate_on_nan=terminate_on_nan,
+    overwrite=overwrite,
   )
 
 
@@ -772,6 +783,8 @@ def run_experiment(
   on_epoch=None,
   resume=None,
   compile_cache=None,
+  terminate_on_nan=True,
+  overwrite=False,
 ) -> History:
   """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d.
 
@@ -779,19 +792,46 @@ def run_experiment(
   calls it alike; only process 0 writes ``out``, and an exception in one process is
   reported to the others (:func:`~jpatterns.train.distributed.report_failure`).
   """
+  args = (exp, seeds, devices, out, on_epoch, resume, compile_cache, terminate_on_nan)
   try:
-    return _run_experiment(exp, seeds, devices, out, on_epoch, resume, compile_cache)
-  except distributed.DistributedError:
-    raise  # raised in every process alike
+    if out is None or not distributed.is_primary():
+      return _run_experiment(*args)
+    check_output_dir(out)  # before anything compiles
+    with output_lock(out, overwrite=overwrite):
+      return _run_experiment(*args)
   except Exception as e:
-    distributed.report_failure(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    if not getattr(e, "everywhere", False):  # the others cannot know: tell them
+      distributed.report_failure(str(e).splitlines()[0] if str(e) else type(e).__name__)
     raise
 
 
-def _run_experiment(exp, seeds, devices, out, on_epoch, resume, compile_cache) -> History:
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or infinite; the run stopped after that epoch.
+
+  Attributes:
+    epoch: the epoch (counted from 1) whose loss is not finite.
+    metric: ``"train_loss"`` or ``"test_loss"``.
+    seeds: the seeds whose loss it is.
+    kept: the epoch the checkpoint in ``out`` holds (0: none written by this run).
+  """
+
+  everywhere = True  # every process sees the same metrics
+
+  def __init__(self, epoch: int, metric: str, seeds, kept: int, out):
+    self.epoch, self.metric, self.seeds, self.kept = epoch, metric, list(seeds), kept
+    where = (
+      f"; {os.path.join(out, 'checkpoint.npz')} holds epoch {kept}, the last finite one"
+      if out is not None and kept
+      else ""
+    )
+    super().__init__(
+      f"{metric} is not finite at epoch {epoch} (seed {', '.join(map(str, self.seeds))}): "
+      f"training stopped{where}; lower the learning rate or clip the gradients"
+    )
+
+
+def _run_experiment(exp, seeds, devices, out, on_epoch, resume, compile_cache, terminate_on_nan):
   writer = out is not None and distributed.is_primary()
-  if writer:
-    check_output_dir(out)  # before anything compiles
   use_compile_cache(compile_cache)
   cache_before = compile_cache_mod.counts()
   config = exp.config
@@ -812,6 +852,11 @@ def _run_experiment(exp, seeds, devices, out, on_epoch, resume, compile_cache) -
 
   def after_epoch(epoch, carry, metrics):
     curves.append(np.stack([metrics[m] for m in METRICS])[..., None].transpose(1, 0, 2))
+    for m in ("train_loss", "test_loss"):
+      bad = ~np.isfinite(metrics[m])
+      if terminate_on_nan and bad.any():
+        kept = epoch if writer and epoch > start else 0
+        raise NonFiniteLossError(epoch + 1, m, np.asarray(seed_list)[bad], kept, out)
     if writer:
       ckpt.save_checkpoint(
         os.path.join(out, "checkpoint.npz"),
@@ -861,6 +906,7 @@ def compare(
   devices: int | None = None,
   on_epoch: Callable[[int, dict], None] | None = None,
   compile_cache: bool | str | os.PathLike | None = None,
+  terminate_on_nan: bool = True,
 ) -> list[History]:
   """Runs :func:`fit` for each configuration with the same seeds and data.
 
@@ -872,7 +918,7 @@ def compare(
     configs: a non-empty list of :class:`~jpatterns.train.TrainConfig`.
     data: one :class:`~jpatterns.datasets.Dataset` (or name or path) for all of them;
       None loads each configuration's ``dataset``.
-    seeds, devices, on_epoch, compile_cache: as :func:`fit`.
+    seeds, devices, on_epoch, compile_cache, terminate_on_nan: as :func:`fit`.
 
   Returns:
     One :class:`History` per configuration, in order.
@@ -891,4 +937,9 @@ def compare(
 
   experiments = [prepare(c, data_of(c)) for c in configs]  # fail before any compile
   use_compile_cache(compile_cache)
-  return [run_experiment(e, seeds=seeds, devices=devices, on_epoch=on_epoch) for e in experiments]
+  return [
+    run_experiment(
+      e, seeds=seeds, devices=devices, on_epoch=on_epoch, terminate_on_nan=terminate_on_nan
+    )
+    for e in experiments
+  ]

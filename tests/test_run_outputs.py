@@ -1,0 +1,174 @@
+"""What a run leaves on disk: a diverged run stops and keeps its last finite checkpoint,
+an unusable --out is refused before anything compiles (and nothing is left behind), a
+second run on the same --out is refused while the first holds its lock, and every file
+is written whole (temp file + rename) with the umask's mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jpatterns import datasets, train
+from jpatterns.cli import main
+from jpatterns.train import _files, engine
+
+STEPS = 1438 // 64  # minibatches per digits epoch at batch size 64
+
+
+def _diverging(config, input_shape, num_classes):
+  """A linear model whose logits turn NaN after its first epoch (a counter in its state)."""
+  n = int(np.prod(input_shape))
+
+  def init(key):
+    return {"w": jnp.zeros((n, num_classes))}, {"steps": jnp.zeros((), jnp.int32)}
+
+  def apply(params, state, x, key, train):
+    logits = x.reshape(len(x), -1) @ params["w"]
+    logits = jnp.where(state["steps"] > STEPS, jnp.nan, logits)  # from epoch 2's 2nd step
+    return logits, {"steps": state["steps"] + (1 if train else 0)}
+
+  return train.Model(init, apply, "diverging")
+
+
+train.register_model("diverging_after_one_epoch", _diverging)
+CONFIG = train.TrainConfig(model="diverging_after_one_epoch", epochs=4, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return datasets.load("digits")
+
+
+def test_a_diverged_run_stops_and_keeps_the_last_finite_checkpoint(digits, tmp_path):
+  out = tmp_path / "run"
+  with pytest.raises(engine.NonFiniteLossError) as e:
+    train.fit(CONFIG, digits, out=out)
+  assert (e.value.epoch, e.value.metric, e.value.seeds, e.value.kept) == (2, "train_loss", [0], 1)
+  assert "not finite at epoch 2" in str(e.value) and "holds epoch 1" in str(e.value)
+  metadata, _, leaves = train.load_checkpoint(out / "checkpoint.npz")
+  assert metadata["epoch"] == 1 and all(np.isfinite(a).all() for a in leaves)
+  assert np.isfinite(metadata["history"]).all()
+  assert sorted(os.listdir(out)) == ["checkpoint.npz"]  # no lock, no metrics of a failed run
+
+
+def test_terminate_on_nan_false_trains_every_epoch(digits):
+  h = train.fit(CONFIG, digits, terminate_on_nan=False)
+  loss = h.metrics["train_loss"][0]
+  assert np.isfinite(loss[0]) and np.isnan(loss[1:]).all() and loss.shape == (4,)
+
+
+def test_cli_divergence_is_one_line_exit_1_and_nothing_left(tmp_path, capsys):
+  out = tmp_path / "a" / "b"
+  code = main(
+    [
+      "train",
+      "--optimizer",
+      "sgd",
+      "--lr",
+      "1e30",
+      "--width",
+      "8",
+      "--epochs",
+      "2",
+      "--quiet",
+      "--no-compile-cache",
+      "--out",
+      str(out),
+    ]
+  )
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 1 and len(err) == 1, err
+  assert "train_loss is not finite at epoch 1" in err[0] and "learning rate" in err[0]
+  assert not (tmp_path / "a").exists()  # the directories it created are gone again
+
+
+@pytest.mark.parametrize("case", ["file", "under_file", "long_name", "empty"])
+def test_unusable_out_is_refused_before_compiling(tmp_path, capsys, case):
+  (tmp_path / "f").write_text("x")
+  out = {
+    "file": tmp_path / "f",
+    "under_file": tmp_path / "f" / "run",
+    "long_name": tmp_path / ("n" * 300),
+    "empty": "",
+  }[case]
+  with pytest.raises(train.ConfigError) as e:
+    _files.check_output_dir(out)
+  assert e.value.name == "out"
+  code = main(["train", "--epochs", "1", "--quiet", "--out", str(out)])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1 and err[0].startswith("jpatterns train: error: --out"), err
+  assert sorted(os.listdir(tmp_path)) == ["f"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_out_is_refused(tmp_path):
+  ro = tmp_path / "ro"
+  ro.mkdir(mode=0o500)
+  with pytest.raises(train.ConfigError, match="not writable"):
+    _files.check_output_dir(ro / "run")
+
+
+def test_a_second_run_on_the_same_out_is_refused_while_the_first_holds_it(digits, tmp_path):
+  out = tmp_path / "run"
+  config = train.TrainConfig(epochs=1, width=8)
+  with _files.output_lock(out):  # the first run, in progress
+    with pytest.raises(train.ConfigError, match="in use by another run") as e:
+      train.fit(config, digits, out=out)
+    assert e.value.name == "out"
+    train.fit(config, digits, out=out, overwrite=True)  # the user insists
+  assert not (out / _files.LOCK_NAME).exists()
+  # a lock left by a process that is gone is taken over
+  dead = subprocess.run(
+    [sys.executable, "-c", "import os; print(os.getpid())"],
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout.strip()
+  import socket
+
+  (out / _files.LOCK_NAME).write_text(f"{dead} {socket.gethostname()}\n")
+  train.fit(config, digits, out=out)
+  assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.json"]
+
+
+def test_files_follow_the_umask(digits, tmp_path):
+  old = os.umask(0o027)
+  try:
+    train.fit(train.TrainConfig(epochs=1, width=8), digits, out=tmp_path / "run")
+  finally:
+    os.umask(old)
+  for name in ("checkpoint.npz", "metrics.json"):
+    assert (tmp_path / "run" / name).stat().st_mode & 0o777 == 0o640, name
+
+
+def test_concurrent_writers_leave_a_whole_file(tmp_path):
+  """Two writers and a reader of one metrics file: every read parses (it was 145/500 bad)."""
+  path = tmp_path / "metrics.json"
+  engine._write_json(path, {"w": -1})
+  bad = []
+
+  def write(w):
+    for i in range(200):
+      engine._write_json(path, {"w": w, "i": i, "pad": "x" * 5000})
+
+  def read():
+    for _ in range(400):
+      try:
+        json.loads(path.read_text())
+      except ValueError as e:
+        bad.append(e)
+
+  threads = [threading.Thread(target=write, args=(w,)) for w in (0, 1)]
+  threads.append(threading.Thread(target=read))
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join()
+  assert not bad and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
