@@ -264,6 +264,7 @@ STDLIB = {
   "csv",
   "json",
   "zipfile",
+  "zlib",
   "tempfile",
   "importlib",
   "collections",

@@ -129,6 +129,7 @@ def run(args) -> int:
   _common.start_jax(args)
   from jpatterns import train
   from jpatterns.train import engine
+  from jpatterns.train.config import validate
 
   if args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
@@ -149,7 +150,10 @@ def run(args) -> int:
   )
 
   t_all = time.perf_counter()
-  # Every configuration is validated (and its data loaded) before the first compile.
+  # Every configuration is validated before any data is loaded, and prepared (its data
+  # loaded, its optimizer built) before the first compile.
+  for c in configs:
+    validate(c)
   experiments = [engine.prepare(c) for c in configs]
   for e in experiments:
     engine.check_devices(args.devices, e.config.batch_size)

@@ -363,9 +363,13 @@ def _check_history(path, history, num_seeds: int, epoch: int) -> None:
   """``history[seed][metric][epoch]``: finite numbers, accuracies in [0, 1]."""
   from jpatterns.train.engine import METRICS  # the engine imports this module
 
-  shape = f"[{num_seeds} seeds][{len(METRICS)} metrics][{epoch} epochs]"
   if not (isinstance(history, list) and len(history) == num_seeds):
-    raise _header_error(path, "history", history, f"must be a list {shape}")
+    raise _header_error(
+      path,
+      "history",
+      history,
+      f"must be lists [seed][metric][epoch] of shape ({num_seeds}, {len(METRICS)}, {epoch})",
+    )
   for i, per_seed in enumerate(history):
     if not (isinstance(per_seed, list) and len(per_seed) == len(METRICS)):
       raise _header_error(
@@ -375,7 +379,7 @@ def _check_history(path, history, num_seeds: int, epoch: int) -> None:
       field = f"history[{i}][{j}]"
       if not (isinstance(curve, list) and len(curve) == epoch):
         raise _header_error(
-          path, field, curve, f"must be {epoch} values of {metric}, one per epoch"
+          path, field, curve, f"must list {epoch} {metric} value(s), one per epoch"
         )
       for k, v in enumerate(curve):
         finite = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
