@@ -264,6 +264,7 @@ STDLIB = {
   "csv",
   "json",
   "zipfile",
+  "zlib",
   "tempfile",
   "importlib",
   "collections",
@@ -280,12 +281,10 @@ STDLIB = {
   "socket",
   "threading",
   "hashlib",
-  "tempfile",
   "sys",
   "signal",
   "subprocess",
   "re",
-  "shutil",
 }
 
 

@@ -230,14 +230,21 @@ def add_cache_flag(p) -> None:
 
 
 def parse_value(text: str):
-  """A command-line value: Python literal (number, bool, list) or a bare string."""
+  """A command-line value: Python literal (number, bool, list) or a bare string.
+
+  ``nan`` and ``inf`` are numbers (which the library then refuses as not finite), not
+  the strings ``'nan'`` and ``'inf'``.
+  """
   try:
     return ast.literal_eval(text)
   except (ValueError, SyntaxError):
     lowered = text.lower()
     if lowered in ("true", "false"):
       return lowered == "true"
-    return text
+    try:
+      return float(lowered)  # nan, inf, -inf, infinity
+    except ValueError:
+      return text
 
 
 def parse_kv(items, flag: str) -> dict:

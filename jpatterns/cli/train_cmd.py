@@ -52,14 +52,14 @@ def add_parser(sub) -> None:
 
 
 def _resumed_config(path, given):
-  """The checkpoint's configuration with the flags given on top (epochs may grow)."""
-  from jpatterns.train import TrainConfig, load_checkpoint
+  """The checkpoint's configuration with the flags given on top (epochs may grow).
 
-  metadata, _, _ = load_checkpoint(path)
-  if not isinstance(metadata, dict) or "config" not in metadata or "seeds" not in metadata:
-    raise ValueError(f"{path!r} is not a jpatterns training checkpoint (no config or seeds)")
-  config = dataclasses.replace(TrainConfig.from_json(metadata["config"]), **given)
-  return config, len(metadata["seeds"]), metadata.get("epoch", 0)
+  Every header field is checked here, before anything is built or compiled.
+  """
+  from jpatterns.train.checkpoint import read_training_checkpoint
+
+  saved = read_training_checkpoint(path)
+  return dataclasses.replace(saved.config, **given), len(saved.seeds), saved.epoch
 
 
 def _plan(args, spec):
@@ -76,9 +76,7 @@ def _plan(args, spec):
   if args.resume:
     try:
       config, num_seeds, done = _resumed_config(args.resume, given)
-    except train.ConfigError:
-      raise
-    except (ValueError, TypeError) as e:
+    except ValueError as e:  # the file's own faults (a given flag is checked in prepare)
       raise UsageError(f"--resume: {e}") from None
     if args.seeds is not None and args.seeds != num_seeds:
       raise UsageError(f"--seeds: the checkpoint holds {num_seeds} seed(s), not {args.seeds}")
@@ -103,7 +101,7 @@ def run(args) -> int:
   engine.check_devices(args.devices, exp.config.batch_size)
   with _common.Progress(exp.config.epochs, args.quiet or not primary) as bar:
     bar.describe(f"{exp.config.model_name} on {exp.config.dataset}")
-    for _ in range(done if isinstance(done, int) else 0):
+    for _ in range(done):
       bar.advance()
     try:
       history = engine.run_experiment(

@@ -419,6 +419,9 @@ def validate(config: TrainConfig, kind: str | None = None) -> TrainConfig:
       v,
       "must be a dict of keyword arguments",
     )
+  from jpatterns.train.build import check_kwargs  # build imports this module
+
+  check_kwargs(c)  # names, types and ranges against the factories' own checks
   if kind is not None:
     _check_compatible(c, kind)
   return c

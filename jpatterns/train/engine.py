@@ -654,14 +654,7 @@ def _seed_list(config: TrainConfig, seeds) -> list[int]:
 
 def _resume(path, config: TrainConfig):
   """The checkpoint's metadata, layout and leaves, checked against ``config``."""
-  metadata, layout, leaves = ckpt.load_checkpoint(path)
-  try:
-    saved = validate(TrainConfig.from_json(metadata["config"]))
-    seeds, epoch, history = metadata["seeds"], metadata["epoch"], metadata["history"]
-  except (KeyError, TypeError, ValueError) as e:
-    raise ValueError(
-      f"{os.fspath(path)!r} is not a jpatterns training checkpoint ({type(e).__name__}: {e})"
-    ) from None
+  saved, seeds, epoch, history, layout, leaves = ckpt.read_training_checkpoint(path)
   differ = [
     f.name
     for f in dataclasses.fields(TrainConfig)
