@@ -30,8 +30,16 @@ _COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse, but a bad flag or value is one line (the usage only with ``--help``)."""
+
+  def error(self, message):
+    sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
+  parser = _Parser(
     prog="jpatterns", description="Train, compare, verify and benchmark the jpatterns patterns."
   )
   sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -41,17 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _reject_unknown(parser, args, extra) -> None:
-  """argparse's 'unrecognized arguments', with the subcommand's valid flags listed."""
+  """argparse's 'unrecognized arguments', with the closest valid flag when one is close."""
   sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
   command_parser = sub.choices[args.command]
   flags = sorted(
     {o for a in command_parser._actions for o in a.option_strings if o.startswith("--")}
   )
-  close = difflib.get_close_matches(extra[0].split("=")[0], flags, n=1)
-  hint = f" (did you mean {close[0]}?)" if close else ""
-  command_parser.error(
-    f"unrecognized arguments: {' '.join(extra)}{hint}; valid flags: {', '.join(flags)}"
-  )
+  close = difflib.get_close_matches(extra[0].split("=")[0], flags, n=1, cutoff=0.8)
+  hint = f"; did you mean {close[0]}?" if close else ""
+  command_parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
 
 
 def main(argv=None) -> int:

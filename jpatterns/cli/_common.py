@@ -120,7 +120,21 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
     help="train on when a loss becomes NaN or infinite (default: stop after that epoch, "
     "keep the last finite checkpoint, exit 1)",
   )
-  g.add_argument("--quiet", action="store_true", help="no progress bar")
+  g.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+  g.add_argument(
+    "--log-every",
+    type=int,
+    default=1,
+    metavar="N",
+    help="when stderr is not a terminal, a progress line every N epochs (default 1)",
+  )
+  g.add_argument(
+    "--seed-axis",
+    choices=("auto", "vmap", "loop"),
+    default="auto",
+    help="several seeds: one vmapped program (vmap) or one program called per seed "
+    "(loop); auto vmaps (one seed always runs unbatched)",
+  )
   add_cache_flag(g)
 
 
@@ -311,11 +325,21 @@ def fmt_mean_std(values, digits=4) -> str:
 
 
 class Progress:
-  """A rich progress bar on stderr (nothing when ``quiet``)."""
+  """Progress on stderr: a rich bar in a terminal, plain lines otherwise.
 
-  def __init__(self, total: int, quiet: bool):
+  In a terminal the bar says ``compiling …`` until the first program is built, then
+  shows the epochs with the last metrics. When stderr is not a terminal (a log file,
+  CI, ``nohup``) it prints one plain line per ``log_every`` epochs as they finish, and
+  the compile time, so the log can be followed with ``tail -f``. Nothing when ``quiet``.
+  """
+
+  def __init__(self, total: int, quiet: bool, log_every: int = 1):
+    import sys
+
     self._bar = None
-    if quiet:
+    self._plain = not quiet and not sys.stderr.isatty()
+    self._total, self._done, self._every, self._label = total, 0, max(1, log_every), ""
+    if quiet or self._plain:
       return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -341,13 +365,29 @@ class Progress:
     if self._bar is not None:
       self._bar.__exit__(*exc)
 
+  def _line(self, text: str) -> None:
+    import sys
+
+    print(text, file=sys.stderr, flush=True)
+
   def describe(self, text: str) -> None:
+    """The current run's name; followed by ``compiling …`` until :meth:`compiled`."""
+    self._label = text
     if self._bar is not None:
-      self._bar.update(self._task, description=text)
+      self._bar.update(self._task, description=f"{text} (compiling …)")
+    elif self._plain:
+      self._line(f"{text}: compiling …")
+
+  def compiled(self, seconds: float) -> None:
+    """The epoch program is ready (``seconds`` 0.0: shared with an earlier run)."""
+    how = "shared, no compile" if seconds == 0.0 else f"compiled in {seconds:.1f} s"
+    if self._bar is not None:
+      self._bar.update(self._task, description=f"{self._label} ({how})")
+    elif self._plain:
+      self._line(f"{self._label}: {how}")
 
   def advance(self, metrics: dict | None = None) -> None:
-    if self._bar is None:
-      return
+    self._done += 1
     text = ""
     if metrics:
       text = (
@@ -355,4 +395,7 @@ class Progress:
         f"acc {np.mean(metrics['train_accuracy']):.4f}  "
         f"test acc {np.mean(metrics['test_accuracy']):.4f}"
       )
-    self._bar.update(self._task, advance=1, metrics=text)
+    if self._bar is not None:
+      self._bar.update(self._task, advance=1, metrics=text)
+    elif self._plain and metrics and (self._done % self._every == 0 or self._done == self._total):
+      self._line(f"{self._label}: epoch {self._done}/{self._total}  {text}")

@@ -178,7 +178,11 @@ def run(args) -> int:
   if not primary:  # the others train alongside, quietly; process 0 reports and writes
     for exp in experiments:
       engine.run_experiment(
-        exp, seeds=seeds, devices=args.devices, terminate_on_nan=args.terminate_on_nan
+        exp,
+        seeds=seeds,
+        devices=args.devices,
+        terminate_on_nan=args.terminate_on_nan,
+        seed_axis=args.seed_axis,
       )
     return 0
   with output_lock(args.out, overwrite=args.overwrite):
@@ -193,7 +197,7 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
     print(question)
   results = []
   total = sum(e.config.epochs for e in experiments)
-  with _common.Progress(total, args.quiet) as bar:
+  with _common.Progress(total, args.quiet, args.log_every) as bar:
     for exp, assignment in zip(experiments, assignments):
       label = _label(exp.config, assignment)
       bar.describe(label)
@@ -204,6 +208,8 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
           devices=args.devices,
           on_epoch=lambda epoch, metrics: bar.advance(metrics),
           terminate_on_nan=args.terminate_on_nan,
+          seed_axis=args.seed_axis,
+          on_compiled=bar.compiled,
         )
       except engine.NonFiniteLossError as e:
         e.args = (f"{label}: {e}",)  # which configuration diverged

@@ -99,7 +99,9 @@ def run(args) -> int:
   primary = distributed.is_primary()
   exp = engine.prepare(config, data)  # every field checked before the bar and the compile
   engine.check_devices(args.devices, exp.config.batch_size)
-  with _common.Progress(exp.config.epochs, args.quiet or not primary) as bar:
+  if args.log_every < 1:
+    raise UsageError(f"--log-every: {args.log_every} is not valid; need an integer >= 1")
+  with _common.Progress(exp.config.epochs, args.quiet or not primary, args.log_every) as bar:
     bar.describe(f"{exp.config.model_name} on {exp.config.dataset}")
     for _ in range(done):
       bar.advance()
@@ -113,6 +115,8 @@ def run(args) -> int:
         resume=args.resume,
         terminate_on_nan=args.terminate_on_nan,
         overwrite=args.overwrite,
+        seed_axis=args.seed_axis,
+        on_compiled=bar.compiled,
       )
     except train.ConfigError:
       raise
@@ -126,7 +130,8 @@ def run(args) -> int:
   summary = history.summary()
   print(
     f"{config.model_name} on {config.dataset}, {config.optimizer} "
-    f"lr {config.lr:g}, {len(history.seeds)} seed(s), {config.epochs} epochs, "
+    f"lr {config.lr:g}, {len(history.seeds)} seed(s) ({history.seed_axis}), "
+    f"{config.epochs} epochs, "
     f"{history.devices}"
   )
   for m in train.METRICS:

@@ -135,7 +135,8 @@ def _check_against(field: str, factory: str, params, given: dict) -> None:
         f"is not a keyword of {factory}{hint}; choose from {', '.join(valid) or 'nothing'}",
       )
     kind = _kind_of(params[k])
-    if kind is not None and not kind[1](v):
+    # A traced value is an engine argument (a shared program), checked before tracing.
+    if kind is not None and not isinstance(v, jax.core.Tracer) and not kind[1](v):
       default = params[k].default
       shown = "" if default is inspect.Parameter.empty else f" (default {default!r})"
       raise ConfigError(
@@ -190,6 +191,12 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int):
   return sched
 
 
+def _on(value) -> bool:
+  """A penalty is in the chain when non-zero; a traced value (an engine argument) is one
+  the engine only traces when it is non-zero."""
+  return isinstance(value, jax.core.Tracer) or bool(value)
+
+
 def _kernel_mask(params):
   """Regularize kernels (ndim >= 2), not biases, scales or norm parameters."""
   return jax.tree.map(lambda p: p.ndim >= 2, params)
@@ -215,14 +222,14 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> optax.GradientT
       parts.append(optim.clip_by_value(-config.clip_value, config.clip_value))
     elif config.clip != "none":
       parts.append(getattr(optim, config.clip)(config.clip_value))
-    if config.l1:
+    if _on(config.l1):
       parts.append(optim.add_l1(config.l1, mask=_kernel_mask))
-    if config.l2:
+    if _on(config.l2):
       parts.append(optim.add_l2(config.l2, mask=_kernel_mask))
     parts.append(getattr(optim, config.optimizer)(learning_rate=sched, **config.optimizer_kwargs))
-    if config.weight_decay:
+    if _on(config.weight_decay):
       parts.append(optim.weight_decay(config.weight_decay, learning_rate=sched, mask=_kernel_mask))
-    if config.max_norm:
+    if _on(config.max_norm):
       parts.append(optim.max_norm(config.max_norm, axis=0, mask=_kernel_mask))
   except (ValueError, TypeError) as e:
     raise ConfigError(
