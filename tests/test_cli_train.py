@@ -566,7 +566,7 @@ def test_compare_default_is_the_main_job_under_two_minutes(tmp_path):
 BAD = [
   (["train", "--optimizer", "adamm"], "did you mean adam"),
   (["train", "--norm", "batchy"], "choose from none, batch_norm"),
-  (["train", "--optimzer", "adam"], "valid flags: --activation"),
+  (["train", "--optimzer", "adam"], "did you mean --optimizer?"),
   (["train", "--lr", "-0.1"], "--lr: -0.1 is not valid"),
   (["train", "--rate", "1.0"], "--rate: 1.0 is not valid; the drop rate must be in [0, 1)"),
   (["train", "--epochs", "0"], "--epochs"),
