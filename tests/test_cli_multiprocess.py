@@ -120,7 +120,7 @@ def test_train_on_two_processes_equals_one_process_on_four_devices(runs):
   for k in la:
     np.testing.assert_allclose(lb[k], la[k], atol=1e-6, err_msg=k)
   # exactly one set of outputs, no temp files left behind
-  assert sorted(os.listdir(two)) == ["checkpoint.npz", "metrics.json"]
+  assert sorted(os.listdir(two)) == ["checkpoint.npz", "metrics.json", "metrics.jsonl"]
 
 
 def test_each_process_holds_its_share_of_the_data(runs):

@@ -5,6 +5,7 @@ is written whole (temp file + rename) with the umask's mode."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -55,7 +56,8 @@ def test_a_diverged_run_stops_and_keeps_the_last_finite_checkpoint(digits, tmp_p
   metadata, _, leaves = train.load_checkpoint(out / "checkpoint.npz")
   assert metadata["epoch"] == 1 and all(np.isfinite(a).all() for a in leaves)
   assert np.isfinite(metadata["history"]).all()
-  assert sorted(os.listdir(out)) == ["checkpoint.npz"]  # no lock, no metrics of a failed run
+  # no lock, no metrics.json of a failed run; the epochs' lines
+  assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.jsonl"]
 
 
 def test_terminate_on_nan_false_trains_every_epoch(digits):
@@ -135,7 +137,7 @@ def test_a_second_run_on_the_same_out_is_refused_while_the_first_holds_it(digits
 
   (out / _files.LOCK_NAME).write_text(f"{dead} {socket.gethostname()}\n")
   train.fit(config, digits, out=out)
-  assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.json"]
+  assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.json", "metrics.jsonl"]
 
 
 def test_files_follow_the_umask(digits, tmp_path):
@@ -172,3 +174,44 @@ def test_concurrent_writers_leave_a_whole_file(tmp_path):
   for t in threads:
     t.join()
   assert not bad and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_early_stop_restores_the_best_epoch_and_keep_best_writes_it(digits, tmp_path):
+  config = train.TrainConfig(epochs=40, learning_rate=0.01, width=16)
+  h = train.fit(config, digits, seeds=2, early_stop=2, keep_best=True, out=tmp_path)
+  test_loss = h.metrics["test_loss"].mean(axis=0)
+  ran = len(test_loss)
+  assert ran < 40, "never stopped"
+  assert h.best_epoch == int(np.argmin(test_loss)) + 1 and ran == h.best_epoch + 2
+  metadata, layout, leaves = train.load_checkpoint(tmp_path / "best.npz")
+  assert metadata["epoch"] == h.best_epoch
+  saved = dict(zip([name for name, _, _ in layout], leaves))
+  import jax
+
+  flat, _ = jax.tree_util.tree_flatten_with_path((h.params, h.state, h.opt_state))
+  for path, leaf in flat:
+    np.testing.assert_array_equal(np.asarray(leaf), saved[jax.tree_util.keystr(path)])
+  lines = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["epoch"] for r in lines] == list(range(1, ran + 1))
+  np.testing.assert_allclose([r["test_loss"] for r in lines], h.metrics["test_loss"].T, rtol=1e-6)
+  assert json.loads((tmp_path / "metrics.json").read_text())["best_epoch"] == h.best_epoch
+  # best.npz is a checkpoint like any other: training resumes from it
+  again = train.fit(
+    dataclasses.replace(config, epochs=h.best_epoch + 1), digits, resume=tmp_path / "best.npz"
+  )
+  assert again.start_epoch == h.best_epoch
+
+
+@pytest.mark.parametrize(
+  "kwargs,name",
+  [
+    ({"early_stop": 0}, "early_stop"),
+    ({"early_stop": 2.5}, "early_stop"),
+    ({"keep_best": True}, "keep_best"),
+    ({"seed_axis": "x"}, "seed_axis"),
+  ],
+)
+def test_bad_run_options_name_the_argument(digits, kwargs, name):
+  with pytest.raises(train.ConfigError) as e:
+    train.fit(train.TrainConfig(epochs=1, width=8), digits, **kwargs)
+  assert e.value.name == name

@@ -122,6 +122,14 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
   )
   g.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
   g.add_argument(
+    "--early-stop",
+    type=int,
+    default=None,
+    metavar="PATIENCE",
+    help="stop when the mean test loss has not improved for PATIENCE epochs; the best "
+    "epoch's variables are kept",
+  )
+  g.add_argument(
     "--log-every",
     type=int,
     default=1,

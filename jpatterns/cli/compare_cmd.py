@@ -183,6 +183,7 @@ def run(args) -> int:
         devices=args.devices,
         terminate_on_nan=args.terminate_on_nan,
         seed_axis=args.seed_axis,
+        early_stop=args.early_stop,
       )
     return 0
   with output_lock(args.out, overwrite=args.overwrite):
@@ -210,6 +211,7 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
           terminate_on_nan=args.terminate_on_nan,
           seed_axis=args.seed_axis,
           on_compiled=bar.compiled,
+          early_stop=args.early_stop,
         )
       except engine.NonFiniteLossError as e:
         e.args = (f"{label}: {e}",)  # which configuration diverged

@@ -43,6 +43,11 @@ def add_parser(sub) -> None:
     help="train seeds seed..seed+N-1 together under vmap (default 1)",
   )
   p.add_argument(
+    "--keep-best",
+    action="store_true",
+    help="also write best.npz whenever the mean test loss improves",
+  )
+  p.add_argument(
     "--resume",
     metavar="CHECKPOINT",
     default=None,
@@ -117,6 +122,8 @@ def run(args) -> int:
         overwrite=args.overwrite,
         seed_axis=args.seed_axis,
         on_compiled=bar.compiled,
+        early_stop=args.early_stop,
+        keep_best=args.keep_best,
       )
     except train.ConfigError:
       raise
@@ -137,9 +144,16 @@ def run(args) -> int:
   for m in train.METRICS:
     print(f"  {m:<15} {_common.fmt_mean_std(summary[m]['per_seed'])}")
   print(f"  compile {history.compile_seconds:.2f} s, train {history.train_seconds:.2f} s")
+  if history.best_epoch is not None:
+    epochs_run = history.metrics["test_loss"].shape[1]
+    stopped = f"stopped after epoch {epochs_run}; " if epochs_run < config.epochs else ""
+    print(f"  {stopped}best mean test loss at epoch {history.best_epoch}")
   print(f"  {_common.cache_line([history.compile_cache])}")
   print(f"  data on each device: {history.data_bytes_per_device / 1024:.0f} KiB")
-  print(
-    f"wrote {os.path.join(args.out, 'metrics.json')} and {os.path.join(args.out, 'checkpoint.npz')}"
-  )
+  print(f"wrote {', '.join(os.path.join(args.out, f) for f in _written(args))}")
   return 0
+
+
+def _written(args) -> list[str]:
+  names = ["metrics.json", "metrics.jsonl", "checkpoint.npz"]
+  return names + ["best.npz"] if args.keep_best else names

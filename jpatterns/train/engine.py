@@ -69,6 +69,7 @@ __all__ = [
   "environment",
   "NonFiniteLossError",
   "choose_seed_axis",
+  "RunOptions",
   "hyperparameters",
 ]
 
@@ -621,10 +622,11 @@ class Trainer:
     """Epochs ``start … epochs-1``; ``on_epoch(epoch, get_carry, metrics)`` after each.
 
     ``get_carry()`` returns the carry (seed axis first); ``metrics`` is a dict of NumPy
-    arrays, one value per seed. Returns the final carry, the stacked metrics of the
-    epochs run ``(epochs - start, 4, seeds)`` and the seconds spent in them (compile
-    excluded). On a mesh the next epoch's batches are cut on the host while the
-    devices run the current one.
+    arrays, one value per seed; ``on_epoch`` returning ``"stop"`` ends the run there.
+    Returns the final carry, the stacked metrics of the epochs run
+    ``(epochs run, 4, seeds)`` and the seconds spent in them (compile excluded). On a
+    mesh the next epoch's batches are cut on the host while the devices run the current
+    one.
     """
     if self._compiled is None:
       self.compile(carry, data)
@@ -656,7 +658,8 @@ class Trainer:
           get_carry = lambda carry=carry: carry  # noqa: E731
         else:
           get_carry = lambda carries=carries: _stack(carries)  # noqa: E731
-        on_epoch(epoch, get_carry, dict(zip(METRICS, m)))
+        if on_epoch(epoch, get_carry, dict(zip(METRICS, m))) == "stop":
+          break
     if self.mode == "loop" and start < epochs:
       carry = _stack(carries)
     seconds = time.perf_counter() - t0
@@ -747,6 +750,8 @@ class History:
       data set on one device, ``1 / devices`` of it (each epoch's batches and the test
       set) on a mesh.
     seed_axis: ``"vmap"`` or ``"loop"``: how the seeds ran (one seed: ``"loop"``).
+    best_epoch: with ``early_stop`` or ``keep_best``, the epoch (from 1) of the lowest
+      mean test loss; with ``early_stop`` the variables above are that epoch's.
   """
 
   config: TrainConfig
@@ -763,6 +768,7 @@ class History:
   compile_cache: dict = dataclasses.field(default_factory=dict)
   data_bytes_per_device: int = 0
   seed_axis: str = ""
+  best_epoch: int | None = None
 
   @property
   def final(self) -> dict[str, np.ndarray]:
@@ -789,6 +795,7 @@ class History:
       "compile_cache": self.compile_cache,
       "data_bytes_per_device": self.data_bytes_per_device,
       "seed_axis": self.seed_axis,
+      "best_epoch": self.best_epoch,
       "final": self.summary(),
       "curves": {m: v.tolist() for m, v in self.metrics.items()},
       "versions": environment(),
@@ -856,6 +863,8 @@ def fit(
   terminate_on_nan: bool = True,
   overwrite: bool = False,
   seed_axis: str = "auto",
+  early_stop: int | None = None,
+  keep_best: bool = False,
 ) -> History:
   """Trains ``config`` on ``data`` for one or more seeds at once.
 
@@ -887,6 +896,14 @@ def fit(
     seed_axis: how several seeds run: ``"vmap"`` (one batched program), ``"loop"`` (one
       unbatched program, called per seed) or ``"auto"`` (:func:`choose_seed_axis`: by
       model size and backend). A seed's curves are the same either way.
+    early_stop: a patience: stop once the mean test loss over the seeds has not
+      improved for this many epochs, and return the variables of the best epoch
+      (``History.best_epoch``), as Keras' ``EarlyStopping(restore_best_weights=True)``.
+    keep_best: also write ``best.npz`` in ``out`` whenever the mean test loss improves
+      (a checkpoint ``resume=`` accepts).
+
+  ``out`` also receives ``metrics.jsonl``: one JSON line per epoch as it ends (the
+  epoch, each metric per seed, the seconds since the run started), to ``tail -f``.
 
   Returns:
     A :class:`History`.
@@ -912,6 +929,8 @@ def fit(
     terminate_on_nan=terminate_on_nan,
     overwrite=overwrite,
     seed_axis=seed_axis,
+    early_stop=early_stop,
+    keep_best=keep_best,
   )
 
 
@@ -931,37 +950,52 @@ def use_compile_cache(compile_cache) -> None:
     )
 
 
-def run_experiment(
-  exp: Experiment,
-  *,
-  seeds=1,
-  devices=None,
-  out=None,
-  on_epoch=None,
-  resume=None,
-  compile_cache=None,
-  terminate_on_nan=True,
-  overwrite=False,
-  seed_axis="auto",
-  on_compiled=None,
-) -> History:
+@dataclasses.dataclass
+class RunOptions:
+  """How :func:`run_experiment` runs an experiment (the keyword arguments of :func:`fit`)."""
+
+  seeds: Any = 1
+  devices: int | None = None
+  out: Any = None
+  on_epoch: Callable | None = None
+  resume: Any = None
+  compile_cache: Any = None
+  terminate_on_nan: bool = True
+  overwrite: bool = False
+  seed_axis: str = "auto"
+  early_stop: int | None = None
+  keep_best: bool = False
+  on_compiled: Callable | None = None
+
+  def check(self) -> None:
+    p = self.early_stop
+    if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
+      raise ConfigError("early_stop", p, "is not valid; give a patience (epochs) >= 1, or None")
+    if not isinstance(self.keep_best, bool):
+      raise ConfigError("keep_best", self.keep_best, "must be True or False")
+    if self.keep_best and self.out is None:
+      raise ConfigError("keep_best", True, "needs out= (a directory for best.npz)")
+
+
+def run_experiment(exp: Experiment, **options) -> History:
   """:func:`fit` for an :class:`Experiment` already :func:`prepare`-d.
 
-  ``on_compiled(seconds)`` is called once the epoch program is ready (0.0 when it was
-  shared with an earlier configuration), before the first epoch.
+  Takes :func:`fit`'s keyword arguments (:class:`RunOptions`), and ``on_compiled(seconds)``,
+  called once the epoch program is ready (0.0 when it was shared with an earlier
+  configuration), before the first epoch.
 
   With several processes (:func:`~jpatterns.train.init_distributed`) every process
   calls it alike; only process 0 writes ``out``, and an exception in one process is
   reported to the others (:func:`~jpatterns.train.distributed.report_failure`).
   """
-  args = (exp, seeds, devices, out, on_epoch, resume, compile_cache, terminate_on_nan, seed_axis)
-  args += (on_compiled,)
+  o = RunOptions(**options)
   try:
-    if out is None or not distributed.is_primary():
-      return _run_experiment(*args)
-    check_output_dir(out)  # before anything compiles
-    with output_lock(out, overwrite=overwrite):
-      return _run_experiment(*args)
+    o.check()
+    if o.out is None or not distributed.is_primary():
+      return _run_experiment(exp, o)
+    check_output_dir(o.out)  # before anything compiles
+    with output_lock(o.out, overwrite=o.overwrite):
+      return _run_experiment(exp, o)
   except Exception as e:
     if not getattr(e, "everywhere", False):  # the others cannot know: tell them
       distributed.report_failure(str(e).splitlines()[0] if str(e) else type(e).__name__)
@@ -993,55 +1027,86 @@ class NonFiniteLossError(RuntimeError):
     )
 
 
-def _run_experiment(
-  exp, seeds, devices, out, on_epoch, resume, cache, terminate_on_nan, seed_axis, on_compiled
-):
+def _run_experiment(exp: Experiment, o: RunOptions) -> History:
+  out, resume = o.out, o.resume
   writer = out is not None and distributed.is_primary()
-  use_compile_cache(cache)
+  use_compile_cache(o.compile_cache)
   cache_before = compile_cache_mod.counts()
   config = exp.config
   restored = _resume(resume, config) if resume is not None else None
   if restored:  # every process must continue from the same state
     distributed.same_everywhere(f"the checkpoint {os.fspath(resume)!r}", _file_digest(resume))
-  seed_list = restored[0] if restored else _seed_list(config, seeds)
-  trainer = Trainer(exp, seed_list, devices=devices, seed_axis=seed_axis)
+  seed_list = restored[0] if restored else _seed_list(config, o.seeds)
+  trainer = Trainer(exp, seed_list, devices=o.devices, seed_axis=o.seed_axis)
   carry = trainer.init_carry()
   start, past = 0, np.zeros((len(seed_list), len(METRICS), 0), np.float32)
   if restored:
     _, start, history, layout, leaves = restored
     carry = trainer.put(ckpt.fill(host_local(carry), layout, leaves, os.fspath(resume)))
     past = np.asarray(history, np.float32).reshape(len(seed_list), len(METRICS), start)
+  curves = [past]
+  log = []  # metrics.jsonl, opened at the first finite epoch (a run that fails leaves none)
   if writer:
     os.makedirs(out, exist_ok=True)
-  curves = [past]
+  best = {"loss": np.inf, "epoch": None, "carry": None, "waited": 0}
+  t0 = time.perf_counter()
+
+  def save(name, carry, epoch):
+    ckpt.save_checkpoint(
+      os.path.join(out, name),
+      host_local(carry),
+      metadata={
+        "config": config.to_json(),
+        "seeds": list(seed_list),
+        "epoch": epoch + 1,
+        "history": np.concatenate(curves, axis=2)[..., : epoch + 1].tolist(),
+      },
+    )
 
   def after_epoch(epoch, get_carry, metrics):
     curves.append(np.stack([metrics[m] for m in METRICS])[..., None].transpose(1, 0, 2))
     for m in ("train_loss", "test_loss"):
       bad = ~np.isfinite(metrics[m])
-      if terminate_on_nan and bad.any():
+      if o.terminate_on_nan and bad.any():
         kept = epoch if writer and epoch > start else 0
         raise NonFiniteLossError(epoch + 1, m, np.asarray(seed_list)[bad], kept, out)
     if writer:
-      ckpt.save_checkpoint(
-        os.path.join(out, "checkpoint.npz"),
-        host_local(get_carry()),
-        metadata={
-          "config": config.to_json(),
-          "seeds": list(seed_list),
-          "epoch": epoch + 1,
-          "history": np.concatenate(curves, axis=2).tolist(),
-        },
-      )
-    if on_epoch is not None:
-      on_epoch(epoch, metrics)
+      if not log:
+        log.append(open(os.path.join(out, "metrics.jsonl"), "w", encoding="utf-8"))  # noqa: SIM115
+        for e in range(start):  # a resumed run's earlier epochs first
+          _log_epoch(log[0], e, {m: past[:, i, e] for i, m in enumerate(METRICS)})
+      _log_epoch(log[0], epoch, metrics, time.perf_counter() - t0)
+    stop = None
+    if o.early_stop is not None or o.keep_best:
+      loss = float(np.mean(metrics["test_loss"]))
+      if loss < best["loss"]:
+        best.update(loss=loss, epoch=epoch, waited=0)
+        if o.early_stop is not None:  # its own copy: the live carry is donated next epoch
+          best["carry"] = jax.tree.map(jnp.copy, get_carry())
+        if o.keep_best and writer:
+          save("best.npz", get_carry(), epoch)
+      else:
+        best["waited"] += 1
+        if o.early_stop is not None and best["waited"] >= o.early_stop:
+          stop = "stop"
+    if writer:
+      save("checkpoint.npz", get_carry(), epoch)
+    if o.on_epoch is not None:
+      o.on_epoch(epoch, metrics)
+    return stop
 
-  data_arrays = trainer.data()
-  compile_s = trainer.compile(carry, data_arrays)
-  if on_compiled is not None:
-    on_compiled(compile_s)
-  carry, _, train_s = trainer.run(carry, data_arrays, start=start, on_epoch=after_epoch)
+  try:
+    data_arrays = trainer.data()
+    compile_s = trainer.compile(carry, data_arrays)
+    if o.on_compiled is not None:
+      o.on_compiled(compile_s)
+    carry, _, train_s = trainer.run(carry, data_arrays, start=start, on_epoch=after_epoch)
+  finally:
+    for f in log:
+      f.close()
   curves = np.concatenate(curves, axis=2)  # (seeds, metrics, epochs)
+  if o.early_stop is not None and best["carry"] is not None:
+    carry = best["carry"]  # the best epoch's variables, as Keras' restore_best_weights
   if jax.process_count() > 1:  # arrays this process can use on its own
     carry = jax.tree.map(jnp.asarray, host_local(carry))
   params, state, opt_state = carry
@@ -1060,10 +1125,20 @@ def _run_experiment(
     compile_cache_mod.counts().since(cache_before),
     trainer.data_bytes_per_device(data_arrays),
     trainer.mode,
+    None if best["epoch"] is None else best["epoch"] + 1,
   )
   if writer:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
   return history
+
+
+def _log_epoch(f, epoch: int, metrics: dict, seconds: float | None = None) -> None:
+  """One line of ``metrics.jsonl``: the epoch (from 1) and each metric per seed."""
+  record = {"epoch": epoch + 1, **{m: [float(v) for v in metrics[m]] for m in METRICS}}
+  if seconds is not None:
+    record["seconds"] = round(seconds, 4)
+  f.write(json.dumps(record) + "\n")
+  f.flush()
 
 
 def compare(
