@@ -57,13 +57,16 @@ from jpatterns.initializers import uniform as uniform
 from jpatterns.initializers import variance_scaling as variance_scaling
 from jpatterns.initializers import zeros as zeros
 from jpatterns.layers import avg_pool as avg_pool
+from jpatterns.layers import cbow as cbow
 from jpatterns.layers import init_lstm_carry as init_lstm_carry
 from jpatterns.layers import init_lstm_params as init_lstm_params
 from jpatterns.layers import init_multi_head_attention as init_multi_head_attention
+from jpatterns.layers import init_transformer_block as init_transformer_block
 from jpatterns.layers import lstm_cell as lstm_cell
 from jpatterns.layers import max_pool as max_pool
 from jpatterns.layers import multi_head_attention as multi_head_attention
 from jpatterns.layers import residual as residual
+from jpatterns.layers import transformer_block as transformer_block
 from jpatterns.losses import dice_loss as dice_loss
 from jpatterns.losses import focal_loss as focal_loss
 from jpatterns.losses import huber as huber
@@ -178,6 +181,9 @@ __all__ = [
   "residual",
   "multi_head_attention",
   "init_multi_head_attention",
+  "transformer_block",
+  "init_transformer_block",
+  "cbow",
   "lstm_cell",
   "init_lstm_params",
   "init_lstm_carry",

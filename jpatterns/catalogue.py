@@ -814,6 +814,19 @@ _LAYERS = _rows(
       "003 §7 (LSTM)",
       "torch LSTMCell / LSTM, flax LSTMCell",
     ),
+    (
+      "transformer_block",
+      "h = x + MHA(LN₁(x)); y = h + W₂ φ(W₁ LN₂(h) + b₁) + b₂ (pre-LN)",
+      "000 Multi-Head Attention; 000 Skip Connections; 004 §2 (LN for transformers)",
+      "flax LayerNorm + MultiHeadDotProductAttention + Dense; the train model vs a "
+      "hand-written flax nnx transformer (copied weights)",
+    ),
+    (
+      "cbow",
+      "h = (1/|C|) Σ_{j∈C} E_{w_j}; the centre word c scored by u_c·h",
+      "003 §9 (Continuous Bag Of Words)",
+      "one-hot counts times E; the example's negative-sampling loss and gradient vs np",
+    ),
   ],
 )
 
