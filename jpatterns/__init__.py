@@ -69,6 +69,8 @@ from jpatterns.layers import residual as residual
 from jpatterns.layers import transformer_block as transformer_block
 from jpatterns.losses import dice_loss as dice_loss
 from jpatterns.losses import focal_loss as focal_loss
+from jpatterns.losses import gan_discriminator_loss as gan_discriminator_loss
+from jpatterns.losses import gan_generator_loss as gan_generator_loss
 from jpatterns.losses import huber as huber
 from jpatterns.losses import mean_squared_error as mean_squared_error
 from jpatterns.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
@@ -165,6 +167,8 @@ __all__ = [
   "mean_squared_error",
   "huber",
   "focal_loss",
+  "gan_discriminator_loss",
+  "gan_generator_loss",
   "MinMaxStats",
   "StandardizationStats",
   "WhiteningStats",

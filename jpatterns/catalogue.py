@@ -658,6 +658,19 @@ _LOSSES = _rows(
       "000 Loss Function Patterns",
       "optax sigmoid_focal_loss",
     ),
+    (
+      "gan_discriminator_loss",
+      "ℓ_D = −y log D(x) − (1 − y) log(1 − D(x)) − log(1 − D(G(z))), D = σ(logit); y = 0.9: "
+      "one-sided smoothing",
+      "000 GANs",
+      "optax sigmoid_binary_cross_entropy, torch BCEWithLogitsLoss; examples/gan_digits.py",
+    ),
+    (
+      "gan_generator_loss",
+      "ℓ_G = −log D(G(z)) (non-saturating) or log(1 − D(G(z)))",
+      "000 GANs",
+      "optax sigmoid_binary_cross_entropy, torch BCEWithLogitsLoss; examples/gan_digits.py",
+    ),
   ],
 )
 
