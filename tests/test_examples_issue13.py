@@ -6,6 +6,7 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
@@ -81,3 +82,23 @@ def test_cbow_finds_the_planted_groups():
   assert r["within"] > r["between"] + 0.3, (r["within"], r["between"])
   assert set(r["neighbours"]["cat"]) == set(module.GROUPS["ANIMAL"]) - {"cat"}
   assert set(r["neighbours"]["apple"]) == set(module.GROUPS["FRUIT"]) - {"apple"}
+
+
+@pytest.mark.slow  # two compiled trainings (GAN and judge): 41 s at load 8 on 2 cores
+def test_gan_draws_digits_the_judge_recognizes(tmp_path):
+  """At a smaller size (100 epochs, 300 samples): measured 0.85 confidence and 0.56
+  share ≥ 0.9 for the samples, 0.62 and 0.13 for noise, all 10 classes covered."""
+  module = _load("gan_digits")
+  result = module.main(["--epochs", "100", "--samples", "300", "--out", str(tmp_path)])
+  q, noise, real = (
+    result["quality"][k] for k in ("GAN samples", "noise U(0, 1)", "real test digits")
+  )
+  assert result["judge_accuracy"] > 0.9, result["judge_accuracy"]
+  assert real["confidence"] > 0.9  # the judge itself is sound
+  assert q["confidence"] > noise["confidence"] + 0.15, (q, noise)
+  assert q["confident"] > 2 * noise["confident"] and q["confident"] > 0.4, (q, noise)
+  assert q["classes"] >= 9 and q["effective_classes"] > 8, q  # no mode collapse
+  samples = result["samples"]
+  assert samples.shape == (300, 64) and np.all((samples >= 0) & (samples <= 1))
+  png = pathlib.Path(result["png"])
+  assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
