@@ -92,7 +92,7 @@ def test_logits_equal_a_hand_written_nnx_transformer(shape, classes):
     )
   )
   model = build_model(cfg, shape, classes)
-  params, state = model.init(jax.random.key(0))
+  params, state = jax.jit(model.init)(jax.random.key(0))  # one program, not op by op
   # init's zero biases, unit γ and zero β would hide a bias or a γ/β read from the wrong
   # place: perturb every leaf.
   leaves, tree = jax.tree.flatten(params)
