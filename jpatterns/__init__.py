@@ -57,15 +57,20 @@ from jpatterns.initializers import uniform as uniform
 from jpatterns.initializers import variance_scaling as variance_scaling
 from jpatterns.initializers import zeros as zeros
 from jpatterns.layers import avg_pool as avg_pool
+from jpatterns.layers import cbow as cbow
 from jpatterns.layers import init_lstm_carry as init_lstm_carry
 from jpatterns.layers import init_lstm_params as init_lstm_params
 from jpatterns.layers import init_multi_head_attention as init_multi_head_attention
+from jpatterns.layers import init_transformer_block as init_transformer_block
 from jpatterns.layers import lstm_cell as lstm_cell
 from jpatterns.layers import max_pool as max_pool
 from jpatterns.layers import multi_head_attention as multi_head_attention
 from jpatterns.layers import residual as residual
+from jpatterns.layers import transformer_block as transformer_block
 from jpatterns.losses import dice_loss as dice_loss
 from jpatterns.losses import focal_loss as focal_loss
+from jpatterns.losses import gan_discriminator_loss as gan_discriminator_loss
+from jpatterns.losses import gan_generator_loss as gan_generator_loss
 from jpatterns.losses import huber as huber
 from jpatterns.losses import mean_squared_error as mean_squared_error
 from jpatterns.losses import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
@@ -162,6 +167,8 @@ __all__ = [
   "mean_squared_error",
   "huber",
   "focal_loss",
+  "gan_discriminator_loss",
+  "gan_generator_loss",
   "MinMaxStats",
   "StandardizationStats",
   "WhiteningStats",
@@ -178,6 +185,9 @@ __all__ = [
   "residual",
   "multi_head_attention",
   "init_multi_head_attention",
+  "transformer_block",
+  "init_transformer_block",
+  "cbow",
   "lstm_cell",
   "init_lstm_params",
   "init_lstm_carry",

@@ -658,6 +658,19 @@ _LOSSES = _rows(
       "000 Loss Function Patterns",
       "optax sigmoid_focal_loss",
     ),
+    (
+      "gan_discriminator_loss",
+      "ℓ_D = −y log D(x) − (1 − y) log(1 − D(x)) − log(1 − D(G(z))), D = σ(logit); y = 0.9: "
+      "one-sided smoothing",
+      "000 GANs",
+      "optax sigmoid_binary_cross_entropy, torch BCEWithLogitsLoss; examples/gan_digits.py",
+    ),
+    (
+      "gan_generator_loss",
+      "ℓ_G = −log D(G(z)) (non-saturating) or log(1 − D(G(z)))",
+      "000 GANs",
+      "optax sigmoid_binary_cross_entropy, torch BCEWithLogitsLoss; examples/gan_digits.py",
+    ),
   ],
 )
 
@@ -813,6 +826,19 @@ _LAYERS = _rows(
       "[i, f, g, o] = xW_i + hW_h + b; c′ = σ(f)⊙c + σ(i)⊙tanh(g); h′ = σ(o)⊙tanh(c′)",
       "003 §7 (LSTM)",
       "torch LSTMCell / LSTM, flax LSTMCell",
+    ),
+    (
+      "transformer_block",
+      "h = x + MHA(LN₁(x)); y = h + W₂ φ(W₁ LN₂(h) + b₁) + b₂ (pre-LN)",
+      "000 Multi-Head Attention; 000 Skip Connections; 004 §2 (LN for transformers)",
+      "flax LayerNorm + MultiHeadDotProductAttention + Dense; the train model vs a "
+      "hand-written flax nnx transformer (copied weights)",
+    ),
+    (
+      "cbow",
+      "h = (1/|C|) Σ_{j∈C} E_{w_j}; the centre word c scored by u_c·h",
+      "003 §9 (Continuous Bag Of Words)",
+      "one-hot counts times E; the example's negative-sampling loss and gradient vs np",
     ),
   ],
 )

@@ -1,5 +1,5 @@
 """Architecture patterns as pure functions (seed 000 Multi-Head Attention, Skip
-Connections; 001 残差连接; 003 §5 Max Pooling, §7 LSTM).
+Connections; 001 残差连接; 003 §5 Max Pooling, §7 LSTM, §9 Continuous Bag Of Words).
 
 Conventions shared by every function here:
 
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jpatterns import initializers
+from jpatterns import activations, initializers, normalization
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import check_choice, check_positive_int
 
@@ -34,6 +34,9 @@ __all__ = [
   "residual",
   "multi_head_attention",
   "init_multi_head_attention",
+  "transformer_block",
+  "init_transformer_block",
+  "cbow",
   "lstm_cell",
   "init_lstm_params",
   "init_lstm_carry",
@@ -441,6 +444,209 @@ def init_multi_head_attention(
       bo=jnp.zeros((out_dim,), dtype),
     )
   return params
+
+
+def _default_norm(params):
+  def norm(name, x):  # layer norm over the features, γ and β from params[name]
+    p = params[name]
+    return normalization.layer_norm(x, scale=p.get("scale"), bias=p.get("bias"), axis=-1)
+
+  return norm
+
+
+def transformer_block(
+  params,
+  x,
+  *,
+  num_heads,
+  mask=None,
+  causal=False,
+  activation=activations.gelu,
+  norm=None,
+  branch=None,
+):
+  r"""A pre-LN transformer encoder block (seed 000 Multi-Head Attention, Skip
+  Connections; seed 004 §2 LN).
+
+  .. math::
+    h = x + \text{MHA}(\text{LN}_1(x)), \qquad
+    y = h + W_2\, \phi(W_1\, \text{LN}_2(h) + b_1) + b_2
+
+  Two residual branches (:func:`residual`, seed 000 Skip Connections), each with its
+  normalization first (pre-LN, Xiong et al. 2020: the sum path carries ``x``
+  unnormalized, so deep stacks train without warm-up), self-attention
+  (:func:`multi_head_attention`) in the first and a two-layer MLP with activation
+  :math:`\phi` (GELU, as in BERT and ViT) in the second. Seed 004 §2 says LN suits
+  transformers: it normalizes each token over its own features, whatever the
+  sequence length. A final LN after the last block is the caller's (see
+  ``jpatterns.train``'s ``transformer`` model).
+
+  ``norm`` and ``branch`` let a caller swap the pieces without another block:
+  ``norm(name, v)`` replaces the layer norms (``name`` is ``"norm1"`` or ``"norm2"``;
+  a batch norm keeps its statistics in the caller's closure) and ``branch(name, v)``
+  maps each branch output before the sum (``name`` is ``"attn"`` or ``"mlp"``; e.g.
+  dropout or drop-path with the caller's key).
+
+  Args:
+    params: dict with ``"attn"`` (:func:`multi_head_attention`'s params, ``(D, D)``
+      matrices), ``"mlp"`` (``"w1"`` ``(D, F)``, ``"b1"`` ``(F,)``, ``"w2"`` ``(F, D)``,
+      ``"b2"`` ``(D,)``) and ``"norm1"``, ``"norm2"`` (``"scale"``, ``"bias"``, each
+      ``(D,)``, for the default layer norm); :func:`init_transformer_block` builds it.
+    x: ``(..., T, D)`` tokens.
+    num_heads: attention heads ``H``; it must divide ``D``.
+    mask: optional boolean attention mask, ``True`` = attend (see
+      :func:`multi_head_attention`).
+    causal: if True, each token attends only to itself and earlier tokens.
+    activation: :math:`\phi`, default exact GELU.
+    norm: ``norm(name, v) -> v``; default layer norm with ``params[name]``.
+    branch: ``branch(name, v) -> v`` applied to each branch output; default identity.
+
+  Returns:
+    ``(..., T, D)``, in ``x``'s dtype.
+
+  Raises:
+    ValueError: if ``num_heads`` does not divide ``D`` or a weight's shape does not fit.
+
+  Example:
+    >>> import jax
+    >>> p = init_transformer_block(jax.random.key(0), 8, mlp_dim=16)
+    >>> x = jax.random.normal(jax.random.key(1), (2, 5, 8))
+    >>> print(transformer_block(p, x, num_heads=2).shape)
+    (2, 5, 8)
+
+  References:
+    Vaswani et al., "Attention is all you need", 2017; Xiong et al., "On layer
+    normalization in the transformer architecture", 2020.
+  """
+  norm = _default_norm(params) if norm is None else norm
+  branch = (lambda name, v: v) if branch is None else branch
+  mlp = params["mlp"]
+  dim = jnp.shape(x)[-1]
+  if mlp["w1"].shape[0] != dim or mlp["w2"].shape != mlp["w1"].shape[::-1]:
+    raise ValueError(
+      f"transformer_block: mlp weights {mlp['w1'].shape} and {mlp['w2'].shape} do not fit "
+      f"D={dim}; expected (D, F) and (F, D)"
+    )
+
+  def attend(v):  # MHA(LN₁(x))
+    a = multi_head_attention(
+      params["attn"], norm("norm1", v), num_heads=num_heads, mask=mask, causal=causal
+    )
+    return branch("attn", a)
+
+  def feed_forward(v):  # W₂ φ(W₁ LN₂(h) + b₁) + b₂
+    u = activation(_dense(norm("norm2", v), mlp["w1"], mlp.get("b1")))
+    return branch("mlp", _dense(u, mlp["w2"], mlp.get("b2")))
+
+  h = residual(attend, x)  # h = x + MHA(LN₁(x))
+  return residual(feed_forward, h).astype(x.dtype)  # y = h + MLP(LN₂(h))
+
+
+def init_transformer_block(key, dim, *, mlp_dim=None, kernel_init=None, dtype=jnp.float32):
+  """Parameters for :func:`transformer_block` (seed 000 Multi-Head Attention).
+
+  Attention weights as :func:`init_multi_head_attention` (or ``kernel_init``), MLP
+  kernels Glorot-uniform (or ``kernel_init``), biases zero, layer-norm γ = 1, β = 0.
+
+  Args:
+    key: PRNG key.
+    dim: model dimension ``D``.
+    mlp_dim: hidden units ``F`` of the MLP (default ``4 D``, as Vaswani et al.).
+    kernel_init: ``init(key, shape, dtype)`` for every weight matrix (default
+      Glorot-uniform).
+    dtype: parameter dtype.
+
+  Returns:
+    dict ``{"norm1", "attn", "norm2", "mlp"}``.
+
+  Example:
+    >>> import jax
+    >>> p = init_transformer_block(jax.random.key(0), 8)
+    >>> print(sorted(p), p["mlp"]["w1"].shape)
+    ['attn', 'mlp', 'norm1', 'norm2'] (8, 32)
+
+  References:
+    Vaswani et al., "Attention is all you need", 2017.
+  """
+  check_positive_int("init_transformer_block", "dim", dim)
+  mlp_dim = 4 * dim if mlp_dim is None else mlp_dim
+  check_positive_int("init_transformer_block", "mlp_dim", mlp_dim)
+  init = initializers.glorot_uniform() if kernel_init is None else kernel_init
+  k_attn, k1, k2 = jax.random.split(key, 3)
+  attn = init_multi_head_attention(k_attn, dim, dtype=dtype)
+  if kernel_init is not None:
+    for name, k in zip(("wq", "wk", "wv", "wo"), jax.random.split(k_attn, 4)):
+      attn[name] = init(k, (dim, dim), dtype)
+
+  def ln():
+    return {"scale": jnp.ones((dim,), dtype), "bias": jnp.zeros((dim,), dtype)}
+
+  mlp = {
+    "w1": init(k1, (dim, mlp_dim), dtype),
+    "b1": jnp.zeros((mlp_dim,), dtype),
+    "w2": init(k2, (mlp_dim, dim), dtype),
+    "b2": jnp.zeros((dim,), dtype),
+  }
+  return {"norm1": ln(), "attn": attn, "norm2": ln(), "mlp": mlp}
+
+
+def cbow(embeddings, context, *, mask=None):
+  r"""Continuous bag of words: the context words' mean embedding (seed 003 §9
+  Continuous Bag Of Words).
+
+  .. math::
+    h = \frac{1}{|C|} \sum_{j \in C} E_{w_j}
+
+  Seed 003 §9: the words around a position are fed to a network that predicts the
+  word at its centre; the hidden layer is the embedding. In word2vec's CBOW
+  (Mikolov et al., 2013) that hidden layer is the mean of the context words'
+  embedding rows, and the centre word ``c`` is scored by :math:`u_c \cdot h` (a
+  softmax over the vocabulary, or negative sampling
+  :math:`-\log\sigma(u_c \cdot h) - \sum_k \log\sigma(-u_k \cdot h)`); see
+  ``examples/word_vectors.py --model cbow``. Skip-gram (seed 003 §8) is the reverse:
+  the centre predicts each context word.
+
+  Args:
+    embeddings: ``(V, D)`` embedding matrix ``E``.
+    context: ``(..., W)`` integer word indices, ``W`` context slots per centre word.
+    mask: optional ``(..., W)`` boolean, ``True`` for real context words (a window
+      cut short by a sentence edge pads the rest); default all real.
+
+  Returns:
+    ``(..., D)`` mean embedding ``h`` in ``embeddings``' dtype (zeros where the mask
+    keeps no word).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> E = jnp.array([[1., 0.], [0., 1.], [3., 3.]])
+    >>> print(cbow(E, jnp.array([0, 1, 2]), mask=jnp.array([True, True, False])))
+    [0.5 0.5]
+
+  References:
+    Mikolov et al., "Efficient estimation of word representations in vector space",
+    2013.
+  """
+  embeddings = jnp.asarray(embeddings)
+  if embeddings.ndim != 2:
+    raise ValueError(f"cbow: embeddings must be a (V, D) matrix; got shape {embeddings.shape}")
+  context = jnp.asarray(context)
+  if not jnp.issubdtype(context.dtype, jnp.integer) or context.ndim < 1:
+    raise ValueError(
+      f"cbow: context must be integer word indices of shape (..., W); got "
+      f"{context.dtype} {context.shape}"
+    )
+  ct = compute_dtype(embeddings.dtype)
+  vectors = embeddings[context].astype(ct)  # E_{w_j}: (..., W, D)
+  if mask is None:
+    h = jnp.mean(vectors, axis=-2)
+  else:
+    mask = jnp.asarray(mask)
+    if mask.shape != context.shape:
+      raise ValueError(f"cbow: mask has shape {mask.shape}; expected context's {context.shape}")
+    m = mask.astype(ct)[..., None]
+    count = jnp.sum(m, axis=-2)  # |C|
+    h = jnp.sum(vectors * m, axis=-2) / jnp.maximum(count, 1)  # (1/|C|) Σ_{j∈C} E_{w_j}
+  return h.astype(embeddings.dtype)
 
 
 def lstm_cell(params, carry, x):

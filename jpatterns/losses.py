@@ -2,7 +2,8 @@
 
 Seed 000 names the loss patterns "交叉熵、Dice系数等" (cross-entropy, the Dice
 coefficient, ...); seed 002 adds label smoothing. The catalogue completes them with
-the usual regression and detection losses (MSE, Huber, focal).
+the usual regression and detection losses (MSE, Huber, focal) and the two losses of
+the GAN game (seed 000 GANs).
 
 Conventions (as optax): every loss is *unreduced*. Element-wise losses
 (``sigmoid_binary_cross_entropy``, ``mean_squared_error``, ``huber``,
@@ -37,6 +38,8 @@ __all__ = [
   "mean_squared_error",
   "huber",
   "focal_loss",
+  "gan_discriminator_loss",
+  "gan_generator_loss",
 ]
 
 
@@ -409,3 +412,86 @@ def focal_loss(logits, labels, *, gamma=2.0, alpha=None):
   if alpha is not None:
     loss = (alpha * y + (1.0 - alpha) * (1.0 - y)) * loss  # alpha_t
   return loss.astype(dtype)
+
+
+def gan_discriminator_loss(real_logits, fake_logits, *, real_label=1.0):
+  r"""The discriminator's loss of a GAN, with one-sided label smoothing (seed 000 GANs).
+
+  .. math::
+    \ell_D = -y \log D(x) - (1 - y) \log(1 - D(x)) - \log(1 - D(G(z))),
+    \qquad D = \sigma(\text{logit})
+
+  The discriminator ``D`` maximizes :math:`\log D(x) + \log(1 - D(G(z)))`
+  (Goodfellow et al., 2014): a binary cross-entropy with target ``y`` for a real
+  example and 0 for a generated one. ``real_label`` < 1 is one-sided label smoothing
+  (Salimans et al., 2016, with 0.9): the real target is lowered, the fake target stays
+  0, so ``D`` is not rewarded for overconfidence on real data and a generated sample
+  never gets a target that pulls it toward the fakes it resembles.
+
+  Each real example is paired with one generated example (the discriminator step
+  takes equal batches); take ``.mean()`` yourself, as for every loss here.
+
+  Args:
+    real_logits: discriminator logits on real examples.
+    fake_logits: logits on generated examples, the shape of ``real_logits``.
+    real_label: target ``y`` of a real example, in ``(0, 1]`` (0.9: one-sided smoothing).
+
+  Returns:
+    :math:`\ell_D` per pair, the shape and dtype of ``real_logits``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> loss = gan_discriminator_loss(jnp.array([3.0, 0.0]), jnp.array([-3.0, 0.0]))
+    >>> print([round(float(v), 4) for v in loss])
+    [0.0972, 1.3863]
+
+  References:
+    Goodfellow et al., "Generative adversarial nets", 2014; Salimans et al.,
+    "Improved techniques for training GANs", 2016.
+  """
+  fn = "gan_discriminator_loss"
+  _validation.check_in_range(fn, "real_label", real_label, 0, 1, lo_open=True)
+  real_logits, fake_logits = _float(real_logits), _float(fake_logits)
+  _check_same_shape(fn, "real_logits", real_logits, "fake_logits", fake_logits)
+  dtype = real_logits.dtype
+  real = real_logits.astype(compute_dtype(dtype))
+  fake = fake_logits.astype(real.dtype)
+  real_term = jax.nn.softplus(real) - real_label * real  # -y log D(x) - (1-y) log(1-D(x))
+  fake_term = jax.nn.softplus(fake)  # -log(1 - D(G(z))) = softplus(logit)
+  return (real_term + fake_term).astype(dtype)
+
+
+def gan_generator_loss(fake_logits, *, saturating=False):
+  r"""The generator's loss of a GAN, non-saturating by default (seed 000 GANs).
+
+  .. math::
+    \ell_G = -\log D(G(z)) \quad\text{(non-saturating)}, \qquad
+    \ell_G = \log(1 - D(G(z))) \quad\text{(saturating, the minimax form)}
+
+  The minimax game has the generator minimize :math:`\log(1 - D(G(z)))`; early in
+  training ``D`` rejects the samples confidently, where that loss is flat (its
+  gradient in the logit is :math:`-D(G(z)) \to 0`). Goodfellow et al. (2014)
+  therefore train ``G`` to maximize :math:`\log D(G(z))`: the same fixed point,
+  gradient :math:`D - 1 \to -1` there.
+
+  Args:
+    fake_logits: discriminator logits on generated examples.
+    saturating: if True, the minimax form :math:`\log(1 - D(G(z)))`.
+
+  Returns:
+    :math:`\ell_G` per example, the shape and dtype of ``fake_logits``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> print([round(float(v), 4) for v in gan_generator_loss(jnp.array([-3.0, 0.0]))])
+    [3.0486, 0.6931]
+
+  References:
+    Goodfellow et al., "Generative adversarial nets", 2014.
+  """
+  fake_logits = _float(fake_logits)
+  dtype = fake_logits.dtype
+  z = fake_logits.astype(compute_dtype(dtype))
+  if saturating:
+    return (-jax.nn.softplus(z)).astype(dtype)  # log(1 - σ(z)) = -softplus(z)
+  return jax.nn.softplus(-z).astype(dtype)  # -log σ(z) = softplus(-z)

@@ -43,7 +43,12 @@ NOT_PATTERNS = {
   "normalization": {"BatchNormStats", "init_batch_norm_stats"},
   "optim": {"FlatLayout", "flatten_params", "flat_train_step"},
   "preprocessing": {"MinMaxStats", "StandardizationStats", "WhiteningStats"},
-  "layers": {"init_multi_head_attention", "init_lstm_params", "init_lstm_carry"},
+  "layers": {
+    "init_multi_head_attention",
+    "init_transformer_block",
+    "init_lstm_params",
+    "init_lstm_carry",
+  },
   "gradcheck": {"GradCheckResult"},
 }
 

@@ -41,7 +41,8 @@ def test_lstm_solves_adding_problem():
 
 def test_word_vectors_find_planted_groups():
   module = _load("word_vectors")
-  precision, neighbours = module.main(["--epochs", "2", "--sentences", "2000"])
+  results = module.main(["--model", "skipgram", "--epochs", "2", "--sentences", "2000"])
+  precision, neighbours = results["skipgram"]["precision"], results["skipgram"]["neighbours"]
   assert precision >= 0.9, precision
   # The four nearest neighbours of "cat" are the other four planted animals.
   assert set(neighbours["cat"]) == set(module.GROUPS["ANIMAL"]) - {"cat"}, neighbours["cat"]

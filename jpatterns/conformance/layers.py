@@ -204,3 +204,63 @@ def _lstm_torch(key, dtype):
 
   got = layers.lstm_cell(p, (c, h), x)  # ours: ((c, h), h)
   return got, on_torch(ref, p, c, h, x, b_hh, like=got)
+
+
+@add(
+  "transformer_block",
+  "flax.linen LayerNorm + MultiHeadDotProductAttention + Dense, exact GELU (same weights; "
+  "also causal)",
+  "reduction",
+)
+def _transformer_flax(key, dtype):
+  dim, heads, hidden = 8, 2, 12
+  x = normal(50, (2, 5, dim))
+  p = {
+    "norm1": {
+      "scale": normal(51, (dim,), loc=1.0, scale=0.2),
+      "bias": normal(52, (dim,), scale=0.2),
+    },
+    "attn": _mha_params(dim, dim, seed=53),
+    "norm2": {
+      "scale": normal(70, (dim,), loc=1.0, scale=0.2),
+      "bias": normal(71, (dim,), scale=0.2),
+    },
+    "mlp": {
+      "w1": normal(72, (dim, hidden), scale=dim**-0.5),
+      "b1": normal(73, (hidden,), scale=0.3),
+      "w2": normal(74, (hidden, dim), scale=hidden**-0.5),
+      "b2": normal(75, (dim,), scale=0.3),
+    },
+  }
+
+  def ref(causal):
+    ln = fnn.LayerNorm(epsilon=1e-5)
+    mha = fnn.MultiHeadDotProductAttention(num_heads=heads, qkv_features=dim, deterministic=True)
+    mask = fnn.make_causal_mask(x[..., 0]) if causal else None
+    n1 = ln.apply({"params": p["norm1"]}, x)
+    h = x + mha.apply(_flax_mha_params(p["attn"], heads), n1, mask=mask)
+    n2 = ln.apply({"params": p["norm2"]}, h)
+    u = jax.nn.gelu(
+      fnn.Dense(hidden).apply({"params": {"kernel": p["mlp"]["w1"], "bias": p["mlp"]["b1"]}}, n2),
+      approximate=False,
+    )
+    return h + fnn.Dense(dim).apply(
+      {"params": {"kernel": p["mlp"]["w2"], "bias": p["mlp"]["b2"]}}, u
+    )
+
+  ours = [layers.transformer_block(p, x, num_heads=heads, causal=c) for c in (False, True)]
+  return ours, [ref(False), ref(True)]
+
+
+@add("cbow", "one-hot counts times E (masked mean of the context rows)", "reduction")
+def _cbow(key, dtype):
+  vocab, dim = 11, 4
+  emb = normal(80, (vocab, dim))
+  context = jnp.asarray(np.random.default_rng(81).integers(0, vocab, (3, 4)), jnp.int32)
+  mask = jnp.asarray([[1, 1, 1, 1], [1, 1, 0, 0], [0, 1, 1, 1]], bool)
+  counts = jnp.sum(jax.nn.one_hot(context, vocab) * mask[..., None], axis=1)  # (3, V)
+  theirs = counts @ emb / jnp.sum(mask, axis=1, keepdims=True)
+  return [layers.cbow(emb, context, mask=mask), layers.cbow(emb, context)], [
+    theirs,
+    jnp.mean(jax.nn.one_hot(context, vocab), axis=1) @ emb,
+  ]

@@ -78,8 +78,9 @@ DEFAULT_LEARNING_RATES = {
   "adamax": 2e-3,
   "lion": 1e-4,
 }
-# Hidden units (mlp, lstm) or base channels (cnn, resnet) when width=None.
-DEFAULT_WIDTH = {"mlp": 128, "cnn": 32, "resnet": 32, "lstm": 64}
+# Hidden units (mlp, lstm), base channels (cnn, resnet) or token features (transformer)
+# when width=None.
+DEFAULT_WIDTH = {"mlp": 128, "cnn": 32, "resnet": 32, "lstm": 64, "transformer": 64}
 
 CHOICES: dict[str, Choice] = {
   "optimizer": _from_catalogue("optimizers", tuple(DEFAULT_LEARNING_RATES)),
@@ -223,7 +224,7 @@ class TrainConfig:
   .npz/.csv file (see :func:`jpatterns.datasets.load`).
   """
 
-  model: Any = _field("mlp", "mlp, cnn, resnet, lstm, a registered name, or a Model")
+  model: Any = _field("mlp", "mlp, cnn, resnet, lstm, transformer, a registered name, or a Model")
   dataset: str = _field("digits", "digits, spirals, sequence, or an .npz/.csv file path")
   test_fraction: float = _field(
     0.2, "share of a file's examples held out for testing (files without their own split)"
@@ -231,9 +232,14 @@ class TrainConfig:
   epochs: int = _field(20, "passes over the training set")
   batch_size: int = _field(64, "global minibatch size (split across devices)")
   width: int | None = _field(
-    None, "hidden units (mlp 128, lstm 64) or base channels (cnn, resnet 32)"
+    None,
+    "hidden units (mlp 128, lstm 64), base channels (cnn, resnet 32) or token features "
+    "(transformer 64)",
   )
-  depth: int = _field(2, "hidden layers (mlp) or conv blocks (cnn, resnet)")
+  depth: int = _field(
+    2, "hidden layers (mlp), conv blocks (cnn, resnet) or encoder blocks (transformer)"
+  )
+  heads: int = _field(4, "attention heads of the transformer; must divide its width")
   optimizer: str = _field("adam", "the optimizer")
   learning_rate: float | None = _field(
     None, "learning rate (default: the optimizer's usual rate, DEFAULT_LEARNING_RATES)"
@@ -371,7 +377,13 @@ def validate(config: TrainConfig, kind: str | None = None) -> TrainConfig:
   c = dataclasses.replace(c, **named)
   if not isinstance(c.dataset, str):
     raise ConfigError("dataset", c.dataset, "must be a dataset name or a file path")
-  for f, low in (("epochs", 1), ("batch_size", 1), ("depth", 1), ("warmup_steps", 0)):
+  for f, low in (
+    ("epochs", 1),
+    ("batch_size", 1),
+    ("depth", 1),
+    ("heads", 1),
+    ("warmup_steps", 0),
+  ):
     v = getattr(c, f)
     _need(_is_int(v) and v >= low, f, v, f"must be an integer >= {low}")
   _need(
@@ -380,6 +392,14 @@ def validate(config: TrainConfig, kind: str | None = None) -> TrainConfig:
     c.width,
     "must be an integer >= 1 (or None for the model's default)",
   )
+  if c.model == "transformer":
+    width = c.width or DEFAULT_WIDTH["transformer"]
+    _need(
+      width % c.heads == 0,
+      "heads",
+      c.heads,
+      f"does not divide the transformer's width={width}; choose a divisor of {width}",
+    )
   _need(_is_int(c.seed) and c.seed >= 0, "seed", c.seed, "must be an integer >= 0")
   _need(
     c.learning_rate is None or (_is_real(c.learning_rate) and c.learning_rate > 0),
@@ -431,9 +451,9 @@ def _check_compatible(c: TrainConfig, kind: str) -> None:
   """Combinations that have no meaning (a CNN on 2-D points) are refused by name."""
   if isinstance(c.model, str):
     models = {
-      "image": ("mlp", "cnn", "resnet", "lstm"),
+      "image": ("mlp", "cnn", "resnet", "lstm", "transformer"),
       "vector": ("mlp",),
-      "sequence": ("mlp", "lstm"),
+      "sequence": ("mlp", "lstm", "transformer"),
     }[kind]
     from jpatterns.train.models import BUILTIN_MODELS
 
@@ -448,7 +468,7 @@ def _check_compatible(c: TrainConfig, kind: str) -> None:
   conv = c.model in ("cnn", "resnet")
   only = {
     "spatial_dropout": ("cnn", "resnet"),
-    "drop_path": ("resnet",),
+    "drop_path": ("resnet", "transformer"),
     "dropconnect": ("mlp",),
     "standout": ("mlp",),
   }

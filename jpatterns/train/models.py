@@ -15,7 +15,13 @@ piece chosen by catalogue name in a :class:`~jpatterns.train.TrainConfig`:
 * ``resnet``: a conv stem, ``depth`` residual blocks ``act(x + f(x))`` (seed 001 残差连接,
   ``jpatterns.residual``), a projected downsampling block, global average pool;
 * ``lstm``: ``jpatterns.lstm_cell`` scanned over the sequence (images: one row a
-  step), the last hidden state through one hidden dense layer (default 64 units).
+  step), the last hidden state through one hidden dense layer (default 64 units);
+* ``transformer``: each step (images: each row) embedded linearly to ``width``
+  features (default 64) plus a learned position embedding, ``depth`` pre-LN encoder
+  blocks (``jpatterns.transformer_block``: ``heads``-head self-attention and a
+  4·width MLP, each a residual branch after the config's ``norm``, the dropout
+  variant on each branch), a final norm, the mean over steps into the head. The
+  usual transformer is ``norm="layer_norm", activation="gelu"``.
 
 Convolution and pooling windows are XLA's (``lax.conv_general_dilated``,
 ``jpatterns.max_pool`` / ``avg_pool``); everything else is a jpatterns pattern.
@@ -397,6 +403,76 @@ def _lstm(cfg, input_shape, num_classes, width):
   return Model(init, apply)
 
 
+def _transformer(cfg, input_shape, num_classes, width):
+  steps = input_shape[0]
+  features = input_shape[-1] if len(input_shape) == 2 else input_shape[1] * input_shape[2]
+  mlp_dim = 4 * width
+  branch_ids = {"attn": 0, "mlp": 1}
+
+  def linear(key, shape):  # w (v, g under weight_norm) and always a bias: no norm follows
+    return {**_linear_init(cfg, key, shape), "b": jnp.zeros(shape[-1])}
+
+  def init(key):
+    keys = jax.random.split(key, cfg.depth + 3)
+    params, state = {}, {}
+    params["embed"] = linear(keys[0], (features, width))
+    params["position"] = 0.02 * jax.random.normal(keys[1], (steps, width))  # learned
+    for i in range(cfg.depth):
+      k = jax.random.split(keys[2 + i], 6)
+      p, s = {}, {}
+      p["norm1"], s["norm1"] = _norm_init(cfg, width)
+      p["attn"] = {n: linear(kn, (width, width)) for n, kn in zip("qkvo", k[:4])}
+      p["norm2"], s["norm2"] = _norm_init(cfg, width)
+      p["fc1"] = linear(k[4], (width, mlp_dim))
+      p["act"] = _act_init(cfg, mlp_dim)
+      p["fc2"] = linear(k[5], (mlp_dim, width))
+      params[f"block{i}"], state[f"block{i}"] = p, s
+    params["norm"], state["norm"] = _norm_init(cfg, width)
+    params["head"] = _head_init(cfg, keys[-1], width, num_classes)
+    return params, state
+
+  def apply(params, state, x, key, train):
+    h = x.reshape(x.shape[0], steps, features)  # images: one row a token
+    h = _dense(params["embed"], h) + params["position"]
+    new_state = {}
+    for i in range(cfg.depth):
+      name, k_act, k_drop = f"block{i}", *jax.random.split(jax.random.fold_in(key, i))
+      p, s, ns = params[name], state[name], {}
+
+      def norm(which, v, p=p, s=s, ns=ns):
+        v, ns[which] = _norm(cfg, p[which], s[which], v, train)
+        return v
+
+      def branch(which, v, k=k_drop):
+        return _drop(cfg, jax.random.fold_in(k, branch_ids[which]), v, train, "branch")
+
+      attn = p["attn"]
+      block = {
+        "attn": {
+          f"{a}{n}": _kernel(attn[n]) if a == "w" else attn[n]["b"] for n in "qkvo" for a in "wb"
+        },
+        "mlp": {
+          "w1": _kernel(p["fc1"]),
+          "b1": p["fc1"]["b"],
+          "w2": _kernel(p["fc2"]),
+          "b2": p["fc2"]["b"],
+        },
+      }
+      h = jp.transformer_block(
+        block,
+        h,
+        num_heads=cfg.heads,
+        activation=lambda z, p=p, k=k_act: _act(cfg, p["act"], z, k, train),
+        norm=norm,
+        branch=branch,
+      )
+      new_state[name] = ns
+    h, new_state["norm"] = _norm(cfg, params["norm"], state["norm"], h, train)
+    return _dense(params["head"], jnp.mean(h, axis=1)), new_state
+
+  return Model(init, apply)
+
+
 def _builtin(builder, name):
   def build(cfg, input_shape, num_classes):
     width = cfg.width or DEFAULT_WIDTH[name]
@@ -406,10 +482,11 @@ def _builtin(builder, name):
   return build
 
 
-BUILTIN_MODELS = ("mlp", "cnn", "resnet", "lstm")
+BUILTIN_MODELS = ("mlp", "cnn", "resnet", "lstm", "transformer")
 # name -> builder(config, input_shape, num_classes) -> Model
 MODELS: dict[str, Callable[[TrainConfig, tuple, int], Model]] = {
-  name: _builtin(b, name) for name, b in zip(BUILTIN_MODELS, (_mlp, _cnn, _resnet, _lstm))
+  name: _builtin(b, name)
+  for name, b in zip(BUILTIN_MODELS, (_mlp, _cnn, _resnet, _lstm, _transformer))
 }
 
 
