@@ -364,3 +364,40 @@ def test_devices_split_evenly_over_the_processes(monkeypatch):
     with pytest.raises(ConfigError) as e:
       engine.check_devices(bad, 64)
     assert e.value.name == "devices"
+
+
+PYTHON_API = """
+import os, sys
+from jpatterns import train
+assert train.init_distributed(f"127.0.0.1:{sys.argv[1]}", 2, int(sys.argv[2]))
+h = train.fit(train.TrainConfig(epochs=1, width=8), out=sys.argv[3])
+print(h.devices, h.final["test_accuracy"][0], h.data_bytes_per_device)
+"""
+
+
+def test_the_python_api_on_two_processes(tmp_path):
+  """init_distributed + fit, as the README shows: one mesh, process 0 alone writes."""
+  port = dist.free_port()
+  procs = [
+    subprocess.Popen(
+      [sys.executable, "-c", PYTHON_API, str(port), str(i), str(tmp_path / f"out{i}")],
+      env=_env(2),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+      cwd=ROOT,
+      start_new_session=True,
+    )
+    for i in range(2)
+  ]
+  outs = []
+  for p in procs:
+    try:
+      out, err = p.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+      os.killpg(p.pid, signal.SIGKILL)
+      out, err = p.communicate()
+    assert p.returncode == 0, err[-2000:]
+    outs.append(out.strip().splitlines()[-1].split())  # gloo prints its own lines first
+  assert outs[0] == outs[1] and " ".join(outs[0][:7]) == "4 x cpu (cpu) over 2 processes"
+  assert (tmp_path / "out0" / "metrics.json").exists() and not (tmp_path / "out1").exists()

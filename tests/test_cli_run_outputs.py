@@ -215,3 +215,16 @@ def test_bad_run_options_name_the_argument(digits, kwargs, name):
   with pytest.raises(train.ConfigError) as e:
     train.fit(train.TrainConfig(epochs=1, width=8), digits, **kwargs)
   assert e.value.name == name
+
+
+def test_cli_refuses_an_out_in_use_with_one_line(tmp_path, capsys):
+  import socket
+
+  out = tmp_path / "run"
+  out.mkdir()
+  (out / _files.LOCK_NAME).write_text(f"{os.getpid()} {socket.gethostname()}\n")  # alive
+  before = sorted(os.listdir(out))
+  code = main(["train", "--epochs", "1", "--width", "8", "--quiet", "--out", str(out)])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1 and "--out" in err[0] and "in use by another run" in err[0]
+  assert "Traceback" not in err[0] and sorted(os.listdir(out)) == before
