@@ -148,6 +148,8 @@ def run(args) -> int:
     epochs_run = history.metrics["test_loss"].shape[1]
     stopped = f"stopped after epoch {epochs_run}; " if epochs_run < config.epochs else ""
     print(f"  {stopped}best mean test loss at epoch {history.best_epoch}")
+  if history.skipped_steps is not None:
+    print(f"  float16 loss scaling skipped {sum(history.skipped_steps)} step(s) (non-finite)")
   print(f"  {_common.cache_line([history.compile_cache])}")
   print(f"  data on each device: {history.data_bytes_per_device / 1024:.0f} KiB")
   print(f"wrote {', '.join(os.path.join(args.out, f) for f in _written(args))}")

@@ -267,6 +267,14 @@ class TrainConfig:
   loss: str = _field("softmax_cross_entropy", "the training loss")
   augment: tuple = _field((), "image augmentations, applied in order to each batch")
   preprocess: str = _field("none", "preprocessing fitted on the training set")
+  dtype: str = _field(
+    "float32",
+    "compute dtype: float32, bfloat16 or float16 (parameters and optimizer state stay "
+    "float32; losses and norm statistics reduce in float32)",
+  )
+  loss_scale: str = _field(
+    "dynamic", "float16 only: dynamic loss scaling (dynamic) or none, to see underflow"
+  )
   seed: int = _field(0, "first seed (fit(..., seeds=n) runs seed .. seed+n-1)")
 
   def to_json(self) -> dict:
@@ -401,6 +409,23 @@ def validate(config: TrainConfig, kind: str | None = None) -> TrainConfig:
       f"does not divide the transformer's width={width}; choose a divisor of {width}",
     )
   _need(_is_int(c.seed) and c.seed >= 0, "seed", c.seed, "must be an integer >= 0")
+  dtypes = {
+    "float32": "float32",
+    "f32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "f16": "float16",
+    "fp16": "float16",
+  }
+  _need(c.dtype in dtypes, "dtype", c.dtype, "is not valid; choose from float32, bfloat16, float16")
+  _need(
+    c.loss_scale in ("dynamic", "none"),
+    "loss_scale",
+    c.loss_scale,
+    "is not valid; choose from dynamic, none",
+  )
+  c = dataclasses.replace(c, dtype=dtypes[c.dtype])
   _need(
     c.learning_rate is None or (_is_real(c.learning_rate) and c.learning_rate > 0),
     "learning_rate",

@@ -381,6 +381,34 @@ def _program_key(exp: Experiment, mode: str, num_seeds: int, mesh_ids) -> tuple 
 
 _PROGRAMS: dict = {}
 
+# Dynamic loss scaling for float16 (PyTorch's GradScaler defaults): start at 2**16, halve
+# the scale and skip the step when a gradient is not finite, double it after 2000 steps
+# of finite gradients.
+LOSS_SCALE_INIT = 2.0**16
+LOSS_SCALE_PERIOD = 2000
+
+
+def uses_loss_scale(config: TrainConfig) -> bool:
+  """float16 compute with ``loss_scale="dynamic"``: the carry holds a loss scaler."""
+  return config.dtype == "float16" and config.loss_scale == "dynamic"
+
+
+def _is_float(a) -> bool:
+  return jnp.issubdtype(a.dtype, jnp.floating)
+
+
+def _next_scale(scaler: dict, finite) -> dict:
+  """One step of dynamic loss scaling (``finite``: this step's gradients were)."""
+  good = jnp.where(finite, scaler["good_steps"] + 1, 0)
+  grow = good >= LOSS_SCALE_PERIOD
+  scale = scaler["scale"]
+  scale = jnp.where(finite, jnp.where(grow, scale * 2, scale), jnp.maximum(scale / 2, 1.0))
+  return {
+    "scale": scale,
+    "good_steps": jnp.where(grow, 0, good),
+    "skipped_steps": scaler["skipped_steps"] + jnp.where(finite, 0, 1),
+  }
+
 
 def choose_seed_axis(seed_axis: str, num_seeds: int) -> str:
   """``"vmap"`` or ``"loop"``: how the seeds run. One seed always runs unbatched.
@@ -468,7 +496,8 @@ class Trainer:
     return jnp.stack([jax.random.key(s) for s in self.seeds])
 
   def init_carry(self):
-    """(params, state, opt_state) for every seed, stacked on a leading axis.
+    """(params, state, opt_state) for every seed, stacked on a leading axis (and the
+    loss scaler's state, for float16 with dynamic loss scaling).
 
     The model init is one jitted program shared by the configurations that build the
     same model (:func:`_model_init`); the optimizer init (zeros and constants) runs op
@@ -477,7 +506,15 @@ class Trainer:
     with prng_context():
       params, state = _model_init(self.exp)(self.seed_keys())
       opt_state = jax.vmap(self.exp.optimizer.init)(params)
-    return self.put((params, state, opt_state))
+    if not uses_loss_scale(self.exp.config):
+      return self.put((params, state, opt_state))
+    n = len(self.seeds)
+    scaler = {
+      "scale": jnp.full((n,), LOSS_SCALE_INIT, jnp.float32),
+      "good_steps": jnp.zeros((n,), jnp.int32),
+      "skipped_steps": jnp.zeros((n,), jnp.int32),
+    }
+    return self.put((params, state, opt_state, scaler))
 
   def data(self):
     """The arrays the epoch function reads: the training set (one device) or the
@@ -545,11 +582,23 @@ class Trainer:
       model = build_model(cfg, shape, classes) if builtin else exp.model
       opt = make_optimizer(cfg, steps)
 
-      def loss_fn(params, state, x, y, key):
-        logits, state = model.apply(params, state, x, key, train=True)
+      compute = jnp.dtype(cfg.dtype)
+      scaled = uses_loss_scale(cfg)
+
+      def forward(params, state, x, key, train):
+        """The model in the compute dtype; logits and model state back in theirs."""
+        if compute == jnp.float32:
+          return model.apply(params, state, x, key, train=train)
+        low = jax.tree.map(lambda a: a.astype(compute) if _is_float(a) else a, params)
+        logits, new_state = model.apply(low, state, x.astype(compute), key, train=train)
+        new_state = jax.tree.map(lambda n, o: n.astype(o.dtype), new_state, state)
+        return logits.astype(jnp.float32), new_state
+
+      def loss_fn(params, state, x, y, key, scale):
+        logits, state = forward(params, state, x, key, True)
         loss = _loss(cfg, logits, y)
         acc = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(y, -1))
-        return loss, (state, acc)
+        return loss * scale, (state, acc, loss)
 
       if on_mesh:  # the host cut this epoch's batches; data is the padded test set
         x_test, y_test, mask = data
@@ -561,22 +610,30 @@ class Trainer:
         epoch_key, xs = epoch_batches(seed_key, epoch, x_train.shape[0], steps, bs)
 
       def step(carry, inputs):
-        params, state, opt_state = carry
+        params, state, opt_state, *scaler = carry
         batch, i = inputs
         k = jax.random.fold_in(epoch_key, i + 1)
         x, y = batch if on_mesh else (x_train[batch], y_train[batch])
         x, y = self._shard_batch(x), self._shard_batch(y)
         if cfg.augment:
           x, y = _augment_batch(cfg, jax.random.fold_in(k, 0), x, y)
-        (loss, (state, acc)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          params, state, x, y, jax.random.fold_in(k, 1)
+        scale = scaler[0]["scale"] if scaled else jnp.float32(1.0)
+        (_, (new_state, acc, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          params, state, x, y, jax.random.fold_in(k, 1), scale
         )
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), state, opt_state), (loss, acc)
+        if not scaled:
+          updates, opt_state = opt.update(grads, opt_state, params)
+          return (optax.apply_updates(params, updates), new_state, opt_state), (loss, acc)
+        grads = jax.tree.map(lambda g: g / scale, grads)
+        finite = jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
+        updates, new_opt = opt.update(grads, opt_state, params)
+        new = (optax.apply_updates(params, updates), new_state, new_opt)
+        kept = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, (params, state, opt_state))
+        return (*kept, _next_scale(scaler[0], finite)), (loss, acc)
 
       carry, (losses, accs) = jax.lax.scan(step, carry, (xs, jnp.arange(steps)))
-      params, state, _ = carry
-      logits, _ = model.apply(params, state, x_test, jax.random.key(0), train=False)
+      params, state, *_ = carry
+      logits, _ = forward(params, state, x_test, jax.random.key(0), False)
       test_loss = _loss(dataclasses.replace(cfg, label_smoothing=0.0), logits, y_test, mask)
       test_acc = _mean(jnp.argmax(logits, -1) == jnp.argmax(y_test, -1), mask)
       return carry, jnp.stack([losses.mean(), accs.mean(), test_loss, test_acc])
@@ -752,6 +809,8 @@ class History:
     seed_axis: ``"vmap"`` or ``"loop"``: how the seeds ran (one seed: ``"loop"``).
     best_epoch: with ``early_stop`` or ``keep_best``, the epoch (from 1) of the lowest
       mean test loss; with ``early_stop`` the variables above are that epoch's.
+    skipped_steps: float16 with dynamic loss scaling: the steps per seed whose
+      gradients were not finite and were skipped (the scale halved); else None.
   """
 
   config: TrainConfig
@@ -769,6 +828,7 @@ class History:
   data_bytes_per_device: int = 0
   seed_axis: str = ""
   best_epoch: int | None = None
+  skipped_steps: list[int] | None = None
 
   @property
   def final(self) -> dict[str, np.ndarray]:
@@ -796,6 +856,7 @@ class History:
       "data_bytes_per_device": self.data_bytes_per_device,
       "seed_axis": self.seed_axis,
       "best_epoch": self.best_epoch,
+      "skipped_steps": self.skipped_steps,
       "final": self.summary(),
       "curves": {m: v.tolist() for m, v in self.metrics.items()},
       "versions": environment(),
@@ -1109,7 +1170,7 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
     carry = best["carry"]  # the best epoch's variables, as Keras' restore_best_weights
   if jax.process_count() > 1:  # arrays this process can use on its own
     carry = jax.tree.map(jnp.asarray, host_local(carry))
-  params, state, opt_state = carry
+  params, state, opt_state, *scaler = carry
   history = History(
     config,
     tuple(seed_list),
@@ -1126,6 +1187,7 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
     trainer.data_bytes_per_device(data_arrays),
     trainer.mode,
     None if best["epoch"] is None else best["epoch"] + 1,
+    [int(v) for v in np.asarray(host_local(scaler[0]["skipped_steps"]))] if scaler else None,
   )
   if writer:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
