@@ -18,7 +18,7 @@ def _run(capsys, *argv):
 @pytest.mark.parametrize(
   "argv,expect,absent",
   [
-    (["train", "--dtype", "bf16"], "unrecognized arguments: --dtype bf16", "did you mean"),
+    (["train", "--colour", "red"], "unrecognized arguments: --colour red", "did you mean"),
     (["train", "--optimzer", "adam"], "did you mean --optimizer?", "usage:"),
     (["train", "--epochs", "abc"], "argument --epochs: invalid int value: 'abc'", "usage:"),
     (["compare", "--seed-axis", "batched"], "argument --seed-axis: invalid choice", "usage:"),
