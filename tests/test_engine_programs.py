@@ -1,7 +1,7 @@
 """The engine compiles each distinct program once and runs the seeds as measured.
 
-* hyperparameters (learning rate, penalties, label smoothing, float keywords of the
-  optimizer and schedule) are arguments of the epoch program: a grid over them
+* hyperparameters (learning rate, penalties, label smoothing, drop rate, float keywords
+  of the optimizer and schedule) are arguments of the epoch program: a grid over them
   compiles once (counted with ``jax.monitoring``'s backend-compile events), and the
   shared program's curves equal those of a program compiled for the one configuration;
 * one seed runs unbatched; several run vmapped or in a loop over one program, and a
@@ -49,9 +49,18 @@ COMPILES = _Compiles()
 def test_a_grid_over_hyperparameters_compiles_its_epoch_program_once(digits):
   grid = [
     dataclasses.replace(
-      BASE, learning_rate=lr, l2=l2, label_smoothing=ls, optimizer_kwargs={"b1": b1}
+      BASE,
+      learning_rate=lr,
+      l2=l2,
+      label_smoothing=ls,
+      dropout_rate=rate,
+      optimizer_kwargs={"b1": b1},
     )
-    for lr, l2, ls, b1 in ((1e-3, 1e-4, 0.1, 0.9), (3e-3, 1e-3, 0.05, 0.8), (1e-2, 1e-5, 0.2, 0.85))
+    for lr, l2, ls, rate, b1 in (
+      (1e-3, 1e-4, 0.1, 0.1, 0.9),
+      (3e-3, 1e-3, 0.05, 0.3, 0.8),
+      (1e-2, 1e-5, 0.2, 0.2, 0.85),
+    )
   ]
   first = train.compare(grid[:1], digits, seeds=2, devices=1)
   before = COMPILES.count
@@ -104,4 +113,9 @@ def test_hyperparameters_are_the_traceable_numbers():
     schedule="step_decay",
     schedule_kwargs={"boundaries": [5]},
   )
-  assert engine.hyperparameters(c) == {"learning_rate": 0.01, "l2": 1e-4, "opt.b1": 0.8}
+  assert engine.hyperparameters(c) == {
+    "learning_rate": 0.01,
+    "l2": 1e-4,
+    "dropout_rate": 0.1,
+    "opt.b1": 0.8,
+  }

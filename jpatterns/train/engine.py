@@ -281,10 +281,9 @@ _INIT_FIELDS = (
   "depth",
   "norm",
   "dropout",
-  "dropout_rate",
   "activation",
   "initializer",
-)
+)  # not dropout_rate: a drop rate changes no parameter (only apply reads it)
 _MODEL_INITS: dict = {}
 
 
@@ -319,7 +318,7 @@ def _model_init(exp: Experiment):
 # configurations differing only in them share one compiled program (issue 15): a
 # `compare --vary lr=...` grid compiles once. A field is traced when its value is a
 # number; zero stays a constant where it removes a piece of the optimizer chain.
-_TRACED_FIELDS = ("learning_rate", "weight_decay", "l1", "l2", "label_smoothing")
+_TRACED_FIELDS = ("learning_rate", "weight_decay", "l1", "l2", "label_smoothing", "dropout_rate")
 _NONZERO_FIELDS = ("weight_decay", "l1", "l2", "label_smoothing")
 _TRACED = "<traced>"
 
@@ -332,7 +331,8 @@ def hyperparameters(config: TrainConfig) -> dict[str, float]:
   """The numbers an epoch program takes as arguments: ``{name: value}``.
 
   ``learning_rate`` (the optimizer's default when None), the decoupled and coupled
-  penalties and label smoothing when non-zero, and every float keyword of the optimizer
+  penalties, label smoothing and the drop rate (with a dropout variant) when non-zero, and
+  every float keyword of the optimizer
   and schedule (``opt.b1``, ``sched.decay_rate``); integers, booleans and lists stay
   constants (they change a program's shape or control flow).
   """
@@ -340,6 +340,8 @@ def hyperparameters(config: TrainConfig) -> dict[str, float]:
   for f in _NONZERO_FIELDS:
     if getattr(config, f):
       hp[f] = float(getattr(config, f))
+  if config.dropout != "none" and config.dropout_rate:
+    hp["dropout_rate"] = float(config.dropout_rate)
   for prefix, kw in (("opt.", config.optimizer_kwargs), ("sched.", config.schedule_kwargs)):
     for k, v in kw.items():
       if isinstance(v, float) and math.isfinite(v):

@@ -76,6 +76,11 @@ class Model(NamedTuple):
   name: str = "custom"
 
 
+def _is_zero(rate) -> bool:
+  """A drop rate of 0 skips the layer; a traced rate (an engine argument) is never 0."""
+  return not isinstance(rate, jax.core.Tracer) and rate == 0
+
+
 # --- layers: (init, apply) pairs over plain dicts ------------------------------------
 
 
@@ -182,7 +187,7 @@ def _act(cfg, p, x, key, train):
 def _drop(cfg, key, x, train, where):
   """The dropout variant where it applies; ``where`` is 'dense', 'conv' or 'branch'."""
   d, rate = cfg.dropout, cfg.dropout_rate
-  if d == "none" or rate == 0:
+  if d == "none" or _is_zero(rate):
     return x
   if d == "dropout":
     return drop_lib.dropout(key, x, rate=rate, train=train)
@@ -223,7 +228,7 @@ def _post(cfg, p, s, h, key, train, where):
 def _dense_unit(cfg, p, s, x, key, train):
   k_lin, k_post = jax.random.split(key)
   lin = p["linear"]
-  if cfg.dropout == "dropconnect" and train and cfg.dropout_rate > 0:  # mask on W (seed 002)
+  if cfg.dropout == "dropconnect" and train and not _is_zero(cfg.dropout_rate):  # seed 002: W
     h = drop_lib.dropconnect(k_lin, x, _kernel(lin), rate=cfg.dropout_rate, bias=lin.get("b"))
   elif cfg.dropout == "standout":  # keep probability g(W_s x) per unit (seed 002)
 
