@@ -1243,6 +1243,8 @@ def compare(
       loaded[k] = load_data(validate(c))
     return loaded[k]
 
+  for c in configs:  # every field of every configuration, before any data is loaded
+    validate(c)
   experiments = [prepare(c, data_of(c)) for c in configs]  # fail before any compile
   use_compile_cache(compile_cache)
   return [
