@@ -30,6 +30,7 @@ writes files (each atomically). How failures end a run (all bounded):
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import re
@@ -331,6 +332,7 @@ def _start_watchdog() -> None:
         client.key_value_set(f"{_KEY}/alive/{me}", str(beat), allow_overwrite=True)
         failed = client.key_value_dir_get(f"{_KEY}/failed/")
         alive = dict(client.key_value_dir_get(f"{_KEY}/alive/"))
+        done = dict(client.key_value_dir_get(f"{_KEY}/done/"))
       except Exception:  # noqa: BLE001 - the service is gone: JAX's own error follows
         return
       others = sorted((int(k.rsplit("/", 1)[1]), v) for k, v in failed if not k.endswith(f"/{me}"))
@@ -340,6 +342,8 @@ def _start_watchdog() -> None:
       now = time.monotonic()
       for i, (value, since) in seen.items():
         current = alive.get(f"{_KEY}/alive/{i}")
+        if f"{_KEY}/done/{i}" in done:  # it finished and is exiting: no more beats
+          continue
         if current != value:
           seen[i] = (current, now)
         elif now - since > lost_after and not _STATE["exiting"]:
@@ -353,6 +357,22 @@ def _start_watchdog() -> None:
   t = threading.Thread(target=watch, name="jpatterns-watchdog", daemon=True)
   t.start()
   _STATE["watchdog"] = t
+  # Registered after jax.distributed.initialize, so it runs before JAX's own shutdown
+  # (atexit is last-in, first-out): the thread must not sit in a runtime call while the
+  # interpreter finalizes (that aborts with "FATAL: exception not rethrown").
+  atexit.register(_stop_watchdog)
+
+
+def _stop_watchdog() -> None:
+  """Says this process is done (no more beats to expect) and stops the watchdog."""
+  _STATE["exiting"] = True
+  try:
+    _client().key_value_set(f"{_KEY}/done/{jax.process_index()}", "1", allow_overwrite=True)
+  except Exception:  # noqa: BLE001 - the service may be gone
+    pass
+  t = _STATE["watchdog"]
+  if t is not None:
+    t.join(timeout=2.0)
 
 
 def agree(problem: str | None, *, what: str = "start", timeout: float | None = None) -> None:
