@@ -285,6 +285,7 @@ STDLIB = {
   "signal",
   "subprocess",
   "re",
+  "atexit",
 }
 
 
