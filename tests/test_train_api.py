@@ -286,6 +286,7 @@ STDLIB = {
   "subprocess",
   "re",
   "atexit",
+  "concurrent",
 }
 
 
