@@ -58,7 +58,7 @@ assert len(BY_NAME) == len(CASES), "two cases share a name"
 
 
 def _params(obj):
-  if inspect.isclass(obj) and "__init__" in vars(obj):
+  if inspect.isclass(obj):
     sig = inspect.signature(obj.__init__)
     names = list(sig.parameters)[1:]
   else:
