@@ -58,12 +58,16 @@ assert len(BY_NAME) == len(CASES), "two cases share a name"
 
 
 def _params(obj):
+  """Parameter names of a function, or of a class's constructor (nnx ``__init__``, linen and
+  NamedTuple generated signatures)."""
+  params = None
   if inspect.isclass(obj):
-    sig = inspect.signature(obj.__init__)
-    names = list(sig.parameters)[1:]
-  else:
-    names = list(inspect.signature(obj).parameters)
-  return [n for n in names if n not in FLAX_PLUMBING]
+    params = list(inspect.signature(obj.__init__).parameters.values())[1:]
+    if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+      params = None  # tuple's / object's generic __init__: the class signature says more
+  if params is None:
+    params = list(inspect.signature(obj).parameters.values())
+  return [p.name for p in params if p.name not in FLAX_PLUMBING]
 
 
 def test_every_public_callable_has_a_case():
