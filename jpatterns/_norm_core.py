@@ -49,7 +49,7 @@ def _param(fn, name, p, expected, bshape):
   """Checks a scale/bias shape and reshapes it to broadcast against x."""
   if p is None:
     return None
-  p = jnp.asarray(p)
+  p = val.as_array(fn, name, p)
   if tuple(p.shape) != tuple(expected):
     raise ValueError(
       f"{fn}: {name} has shape {tuple(p.shape)}; expected {tuple(expected)} "
@@ -60,8 +60,12 @@ def _param(fn, name, p, expected, bshape):
 
 
 def _check_eps(fn, eps):
-  if val.is_static_number(eps) and not eps > 0:
-    raise ValueError(f"{fn}: eps={eps!r} must be > 0; choose e.g. 1e-5")
+  val.check_positive(fn, "eps", eps)
+
+
+def _input(fn, name, x):
+  """The normalized input as an array: lists refused, integers and bools promoted to float32."""
+  return val.as_float_array(fn, name, x)
 
 
 # ----------------------------------------------------------------------------------------
@@ -252,7 +256,9 @@ def init_batch_norm_stats(shape, *, dtype=jnp.float32) -> BatchNormStats:
     >>> init_batch_norm_stats(3)
     BatchNormStats(mean=Array([0., 0., 0.], dtype=float32), var=Array([1., 1., 1.], dtype=float32))
   """
-  shape = (shape,) if isinstance(shape, int) else tuple(shape)
+  fn = "init_batch_norm_stats"
+  shape = val.shape_tuple(fn, "shape", shape)
+  dtype = val.float_dtype(fn, "dtype", dtype)
   return BatchNormStats(jnp.zeros(shape, dtype), jnp.ones(shape, dtype))
 
 
@@ -333,11 +339,11 @@ def _bn_train_bwd(axes, eps, axis_name, global_params, res, cts):
 _bn_train.defvjp(_bn_train_fwd, _bn_train_bwd)
 
 
-def _bn_axes(fn, x, axis):
+def _bn_axes(fn, x, axis, name="x"):
   if axis is None:
     if x.ndim < 2:
       raise ValueError(
-        f"{fn}: x has rank {x.ndim}; pass an input of rank >= 2 "
+        f"{fn}: {name} has rank {x.ndim}; pass an input of rank >= 2 "
         "(batch, ..., features) or an explicit axis"
       )
     return tuple(range(x.ndim - 1))
@@ -445,10 +451,21 @@ def batch_norm(
     Formulae and a Pairwise Algorithm for Computing Sample Variances", 1979.
   """
   fn = "batch_norm"
-  x = jnp.asarray(x)
+  x = _input(fn, "x", x)
   axes = _bn_axes(fn, x, axis)
   val.check_in_range(fn, "momentum", momentum, 0.0, 1.0)
   _check_eps(fn, eps)
+  val.check_bool(fn, "train", train)
+  val.check_bool(fn, "unbiased_running_var", unbiased_running_var)
+  if not (hasattr(stats, "mean") and hasattr(stats, "var")):
+    raise ValueError(
+      f"{fn}: stats={stats!r} is not a BatchNormStats; create it with init_batch_norm_stats"
+    )
+  if train and mask is None and math.prod(x.shape[a] for a in axes) == 0:
+    raise ValueError(
+      f"{fn}: x has shape {x.shape}, no entries along axis {axes} to take batch "
+      "statistics from; pass a non-empty batch (or train=False)"
+    )
   feat = tuple(s for i, s in enumerate(x.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
@@ -468,16 +485,18 @@ def batch_norm(
       y = y + bias.astype(ct)
     return y.astype(x.dtype), stats
   if mask is not None:
-    mask = jnp.asarray(mask)
-    if mask.ndim != x.ndim:
-      mask = jnp.broadcast_to(mask, x.shape) if mask.ndim < x.ndim else mask
+    mask = val.as_array(fn, "mask", mask)
     try:
-      jnp.broadcast_shapes(mask.shape, x.shape)
+      ok = jnp.broadcast_shapes(mask.shape, x.shape) == x.shape
     except ValueError:
+      ok = False
+    if not ok:
       raise ValueError(
         f"{fn}: mask shape {mask.shape} does not broadcast to x shape "
         f"{x.shape}; pass a mask broadcastable to x"
-      ) from None
+      )
+    if mask.ndim != x.ndim:
+      mask = jnp.broadcast_to(mask, x.shape)
   y, n, mean, var = _bn_train(
     x, scale, bias, mask, axes, eps, axis_name, _replicated_in_shard_map((scale, bias), axis_name)
   )
@@ -591,8 +610,8 @@ def batch_norm_analytic(h, *, scale=None, bias=None, axis=None, eps=1e-5):
     Ioffe & Szegedy, "Batch Normalization", 2015 (section 3, backward pass).
   """
   fn = "batch_norm_analytic"
-  h = jnp.asarray(h)
-  axes = _bn_axes(fn, h, axis)
+  h = _input(fn, "h", h)
+  axes = _bn_axes(fn, h, axis, name="h")
   _check_eps(fn, eps)
   feat = tuple(s for i, s in enumerate(h.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(h.shape))

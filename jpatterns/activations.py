@@ -49,12 +49,9 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _as_float(x):
-  """The input as an array; integer and boolean inputs become float32."""
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.inexact):
-    x = x.astype(jnp.float32)
-  return x
+def _as_float(x, fn):
+  """The input as an array (lists refused); integer and boolean inputs become float32."""
+  return _validation.as_float_array(fn, "x", x)
 
 
 # --------------------------------------------------------------------------
@@ -83,7 +80,7 @@ def sigmoid(x):
   References:
     Verhulst, "Notice sur la loi que la population suit dans son accroissement", 1838.
   """
-  x = _as_float(x)
+  x = _as_float(x, "sigmoid")
   return lax.logistic(x)  # 1 / (1 + exp(-x))
 
 
@@ -111,7 +108,7 @@ def tanh(x):
   References:
     LeCun et al., "Efficient BackProp", 1998.
   """
-  x = _as_float(x)
+  x = _as_float(x, "tanh")
   return jnp.tanh(x)  # tanh(x) = 2·sigmoid(2x) − 1
 
 
@@ -150,7 +147,7 @@ def relu(x):
   References:
     Nair & Hinton, "Rectified Linear Units Improve Restricted Boltzmann Machines", 2010.
   """
-  x = _as_float(x)
+  x = _as_float(x, "relu")
   return _relu(x)  # max(x, 0)
 
 
@@ -175,7 +172,8 @@ def leaky_relu(x, *, negative_slope=0.01):
   References:
     Maas et al., "Rectifier Nonlinearities Improve Neural Network Acoustic Models", 2013.
   """
-  x = _as_float(x)
+  _validation.check_finite("leaky_relu", "negative_slope", negative_slope)
+  x = _as_float(x, "leaky_relu")
   return jnp.where(x >= 0, x, negative_slope * x)  # f(x) = x or a·x
 
 
@@ -213,8 +211,9 @@ def prelu(x, alpha, *, channel_axis=-1):
     He et al., "Delving Deep into Rectifiers: Surpassing Human-Level Performance on
     ImageNet Classification", 2015.
   """
-  x = _as_float(x)
-  alpha = jnp.asarray(alpha)
+  x = _as_float(x, "prelu")
+  alpha = _validation.as_array("prelu", "alpha", alpha)
+  _validation.canonical_axes("prelu", "channel_axis", channel_axis, x.ndim)
   if alpha.size == 1 and alpha.ndim <= 1:
     a = alpha.reshape(())
   elif alpha.ndim == 1:
@@ -277,16 +276,18 @@ def rrelu(key, x, *, lower=1.0 / 8, upper=1.0 / 3, train=True):
   """
   _validation.check_in_range("rrelu", "lower", lower, 0.0, 1.0)
   _validation.check_in_range("rrelu", "upper", upper, 0.0, 1.0)
-  if _validation.is_static_number(lower) and _validation.is_static_number(upper):
-    if lower > upper:
-      raise ValueError(f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")
-  x = _as_float(x)
+  lo, hi = _validation.number("rrelu", "lower", lower), _validation.number("rrelu", "upper", upper)
+  if lo is not None and hi is not None and lo > hi:
+    raise ValueError(f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")
+  _validation.check_bool("rrelu", "train", train)
+  x = _as_float(x, "rrelu")
   if train:
     if key is None:
       raise ValueError(
         "rrelu: key=None with train=True; pass a PRNG key to sample "
         "slopes, or train=False for the deterministic eval form"
       )
+    _validation.check_key("rrelu", "key", key)
     slope = jax.random.uniform(key, x.shape, x.dtype, lower, upper)  # a ~ U(l, u)
   else:
     slope = (lower + upper) / 2  # a = (l + u) / 2
@@ -321,7 +322,8 @@ def elu(x, *, alpha=1.0):
     Clevert et al., "Fast and Accurate Deep Network Learning by Exponential Linear
     Units (ELUs)", 2016.
   """
-  x = _as_float(x)
+  _validation.check_finite("elu", "alpha", alpha)
+  x = _as_float(x, "elu")
   safe = jnp.where(x > 0, 0.0, x)
   return jnp.where(x > 0, x, alpha * jnp.expm1(safe))  # x or α(e^x − 1)
 
@@ -346,6 +348,7 @@ def selu(x):
   References:
     Klambauer et al., "Self-Normalizing Neural Networks", 2017.
   """
+  x = _as_float(x, "selu")
   return _SELU_SCALE * elu(x, alpha=_SELU_ALPHA)  # λ·elu_α(x)
 
 
@@ -373,7 +376,7 @@ def celu(x, *, alpha=1.0):
     Barron, "Continuously Differentiable Exponential Linear Units", 2017.
   """
   _validation.check_positive("celu", "alpha", alpha)
-  x = _as_float(x)
+  x = _as_float(x, "celu")
   # celu(x) = max(0, x) + α(e^{min(0, x)/α} − 1)
   return jnp.maximum(x, 0.0) + alpha * jnp.expm1(jnp.minimum(x, 0.0) / alpha)
 
@@ -414,7 +417,8 @@ def gelu(x, *, approximate=False):
   References:
     Hendrycks & Gimpel, "Gaussian Error Linear Units (GELUs)", 2016.
   """
-  x = _as_float(x)
+  _validation.check_bool("gelu", "approximate", approximate)
+  x = _as_float(x, "gelu")
   if approximate:
     c = np.sqrt(2 / np.pi).astype(x.dtype)
     # Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))
@@ -445,7 +449,7 @@ def silu(x):
     Approximation in Reinforcement Learning", 2017; Ramachandran et al., "Searching
     for Activation Functions", 2017.
   """
-  x = _as_float(x)
+  x = _as_float(x, "silu")
   return x * lax.logistic(x)  # x·σ(x)
 
 
@@ -475,7 +479,7 @@ def softplus(x):
     Dugas et al., "Incorporating Second-Order Functional Knowledge for Better Option
     Pricing", 2001.
   """
-  x = _as_float(x)
+  x = _as_float(x, "softplus")
   return jnp.logaddexp(x, 0)  # log(e^x + e^0) = log(1 + e^x)
 
 
@@ -500,7 +504,7 @@ def mish(x):
   References:
     Misra, "Mish: A Self Regularized Non-Monotonic Activation Function", 2019.
   """
-  x = _as_float(x)
+  x = _as_float(x, "mish")
   return x * jnp.tanh(jnp.logaddexp(x, 0))  # x·tanh(log(1 + e^x))
 
 
@@ -543,7 +547,7 @@ def softmax(x, *, axis=-1):
     Bridle, "Probabilistic Interpretation of Feedforward Classification Network
     Outputs", 1990.
   """
-  x = _as_float(x)
+  x = _as_float(x, "softmax")
   axes = _softmax_axes("softmax", x, axis)
   xf = x.astype(compute_dtype(x.dtype))
   m = lax.stop_gradient(jnp.max(xf, axes, keepdims=True))  # m = max_j x_j
@@ -577,7 +581,7 @@ def log_softmax(x, *, axis=-1):
     Bridle, "Probabilistic Interpretation of Feedforward Classification Network
     Outputs", 1990.
   """
-  x = _as_float(x)
+  x = _as_float(x, "log_softmax")
   axes = _softmax_axes("log_softmax", x, axis)
   xf = x.astype(compute_dtype(x.dtype))
   shifted = xf - lax.stop_gradient(jnp.max(xf, axes, keepdims=True))  # x − max x

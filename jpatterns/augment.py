@@ -58,11 +58,15 @@ from jax.scipy import ndimage
 
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import (
+  as_array,
   check_choice,
+  check_finite,
   check_in_range,
+  check_key,
   check_non_negative,
   check_positive,
-  is_static_number,
+  is_traced,
+  number,
 )
 
 __all__ = [
@@ -91,13 +95,13 @@ _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 
 def _to_hwc(fn: str, image, channel_axis: int):
   """Checks the rank and moves the channel axis last."""
-  image = jnp.asarray(image)
+  image = as_array(fn, "image", image)
   if image.ndim != 3:
     raise ValueError(
       f"{fn}: image has rank {image.ndim} (shape {image.shape}); pass ONE image of "
       "rank 3 (HWC by default), and jax.vmap over a batch"
     )
-  if channel_axis not in (-1, 2, 0, -3):
+  if isinstance(channel_axis, bool) or channel_axis not in (-1, 2, 0, -3):
     raise ValueError(
       f"{fn}: channel_axis={channel_axis!r} is not valid; choose -1 (HWC) or 0 (CHW)"
     )
@@ -137,9 +141,15 @@ def _cast_back(values, dtype):
   return values.astype(dtype)
 
 
-def _check_resampling(fn: str, order, mode):
+def _check_resampling(fn: str, order, mode, cval):
+  """Checks order and mode; returns cval as a Python float (a static argument)."""
   check_choice(fn, "order", order, (0, 1))
   check_choice(fn, "mode", mode, _MODES)
+  check_finite(fn, "cval", cval)
+  value = number(fn, "cval", cval)
+  if value is None:
+    raise ValueError(f"{fn}: cval is traced; pass a Python number (it is static)")
+  return float(value)
 
 
 def _resample(image, matrix, offset, *, order, mode, cval):
@@ -221,6 +231,7 @@ def flip_up_down(image, *, channel_axis: int = -1):
 
 def _random_flip(fn, flip, key, image, probability, channel_axis):
   check_in_range(fn, "probability", probability, 0.0, 1.0)
+  check_key(fn, "key", key)
   hwc = _to_hwc(fn, image, channel_axis)
   do_flip = random.bernoulli(key, probability)  # flip ~ Bernoulli(p)
   return _from_hwc(jnp.where(do_flip, flip(hwc), hwc), channel_axis)
@@ -327,6 +338,7 @@ def random_crop(
     Learning for Image Recognition", 2016 (CIFAR: pad 4, random 32x32 crop).
   """
   fn = "random_crop"
+  check_key(fn, "key", key)
   crop_h, crop_w = _pair(fn, "crop_size", crop_size, integer=True)
   pad_h, pad_w = _pair(fn, "padding", padding, integer=True)
   check_choice(fn, "pad_mode", pad_mode, _PAD_MODES)
@@ -399,7 +411,8 @@ def rotate(
     Simard, Steinkraus & Platt, 2003; DeepMind dm-pix ``rotate`` (same convention).
   """
   fn = "rotate"
-  _check_resampling(fn, order, mode)
+  cval = _check_resampling(fn, order, mode, cval)
+  check_finite(fn, "angle", angle)
   hwc = _to_hwc(fn, image, channel_axis)
   angle = jnp.asarray(angle, compute_dtype(hwc.dtype))
   cos, sin = jnp.cos(angle), jnp.sin(angle)
@@ -438,6 +451,7 @@ def random_rotate(
     Simard, Steinkraus & Platt, 2003.
   """
   check_non_negative("random_rotate", "max_angle", max_angle)
+  check_key("random_rotate", "key", key)
   _to_hwc("random_rotate", image, channel_axis)
   angle = random.uniform(key, (), jnp.float32, -max_angle, max_angle)  # θ ~ U[-m, m]
   return rotate(image, angle, order=order, mode=mode, cval=cval, channel_axis=channel_axis)
@@ -479,7 +493,7 @@ def zoom(image, factor, *, order: int = 1, mode: str = "nearest", cval=0.0, chan
     Simard, Steinkraus & Platt, 2003.
   """
   fn = "zoom"
-  _check_resampling(fn, order, mode)
+  cval = _check_resampling(fn, order, mode, cval)
   factor_h, factor_w = _pair(fn, "factor", factor, integer=False)
   for value in (factor_h, factor_w):
     check_positive(fn, "factor", value)
@@ -533,9 +547,11 @@ def random_zoom(
     Simard, Steinkraus & Platt, 2003.
   """
   fn = "random_zoom"
+  check_key(fn, "key", key)
   check_positive(fn, "min_factor", min_factor)
   check_positive(fn, "max_factor", max_factor)
-  if is_static_number(min_factor) and is_static_number(max_factor) and max_factor < min_factor:
+  lo, hi = number(fn, "min_factor", min_factor), number(fn, "max_factor", max_factor)
+  if lo is not None and hi is not None and hi < lo:
     raise ValueError(
       f"{fn}: max_factor={max_factor!r} < min_factor={min_factor!r}; choose "
       "min_factor <= max_factor"
@@ -583,9 +599,18 @@ def translate(
     Simard, Steinkraus & Platt, 2003.
   """
   fn = "translate"
-  _check_resampling(fn, order, mode)
+  cval = _check_resampling(fn, order, mode, cval)
   hwc = _to_hwc(fn, image, channel_axis)
   dtype = compute_dtype(hwc.dtype)
+  if isinstance(shift, (tuple, list)):
+    if len(shift) != 2:
+      raise ValueError(f"{fn}: shift has shape ({len(shift)},); give (dy, dx), two numbers")
+    for v in shift:
+      check_finite(fn, "shift", v)
+  else:
+    shift = as_array(fn, "shift", shift)
+    if not is_traced(shift) and not bool(jnp.all(jnp.isfinite(shift))):
+      raise ValueError(f"{fn}: shift={shift!r} is not finite; give two finite numbers")
   shift = jnp.asarray(shift, dtype)
   if shift.shape != (2,):
     raise ValueError(f"{fn}: shift has shape {shift.shape}; give (dy, dx), two numbers")
@@ -632,6 +657,7 @@ def random_translate(
     Simard, Steinkraus & Platt, 2003.
   """
   fn = "random_translate"
+  check_key(fn, "key", key)
   max_y, max_x = _pair(fn, "max_shift", max_shift, integer=True)
   for value in (max_y, max_x):
     check_non_negative(fn, "max_shift", value)
@@ -671,8 +697,9 @@ def gaussian_noise(key, image, *, stddev, channel_axis: int = -1):
     Bishop, "Training with Noise is Equivalent to Tikhonov Regularization", 1995.
   """
   fn = "gaussian_noise"
+  check_key(fn, "key", key)
   check_non_negative(fn, "stddev", stddev)
-  image = jnp.asarray(image)
+  image = as_array(fn, "image", image)
   _to_hwc(fn, image, channel_axis)
   if not jnp.issubdtype(image.dtype, jnp.floating):
     raise ValueError(
@@ -723,6 +750,8 @@ def cutout(key, image, *, size, fill=0, channel_axis: int = -1):
     Cutout", 2017.
   """
   fn = "cutout"
+  check_key(fn, "key", key)
+  check_finite(fn, "fill", fill)
   size_h, size_w = _pair(fn, "size", size, integer=True)
   hwc = _to_hwc(fn, image, channel_axis)
   height, width, _ = hwc.shape
@@ -781,8 +810,9 @@ def mixup(key, images, labels, *, alpha):
     2018.
   """
   fn = "mixup"
+  check_key(fn, "key", key)
   check_positive(fn, "alpha", alpha)
-  images, labels = jnp.asarray(images), jnp.asarray(labels)
+  images, labels = as_array(fn, "images", images), as_array(fn, "labels", labels)
   for name, value in (("images", images), ("labels", labels)):
     if value.ndim < 1:
       raise ValueError(f"{fn}: {name} is a scalar; give a batch with a leading axis")

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jpatterns import _validation
 from jpatterns._validation import check_positive_int
 
 __all__ = ["GradCheckResult", "check_grads"]
@@ -103,10 +104,10 @@ def check_grads(f, params, *, eps=None, floor=None, batch_size=None):
   dtype = jax.dtypes.canonicalize_dtype(jnp.float64)  # float64 iff x64 is on
   if eps is None:
     eps = float(np.finfo(dtype).eps) ** (1.0 / 3.0)
-  if not (isinstance(eps, (int, float)) and eps > 0):
-    raise ValueError(f"{fn}: eps={eps!r} must be a number > 0")
-  if floor is not None and not (isinstance(floor, (int, float)) and floor >= 0):
-    raise ValueError(f"{fn}: floor={floor!r} must be a number >= 0 or None")
+  _validation.check_callable(fn, "f", f)
+  _validation.check_positive(fn, "eps", eps)
+  if floor is not None:
+    _validation.check_non_negative(fn, "floor", floor)
 
   leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(params)
   leaves = [jnp.asarray(leaf) for _, leaf in leaves_with_path]

@@ -65,32 +65,24 @@ _TRUNC_STD = 0.87962566103423978
 
 
 def _canonical_shape(fn, shape):
-  if isinstance(shape, int):
-    shape = (shape,)
-  try:
-    shape = tuple(int(d) for d in shape)
-  except TypeError:
-    raise ValueError(f"{fn}: shape={shape!r} is not a sequence of ints") from None
-  if any(d < 0 for d in shape):
-    raise ValueError(f"{fn}: shape={shape} has a negative dimension")
-  return shape
+  return _validation.shape_tuple(fn, "shape", shape)
 
 
 def _check_float_dtype(fn, dtype):
-  dtype = jnp.dtype(dtype)
-  if not jnp.issubdtype(dtype, jnp.floating):
-    raise ValueError(
-      f"{fn}: dtype={dtype} is not a real floating dtype; choose "
-      "float32, bfloat16, float16 or float64"
-    )
-  return dtype
+  return _validation.float_dtype(fn, "dtype", dtype)
+
+
+def _check_axes(fn, **axes):
+  """Factory-time type check of in_axis / out_axis / batch_axis (ranges: at init time)."""
+  for name, axis in axes.items():
+    _validation.axis_tuple(fn, name, axis)
 
 
 def _axes(fn, name, axis, shape, needed):
   """Canonical axes of ``shape``, with a message about the fan when out of range."""
   ndim = len(shape)
-  axes = (axis,) if isinstance(axis, int) else tuple(axis)
-  if any(not isinstance(a, int) or not -ndim <= a < ndim for a in axes):
+  axes = _validation.axis_tuple(fn, name, axis)
+  if any(not -ndim <= a < ndim for a in axes):
     raise ValueError(
       f"{fn}: shape={shape} has {ndim} dimension(s), too few for {name}={axis!r}; "
       f"the fan needs at least {needed} dimensions (a dense kernel is (in, out), "
@@ -127,10 +119,12 @@ def _variance_scaling(
   _validation.check_positive(fn, "scale", scale)
   _validation.check_choice(fn, "mode", mode, _MODES)
   _validation.check_choice(fn, "distribution", distribution, distributions)
+  _check_axes(fn, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis)
 
   def init(key, shape, dtype=jnp.float32):
     shape = _canonical_shape(fn, shape)
     dtype = _check_float_dtype(fn, dtype)
+    _validation.check_key(fn, "key", key)
     fan_in, fan_out = _compute_fans(fn, shape, in_axis, out_axis, batch_axis)
     if 0 in shape:  # empty kernel: nothing to sample (and a fan may be 0)
       return jnp.zeros(shape, dtype)
@@ -420,12 +414,15 @@ def truncated_normal(stddev, *, lower=-2.0, upper=2.0):
     Burkardt, "The Truncated Normal Distribution", 2014.
   """
   _validation.check_positive("truncated_normal", "stddev", stddev)
+  _validation.check_finite("truncated_normal", "lower", lower)
+  _validation.check_finite("truncated_normal", "upper", upper)
   if not lower < upper:
     raise ValueError(f"truncated_normal: lower={lower!r} >= upper={upper!r}; choose lower < upper")
 
   def init(key, shape, dtype=jnp.float32):
     shape = _canonical_shape("truncated_normal", shape)
     dtype = _check_float_dtype("truncated_normal", dtype)
+    _validation.check_key("truncated_normal", "key", key)
     z = jax.random.truncated_normal(key, lower, upper, shape, dtype)  # z ~ N(0,1) on (l, u)
     return z * jnp.array(stddev, dtype)  # w = stddev·z
 
@@ -459,6 +456,7 @@ def normal(stddev):
   def init(key, shape, dtype=jnp.float32):
     shape = _canonical_shape("normal", shape)
     dtype = _check_float_dtype("normal", dtype)
+    _validation.check_key("normal", "key", key)
     return jax.random.normal(key, shape, dtype) * jnp.array(stddev, dtype)  # stddev·z
 
   return init
@@ -494,6 +492,7 @@ def uniform(scale):
   def init(key, shape, dtype=jnp.float32):
     shape = _canonical_shape("uniform", shape)
     dtype = _check_float_dtype("uniform", dtype)
+    _validation.check_key("uniform", "key", key)
     return jax.random.uniform(key, shape, dtype, -1) * jnp.array(scale, dtype)  # (2u − 1)·scale
 
   return init
@@ -532,16 +531,18 @@ def orthogonal(*, scale=1.0, column_axis=-1):
     linear neural networks", 2014.
   """
   _validation.check_positive("orthogonal", "scale", scale)
+  _validation.axis_tuple("orthogonal", "column_axis", column_axis)
 
   def init(key, shape, dtype=jnp.float32):
     shape = _canonical_shape("orthogonal", shape)
     dtype = _check_float_dtype("orthogonal", dtype)
+    _validation.check_key("orthogonal", "key", key)
     if len(shape) < 2:
       raise ValueError(
         f"orthogonal: shape={shape} has {len(shape)} dimension(s); "
         "an orthogonal matrix needs at least 2"
       )
-    (axis,) = _validation.canonical_axes("orthogonal", "column_axis", column_axis, len(shape))
+    axis = _validation.canonical_axis("orthogonal", "column_axis", column_axis, len(shape))
     if 0 in shape:
       return jnp.zeros(shape, dtype)
     n_rows, n_cols = math.prod(shape) // shape[axis], shape[axis]
@@ -572,6 +573,7 @@ def constant(value):
     [[-7. -7.]
      [-7. -7.]]
   """
+  _validation.check_finite("constant", "value", value)
 
   def init(key, shape, dtype=jnp.float32):
     del key

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jpatterns import activations, initializers, normalization
+from jpatterns import _validation, activations, initializers, normalization
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import check_choice, check_positive_int
 
@@ -45,11 +45,15 @@ __all__ = [
 
 def _per_dim(fn: str, name: str, value, ndim: int) -> tuple[int, ...]:
   """An int or a sequence of ints -> a tuple of ``ndim`` positive ints."""
-  if isinstance(value, numbers.Integral):
+  if isinstance(value, numbers.Integral) and not isinstance(value, bool):
     value = (int(value),) * ndim
-  else:
+  elif isinstance(value, (list, tuple)):
     value = tuple(value)
-  if len(value) != ndim or not all(isinstance(v, numbers.Integral) and v > 0 for v in value):
+  else:
+    value = (value,)
+  if len(value) != ndim or not all(
+    isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value
+  ):
     raise ValueError(
       f"{fn}: {name}={value!r} is not valid for {ndim} spatial dimension(s); "
       f"give a positive int or {ndim} positive ints"
@@ -64,7 +68,7 @@ def _pool_setup(fn: str, x, window, strides, padding):
       f"{fn}: x has rank {x.ndim} (shape {x.shape}); expected (N, *spatial, C), "
       "rank >= 3 (add a batch axis with x[None] for a single example)"
     )
-  if isinstance(window, numbers.Integral):
+  if not isinstance(window, (list, tuple)):
     n_spatial = x.ndim - 2
   else:
     n_spatial = len(tuple(window))
@@ -80,9 +84,14 @@ def _pool_setup(fn: str, x, window, strides, padding):
     check_choice(fn, "padding", padding, ("VALID", "SAME"))
     pads = lax.padtype_to_pads(spatial, window, strides, padding)
   else:
-    pads = tuple(tuple(p) for p in padding)
-    if len(pads) != n_spatial or not all(
-      len(p) == 2 and all(isinstance(v, numbers.Integral) and v >= 0 for v in p) for p in pads
+    ok = isinstance(padding, (list, tuple)) and all(isinstance(p, (list, tuple)) for p in padding)
+    pads = tuple(tuple(p) for p in padding) if ok else ()
+    if (
+      not ok
+      or len(pads) != n_spatial
+      or not all(
+        len(p) == 2 and all(isinstance(v, numbers.Integral) and v >= 0 for v in p) for p in pads
+      )
     ):
       raise ValueError(
         f"{fn}: padding={padding!r} is not valid; choose 'VALID', 'SAME' or "
@@ -142,6 +151,7 @@ def max_pool(x, *, window, strides=None, padding="VALID"):
     Ranzato et al., "Unsupervised learning of invariant feature hierarchies with
     applications to object recognition", 2007.
   """
+  x = _validation.as_array("max_pool", "x", x)
   dims, strides, pads = _pool_setup("max_pool", x, window, strides, padding)
   # A NumPy (concrete) init value lets lax pick reduce_window_max, which has a VJP;
   # a jnp constant would be traced under jit and lose reverse-mode differentiation.
@@ -189,6 +199,8 @@ def avg_pool(x, *, window, strides=None, padding="VALID", count_include_pad=Fals
   References:
     LeCun et al., "Gradient-based learning applied to document recognition", 1998.
   """
+  x = _validation.as_array("avg_pool", "x", x)
+  _validation.check_bool("avg_pool", "count_include_pad", count_include_pad)
   dims, strides, pads = _pool_setup("avg_pool", x, window, strides, padding)
   ct = compute_dtype(x.dtype)
   zero = np.array(0, ct)  # concrete, so lax uses reduce_window_sum (see max_pool)
@@ -239,6 +251,8 @@ def residual(f: Callable[[Any], Any], x, *, projection=None):
   References:
     He et al., "Deep residual learning for image recognition", 2016.
   """
+  _validation.check_callable("residual", "f", f)
+  x = _validation.as_array("residual", "x", x)
   fx = f(x)
   fx_shape = jnp.shape(fx)
   if projection is None:
@@ -251,7 +265,7 @@ def residual(f: Callable[[Any], Any], x, *, projection=None):
   elif callable(projection):
     shortcut = projection(x)
   else:
-    w = jnp.asarray(projection)
+    w = _validation.as_array("residual", "projection", projection)
     if w.ndim != 2 or w.shape[0] != jnp.shape(x)[-1]:
       raise ValueError(
         f"residual: projection has shape {w.shape}; expected a (C_in, C_out) "
@@ -332,8 +346,13 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
     Vaswani et al., "Attention is all you need", 2017.
   """
   fn = "multi_head_attention"
-  if key_value is None:
-    key_value = query
+  query = _validation.as_array(fn, "query", query)
+  key_value = query if key_value is None else _validation.as_array(fn, "key_value", key_value)
+  _validation.check_bool(fn, "causal", causal)
+  if not isinstance(params, dict):
+    raise ValueError(
+      f"{fn}: params={params!r} is not a dict; build it with init_multi_head_attention"
+    )
   for name in ("wq", "wk", "wv", "wo"):
     if name not in params or jnp.ndim(params[name]) != 2:
       raise ValueError(
@@ -341,7 +360,8 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
         f"{None if name not in params else jnp.shape(params[name])}"
       )
   dim = params["wq"].shape[1]
-  if not isinstance(num_heads, numbers.Integral) or num_heads <= 0 or dim % num_heads:
+  check_positive_int(fn, "num_heads", num_heads)
+  if dim % num_heads:
     raise ValueError(
       f"{fn}: num_heads={num_heads!r} does not divide dim={dim}; choose a positive divisor of {dim}"
     )
@@ -378,7 +398,14 @@ def multi_head_attention(params, query, *, key_value=None, num_heads, mask=None,
   t_len, s_len = query.shape[-2], key_value.shape[-2]
   allowed = None
   if mask is not None:
-    allowed = jnp.asarray(mask, bool)
+    allowed = _validation.as_array(fn, "mask", mask).astype(bool)
+    try:
+      jnp.broadcast_shapes(allowed.shape, logits.shape)
+    except ValueError:
+      raise ValueError(
+        f"{fn}: mask has shape {allowed.shape}; it must broadcast to (..., H, T, S) = "
+        f"{logits.shape}"
+      ) from None
   if causal:
     tri = jnp.tril(jnp.ones((t_len, s_len), bool))
     allowed = tri if allowed is None else allowed & tri
@@ -423,11 +450,14 @@ def init_multi_head_attention(
     Glorot & Bengio, "Understanding the difficulty of training deep feedforward
     neural networks", 2010.
   """
+  fn = "init_multi_head_attention"
   kv_dim = dim if kv_dim is None else kv_dim
   out_dim = dim if out_dim is None else out_dim
   for name, value in (("dim", dim), ("kv_dim", kv_dim), ("out_dim", out_dim)):
-    if not isinstance(value, numbers.Integral) or value <= 0:
-      raise ValueError(f"init_multi_head_attention: {name}={value!r} must be a positive int")
+    check_positive_int(fn, name, value)
+  _validation.check_bool(fn, "use_bias", use_bias)
+  dtype = _validation.float_dtype(fn, "dtype", dtype)
+  _validation.check_key(fn, "key", key)
   init = initializers.glorot_uniform()
   kq, kk, kv, ko = jax.random.split(key, 4)
   params = {
@@ -693,7 +723,14 @@ def lstm_cell(params, carry, x):
     "Learning to forget: continual prediction with LSTM", 2000.
   """
   fn = "lstm_cell"
-  c, h = carry
+  x = _validation.as_array(fn, "x", x)
+  if not isinstance(carry, (tuple, list)) or len(carry) != 2:
+    raise ValueError(f"{fn}: carry must be a pair (c, h); build it with init_lstm_carry")
+  c, h = (_validation.as_array(fn, "carry", a) for a in carry)
+  if not isinstance(params, dict) or any(k not in params for k in ("w_i", "w_h", "b")):
+    raise ValueError(
+      f"{fn}: params must be a dict with w_i, w_h, b; build it with init_lstm_params"
+    )
   w_i, w_h, b = params["w_i"], params["w_h"], params["b"]
   hidden = w_h.shape[0]
   if (
@@ -706,6 +743,8 @@ def lstm_cell(params, carry, x):
       f"{fn}: params shapes w_i={w_i.shape}, w_h={w_h.shape}, b={jnp.shape(b)} "
       "do not fit; expected (in, 4H), (H, 4H), (4H,)"
     )
+  if x.ndim < 1:
+    raise ValueError(f"{fn}: x is a scalar; pass x of shape (..., {w_i.shape[0]})")
   if x.shape[-1] != w_i.shape[0]:
     raise ValueError(
       f"{fn}: x has {x.shape[-1]} features but params['w_i'] is "
@@ -758,8 +797,12 @@ def init_lstm_params(key, in_features, hidden, *, forget_bias=1.0, dtype=jnp.flo
     Jozefowicz et al., "An empirical exploration of recurrent network
     architectures", 2015.
   """
+  fn = "init_lstm_params"
   for name, value in (("in_features", in_features), ("hidden", hidden)):
-    check_positive_int("init_lstm_params", name, value)
+    check_positive_int(fn, name, value)
+  _validation.check_finite(fn, "forget_bias", forget_bias)
+  dtype = _validation.float_dtype(fn, "dtype", dtype)
+  _validation.check_key(fn, "key", key)
   ki, kh = jax.random.split(key)
   w_i = initializers.glorot_uniform()(ki, (in_features, 4 * hidden), dtype)
   w_h = initializers.orthogonal()(kh, (hidden, 4 * hidden), dtype)
@@ -784,7 +827,9 @@ def init_lstm_carry(batch_shape, hidden, *, dtype=jnp.float32):
     >>> print(c.shape, h.shape)
     (2, 3) (2, 3)
   """
-  if isinstance(batch_shape, numbers.Integral):
-    batch_shape = (int(batch_shape),)
-  shape = (*tuple(batch_shape), hidden)
+  fn = "init_lstm_carry"
+  batch_shape = _validation.shape_tuple(fn, "batch_shape", batch_shape)
+  check_positive_int(fn, "hidden", hidden)
+  dtype = _validation.float_dtype(fn, "dtype", dtype)
+  shape = (*batch_shape, hidden)
   return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)

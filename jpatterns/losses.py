@@ -43,8 +43,9 @@ __all__ = [
 ]
 
 
-def _float(x):
-  x = jnp.asarray(x)
+def _float(fn, name, x):
+  """A floating array (integers and bools promoted to float32); lists refused."""
+  x = _validation.as_array(fn, name, x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.float32)
   return x
@@ -96,7 +97,7 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, axis=-1):
     logits: unnormalized log-probabilities, classes along ``axis``.
     labels: integer class indices (shape of ``logits`` without ``axis``) or
       floating one-hot / probability labels (shape of ``logits``).
-    label_smoothing: seed 002's :math:`\epsilon` in ``[0, 1]``; needs ``K >= 2``
+    label_smoothing: seed 002's :math:`\epsilon` in ``[0, 1)``; needs ``K >= 2``
       when positive.
     axis: the class axis of ``logits``.
 
@@ -119,9 +120,9 @@ def softmax_cross_entropy(logits, labels, *, label_smoothing=0.0, axis=-1):
     (label smoothing), 2016.
   """
   fn = "softmax_cross_entropy"
-  logits = _float(logits)
-  labels = jnp.asarray(labels)
-  _validation.check_in_range(fn, "label_smoothing", label_smoothing, 0.0, 1.0)
+  logits = _float("softmax_cross_entropy", "logits", logits)
+  labels = _validation.as_array("softmax_cross_entropy", "labels", labels)
+  _validation.check_in_range(fn, "label_smoothing", label_smoothing, 0.0, 1.0, hi_open=True)
   (axis,) = _validation.canonical_axes(fn, "axis", axis, logits.ndim)
   num_classes = logits.shape[axis]
   if isinstance(label_smoothing, (int, float)) and label_smoothing > 0 and num_classes < 2:
@@ -195,8 +196,8 @@ def sigmoid_binary_cross_entropy(logits, labels):
     Goodfellow, Bengio, Courville, "Deep Learning", §6.2.2.2, 2016.
   """
   fn = "sigmoid_binary_cross_entropy"
-  logits = _float(logits)
-  labels = jnp.asarray(labels)
+  logits = _float("sigmoid_binary_cross_entropy", "logits", logits)
+  labels = _validation.as_array("sigmoid_binary_cross_entropy", "labels", labels)
   _check_same_shape(fn, "logits", logits, "labels", labels)
   dtype = logits.dtype
   z = logits.astype(compute_dtype(dtype))
@@ -254,8 +255,8 @@ def dice_loss(predictions, targets, *, from_logits=True, smooth=1.0, axis=None):
     Milletari et al., "V-Net", 2016.
   """
   fn = "dice_loss"
-  predictions = _float(predictions)
-  targets = jnp.asarray(targets)
+  predictions = _float("dice_loss", "predictions", predictions)
+  targets = _validation.as_array("dice_loss", "targets", targets)
   if predictions.ndim < 2:
     raise ValueError(
       f"{fn}: predictions has rank {predictions.ndim} (shape {predictions.shape}); "
@@ -263,6 +264,7 @@ def dice_loss(predictions, targets, *, from_logits=True, smooth=1.0, axis=None):
     )
   _check_same_shape(fn, "predictions", predictions, "targets", targets)
   _validation.check_non_negative(fn, "smooth", smooth)
+  _validation.check_bool(fn, "from_logits", from_logits)
   ndim = predictions.ndim
   if axis is None:
     axes = tuple(range(1, ndim - 1))
@@ -311,8 +313,8 @@ def mean_squared_error(predictions, targets):
   References:
     Gauss, "Theoria motus corporum coelestium", 1809.
   """
-  predictions = _float(predictions)
-  targets = jnp.asarray(targets)
+  predictions = _float("mean_squared_error", "predictions", predictions)
+  targets = _validation.as_array("mean_squared_error", "targets", targets)
   _check_same_shape("mean_squared_error", "predictions", predictions, "targets", targets)
   dtype = predictions.dtype
   acc = compute_dtype(dtype)
@@ -347,8 +349,8 @@ def huber(predictions, targets, *, delta=1.0):
     Huber, "Robust Estimation of a Location Parameter", 1964.
   """
   fn = "huber"
-  predictions = _float(predictions)
-  targets = jnp.asarray(targets)
+  predictions = _float("huber", "predictions", predictions)
+  targets = _validation.as_array("huber", "targets", targets)
   _check_same_shape(fn, "predictions", predictions, "targets", targets)
   _validation.check_positive(fn, "delta", delta)
   dtype = predictions.dtype
@@ -394,8 +396,8 @@ def focal_loss(logits, labels, *, gamma=2.0, alpha=None):
     Lin et al., "Focal Loss for Dense Object Detection", 2017.
   """
   fn = "focal_loss"
-  logits = _float(logits)
-  labels = jnp.asarray(labels)
+  logits = _float("focal_loss", "logits", logits)
+  labels = _validation.as_array("focal_loss", "labels", labels)
   _check_same_shape(fn, "logits", logits, "labels", labels)
   _validation.check_non_negative(fn, "gamma", gamma)
   if alpha is not None:

@@ -20,6 +20,7 @@ from jpatterns._dtypes import compute_dtype
 from jpatterns._norm_core import (
   BatchNormStats,
   _check_eps,
+  _input,
   _normalize,
   _param,
   batch_norm,
@@ -71,7 +72,7 @@ def layer_norm(x, *, scale=None, bias=None, axis=-1, eps=1e-5):
     Ba, Kiros & Hinton, "Layer Normalization", 2016.
   """
   fn = "layer_norm"
-  x = jnp.asarray(x)
+  x = _input(fn, "x", x)
   axes = val.canonical_axes(fn, "axis", axis, x.ndim)
   _check_eps(fn, eps)
   feat = tuple(x.shape[a] for a in axes)
@@ -82,7 +83,7 @@ def layer_norm(x, *, scale=None, bias=None, axis=-1, eps=1e-5):
 
 
 def _spatial_axes(fn, x, channel_axis, axis):
-  c = val.canonical_axes(fn, "channel_axis", channel_axis, x.ndim)[0]
+  c = val.canonical_axis(fn, "channel_axis", channel_axis, x.ndim)
   if axis is None:
     axes = tuple(i for i in range(1, x.ndim) if i != c)
   else:
@@ -121,7 +122,7 @@ def instance_norm(x, *, scale=None, bias=None, channel_axis=-1, axis=None, eps=1
     Ulyanov, Vedaldi & Lempitsky, "Instance Normalization", 2016.
   """
   fn = "instance_norm"
-  x = jnp.asarray(x)
+  x = _input(fn, "x", x)
   _check_eps(fn, eps)
   c, axes = _spatial_axes(fn, x, channel_axis, axis)
   bshape = tuple(s if i == c else 1 for i, s in enumerate(x.shape))
@@ -164,7 +165,7 @@ def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=No
     Wu & He, "Group Normalization", 2018.
   """
   fn = "group_norm"
-  x = jnp.asarray(x)
+  x = _input(fn, "x", x)
   _check_eps(fn, eps)
   c, axes = _spatial_axes(fn, x, channel_axis, axis)
   channels = x.shape[c]
@@ -213,7 +214,7 @@ def rms_norm(x, *, scale=None, axis=-1, eps=1e-6):
     Zhang & Sennrich, "Root Mean Square Layer Normalization", 2019.
   """
   fn = "rms_norm"
-  x = jnp.asarray(x)
+  x = _input(fn, "x", x)
   axes = val.canonical_axes(fn, "axis", axis, x.ndim)
   _check_eps(fn, eps)
   feat = tuple(x.shape[a] for a in axes)
@@ -252,13 +253,15 @@ def weight_norm(v, g, *, axis=None, eps=1e-12):
     Salimans & Kingma, "Weight Normalization", 2016.
   """
   fn = "weight_norm"
-  vv = jnp.asarray(v)
+  vv = _input(fn, "v", v)
   _check_eps(fn, eps)
   axes = (
     tuple(range(vv.ndim - 1)) if axis is None else val.canonical_axes(fn, "axis", axis, vv.ndim)
   )
   feat = tuple(s for i, s in enumerate(vv.shape) if i not in axes)
   bshape = tuple(1 if i in axes else s for i, s in enumerate(vv.shape))
+  if g is None:
+    raise ValueError(f"{fn}: g=None; pass the length g, an array of shape {feat}")
   g = _param(fn, "g", g, feat, bshape)
   ct = compute_dtype(vv.dtype)
   v32 = vv.astype(ct)
@@ -304,10 +307,11 @@ def local_response_norm(x, *, size, k=2.0, alpha=1e-4, beta=0.75, channel_axis=-
     Neural Networks", 2012 (section 3.3).
   """
   fn = "local_response_norm"
-  x = jnp.asarray(x)
+  x = _input(fn, "x", x)
   val.check_positive_int(fn, "size", size)
   val.check_positive(fn, "k", k)
   val.check_non_negative(fn, "alpha", alpha)
+  val.check_finite(fn, "beta", beta)
   c = val.canonical_axes(fn, "channel_axis", channel_axis, x.ndim)[0]
   ct = compute_dtype(x.dtype)
   x32 = x.astype(ct)
@@ -359,10 +363,10 @@ def spectral_norm(w, u, *, n_steps=1, eps=1e-12):
     Adversarial Networks", 2018.
   """
   fn = "spectral_norm"
-  w = jnp.asarray(w)
+  w = _input(fn, "w", w)
   val.check_positive_int(fn, "n_steps", n_steps)
   _check_eps(fn, eps)
-  u = jnp.asarray(u)
+  u = val.as_array(fn, "u", u)
   if w.ndim < 2:
     return w, u
   ct = compute_dtype(w.dtype)

@@ -73,8 +73,8 @@ class WhiteningStats(NamedTuple):
   components: jax.Array
 
 
-def _float(x):
-  x = jnp.asarray(x)
+def _float(fn, x):
+  x = _validation.as_array(fn, "x", x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.float32)
   return x
@@ -84,8 +84,18 @@ def _acc(x):
   return x.astype(compute_dtype(x.dtype))
 
 
-def _sample_axes(fn, axis, ndim):
+def _stats(fn, stats, cls):
+  if not isinstance(stats, tuple) or not all(hasattr(stats, f) for f in cls._fields):
+    raise ValueError(
+      f"{fn}: stats={stats!r} is not a {cls.__name__}; pass the result of "
+      f"fit_{'min_max' if cls is MinMaxStats else cls.__name__[:-5].lower()}"
+    )
+
+
+def _sample_axes(fn, axis, ndim, shape=None):
   axes = _validation.canonical_axes(fn, "axis", axis, ndim)
+  if shape is not None and any(shape[a] == 0 for a in axes):
+    raise ValueError(f"{fn}: x has shape {shape}, no samples along axis={axis!r}")
   if axes != tuple(range(len(axes))):
     raise ValueError(
       f"{fn}: axis={axis!r} must be the leading (sample) axes of an input of rank "
@@ -133,9 +143,13 @@ def fit_min_max(x, *, axis=0, feature_range=(0.0, 1.0)):
     LeCun et al., "Efficient BackProp", 1998.
   """
   fn = "fit_min_max"
-  x = _acc(_float(x))
-  axes = _sample_axes(fn, axis, x.ndim)
+  x = _acc(_float(fn, x))
+  axes = _sample_axes(fn, axis, x.ndim, x.shape)
+  if not isinstance(feature_range, (tuple, list)) or len(feature_range) != 2:
+    raise ValueError(f"{fn}: feature_range={feature_range!r} must be a pair (low, high)")
   lo, hi = feature_range
+  _validation.check_finite(fn, "feature_range", lo)
+  _validation.check_finite(fn, "feature_range", hi)
   if not lo < hi:
     raise ValueError(f"{fn}: feature_range={feature_range!r} must have low < high; e.g. (0.0, 1.0)")
   data_min = jnp.min(x, axis=axes)
@@ -171,7 +185,8 @@ def min_max_scale(x, stats):
     [[-0.5]
      [ 0. ]]
   """
-  x = _float(x)
+  x = _float("min_max_scale", x)
+  _stats("min_max_scale", stats, MinMaxStats)
   _check_features("min_max_scale", x, stats.scale.shape)
   return (_acc(x) * stats.scale + stats.offset).astype(x.dtype)  # x s + o
 
@@ -207,8 +222,8 @@ def fit_standardization(x, *, axis=0, eps=0.0):
     LeCun et al., "Efficient BackProp", 1998.
   """
   fn = "fit_standardization"
-  x = _acc(_float(x))
-  axes = _sample_axes(fn, axis, x.ndim)
+  x = _acc(_float(fn, x))
+  axes = _sample_axes(fn, axis, x.ndim, x.shape)
   _validation.check_non_negative(fn, "eps", eps)
   n = 1
   for a in axes:
@@ -240,7 +255,8 @@ def standardize(x, stats):
     >>> print(standardize(jnp.array([3.0]), stats))
     [2.]
   """
-  x = _float(x)
+  x = _float("standardize", x)
+  _stats("standardize", stats, StandardizationStats)
   _check_features("standardize", x, stats.mean.shape)
   return ((_acc(x) - stats.mean) / stats.std).astype(x.dtype)  # (x - mu) / sigma
 
@@ -294,7 +310,7 @@ def fit_whitening(x, *, method="zca", eps=1e-5, n_components=None):
   fn = "fit_whitening"
   _validation.check_choice(fn, "method", method, ("zca", "pca"))
   _validation.check_positive(fn, "eps", eps)
-  x = _acc(_float(x))
+  x = _acc(_float(fn, x))
   if x.ndim != 2:
     raise ValueError(
       f"{fn}: x has shape {x.shape}; pass a 2-D (samples, features) array "
@@ -304,7 +320,7 @@ def fit_whitening(x, *, method="zca", eps=1e-5, n_components=None):
   if n < 2:
     raise ValueError(f"{fn}: x has {n} sample; pass at least 2 samples (rows)")
   k = d if n_components is None else n_components
-  if not isinstance(k, int) or not 1 <= k <= d:
+  if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
     raise ValueError(
       f"{fn}: n_components={n_components!r} is outside [1, {d}]; "
       f"choose an integer in [1, {d}] or None"
@@ -348,7 +364,8 @@ def whiten(x, stats):
      [0.866 0.866]
      [0.866 0.866]]
   """
-  x = _float(x)
+  x = _float("whiten", x)
+  _stats("whiten", stats, WhiteningStats)
   _check_features("whiten", x, stats.mean.shape)
   y = jnp.matmul(_acc(x) - stats.mean, stats.matrix, precision=lax.Precision.HIGHEST)
   return y.astype(x.dtype)  # (x - mu) W

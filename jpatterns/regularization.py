@@ -20,9 +20,16 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jpatterns._dtypes import compute_dtype
-from jpatterns._validation import check_in_range, check_non_negative
+from jpatterns._validation import (
+  as_array,
+  check_in_range,
+  check_non_negative,
+  check_positive_int,
+  float_dtype,
+)
 
 __all__ = ["l2_penalty", "l1_penalty", "label_smoothing"]
 
@@ -37,6 +44,11 @@ def _full_mask(fn: str, mask: Mask, params) -> Any:
   if mask is None:
     return jax.tree.map(lambda _: True, params)
   m = mask(params) if callable(mask) else mask
+  if not all(isinstance(b, (bool, np.bool_)) for b in jax.tree.leaves(m)):
+    raise ValueError(
+      f"{fn}: mask={m!r} must be a pytree of Python bools (or a callable returning one), "
+      "with the structure of params or a prefix of it"
+    )
   try:
     return jax.tree.map(lambda b, sub: jax.tree.map(lambda _: bool(b), sub), m, params)
   except (ValueError, TypeError) as e:
@@ -57,8 +69,7 @@ def _signed_abs(w):
 
 
 def _check_weight(fn: str, weight):
-  if isinstance(weight, numbers.Real):
-    check_non_negative(fn, "weight", weight)
+  check_non_negative(fn, "weight", weight)
 
 
 def l2_penalty(params, *, weight, mask: Mask = None) -> jax.Array:
@@ -154,7 +165,8 @@ def label_smoothing(labels, *, eps, num_classes: int | None = None, dtype=jnp.fl
   Args:
     labels: integer class indices (any shape; ``num_classes`` required), or one-hot /
       soft labels of floating dtype with the K classes on the last axis.
-    eps: ε in [0, 1], the probability mass moved off the true class.
+    eps: ε in [0, 1), the probability mass moved off the true class (ε = 1 would
+      leave the true class nothing).
     num_classes: K ≥ 2. Required for integer labels; for one-hot labels it must equal
       ``labels.shape[-1]`` if given.
     dtype: output dtype for integer labels (floating labels keep their dtype).
@@ -172,14 +184,19 @@ def label_smoothing(labels, *, eps, num_classes: int | None = None, dtype=jnp.fl
     Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", 2016.
   """
   fn = "label_smoothing"
-  check_in_range(fn, "eps", eps, 0.0, 1.0)
-  labels = jnp.asarray(labels)
+  check_in_range(fn, "eps", eps, 0.0, 1.0, hi_open=True)
+  labels = as_array(fn, "labels", labels)
+  dtype = float_dtype(fn, "dtype", dtype)
+  if num_classes is not None:
+    check_positive_int(fn, "num_classes", num_classes)
   if jnp.issubdtype(labels.dtype, jnp.integer):
     if num_classes is None:
       raise ValueError(
         f"{fn}: integer labels need num_classes; pass num_classes=K (K >= 2) or one-hot labels"
       )
-    k = num_classes
+    k = int(num_classes)
+    if k < 2:
+      raise ValueError(f"{fn}: num_classes={k!r} must be an integer >= 2 (ε/(K−1))")
     y = jax.nn.one_hot(labels, k, dtype=dtype)
   elif jnp.issubdtype(labels.dtype, jnp.floating):
     if labels.ndim == 0:

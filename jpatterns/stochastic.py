@@ -33,10 +33,16 @@ from jax import lax, random
 
 from jpatterns._dtypes import compute_dtype
 from jpatterns._validation import (
+  as_array,
   canonical_axes,
+  canonical_axis,
+  check_bool,
+  check_callable,
   check_in_range,
+  check_key,
   check_positive_int,
   is_static_number,
+  number,
 )
 from jpatterns.activations import _SELU_ALPHA, _SELU_SCALE
 
@@ -58,9 +64,22 @@ _ALPHA_PRIME = -_SELU_SCALE * _SELU_ALPHA  # -1.7580993408473766, torch's consta
 def _keep_prob(fn: str, rate):
   """Validates ``rate`` and returns the keep probability q = 1 - rate."""
   check_in_range(fn, "rate", rate, 0.0, 1.0)
-  if is_static_number(rate):
-    return 1.0 - float(rate)
+  value = number(fn, "rate", rate)
+  if value is not None:
+    return 1.0 - float(value)
   return 1.0 - jnp.asarray(rate, jnp.float32)
+
+
+def _key(fn: str, key, needed: bool):
+  """Checks ``key``: a PRNG key, or None where no randomness is drawn."""
+  if key is not None or needed:
+    check_key(fn, "key", key)
+
+
+def _train(fn: str, train, key, q=None):
+  """Checks the ``train`` flag and the key it needs (none when q is a static 1)."""
+  check_bool(fn, "train", train)
+  _key(fn, key, bool(train) and not (is_static_number(q) and q == 1.0))
 
 
 def _safe_reciprocal(q):
@@ -144,7 +163,9 @@ def dropout(
     Overfitting", JMLR 2014; Hinton et al., arXiv:1207.0580, 2012.
   """
   q = _keep_prob("dropout", rate)
-  x = jnp.asarray(x)
+  check_bool("dropout", "inverted", inverted)
+  _train("dropout", train, key, q)
+  x = as_array("dropout", "x", x)
   dims = canonical_axes("dropout", "broadcast_dims", broadcast_dims, x.ndim)
   if not train:
     if inverted:
@@ -236,8 +257,13 @@ def dropconnect(
   """
   fn = "dropconnect"
   q = _keep_prob(fn, rate)
-  x, w = jnp.asarray(x), jnp.asarray(w)
+  check_bool(fn, "inverted", inverted)
+  _key(fn, key, True)
+  x, w = as_array(fn, "x", x), as_array(fn, "w", w)
+  bias = None if bias is None else as_array(fn, "bias", bias)
   _check_dense(fn, x, w, bias)
+  if activation is not None:
+    check_callable(fn, "activation", activation)
   f = _identity if activation is None else activation
   s = _safe_reciprocal(q) if inverted else 1.0
   ct = compute_dtype(x.dtype, w.dtype)
@@ -311,7 +337,12 @@ def dropconnect_inference(
   fn = "dropconnect_inference"
   q = _keep_prob(fn, rate)
   check_positive_int(fn, "num_samples", num_samples)
-  x, w = jnp.asarray(x), jnp.asarray(w)
+  check_bool(fn, "inverted", inverted)
+  if activation is not None:
+    check_callable(fn, "activation", activation)
+  _key(fn, key, activation is not None)
+  x, w = as_array(fn, "x", x), as_array(fn, "w", w)
+  bias = None if bias is None else as_array(fn, "bias", bias)
   _check_dense(fn, x, w, bias)
   s = _safe_reciprocal(q) if inverted else 1.0
   ct = compute_dtype(x.dtype, w.dtype)
@@ -388,11 +419,17 @@ def standout(
     Ba & Frey, "Adaptive dropout for training deep neural networks", NeurIPS 2013.
   """
   fn = "standout"
-  x, w, ws = jnp.asarray(x), jnp.asarray(w), jnp.asarray(ws)
-  _check_dense(fn, x, w, bias)
-  _check_dense(fn, x, ws, gate_bias, bias_name="gate_bias", w_name="ws")
+  x, w, ws = as_array(fn, "x", x), as_array(fn, "w", w), as_array(fn, "ws", ws)
+  bias = None if bias is None else as_array(fn, "bias", bias)
+  gate_bias = None if gate_bias is None else as_array(fn, "gate_bias", gate_bias)
+  if activation is not None:
+    check_callable(fn, "activation", activation)
+  check_callable(fn, "gate", gate)
+  _train(fn, train, key)
   if ws.shape != w.shape:
     raise ValueError(f"{fn}: ws has shape {ws.shape}; expected the shape of w {w.shape}")
+  _check_dense(fn, x, w, bias)
+  _check_dense(fn, x, ws, gate_bias, bias_name="gate_bias", w_name="ws")
   f = _identity if activation is None else activation
   ct = compute_dtype(x.dtype, w.dtype, ws.dtype)
   xc = x.astype(ct)
@@ -446,7 +483,8 @@ def gaussian_dropout(key, x, *, rate, train: bool = True):
     Overfitting", JMLR 2014, §10.
   """
   q = _keep_prob("gaussian_dropout", rate)
-  x = jnp.asarray(x)
+  _train("gaussian_dropout", train, key, q)
+  x = as_array("gaussian_dropout", "x", x)
   if not train:
     return x
   if is_static_number(q):
@@ -502,7 +540,8 @@ def alpha_dropout(key, x, *, rate, train: bool = True):
     Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
   """
   q = _keep_prob("alpha_dropout", rate)
-  x = jnp.asarray(x)
+  _train("alpha_dropout", train, key, q)
+  x = as_array("alpha_dropout", "x", x)
   if not train:
     return x
   if is_static_number(q):
@@ -573,13 +612,15 @@ def spatial_dropout(
     CVPR 2015.
   """
   fn = "spatial_dropout"
-  check_in_range(fn, "rate", rate, 0.0, 1.0)
-  x = jnp.asarray(x)
+  _train(fn, train, key, _keep_prob(fn, rate))
+  x = as_array(fn, "x", x)
   if x.ndim < 1:
     raise ValueError(f"{fn}: x is a scalar; give an array with a channel axis")
-  keep = canonical_axes(fn, "channel_axis", channel_axis, x.ndim)
+  keep = (canonical_axis(fn, "channel_axis", channel_axis, x.ndim),)
   if batch_axis is not None:
-    (b,) = canonical_axes(fn, "batch_axis", batch_axis, x.ndim)
+    b = canonical_axes(fn, "batch_axis", batch_axis, x.ndim)[0]
+    if isinstance(batch_axis, (list, tuple)):
+      raise ValueError(f"{fn}: batch_axis={batch_axis!r} must be one int axis or None")
     if b in keep:
       raise ValueError(f"{fn}: batch_axis={batch_axis} is the channel axis; choose another axis")
     keep = keep + (b,)
@@ -621,8 +662,8 @@ def drop_path(key, x, *, rate, train: bool = True):
     "FractalNet", ICLR 2017.
   """
   fn = "drop_path"
-  check_in_range(fn, "rate", rate, 0.0, 1.0)
-  x = jnp.asarray(x)
+  _train(fn, train, key, _keep_prob(fn, rate))
+  x = as_array(fn, "x", x)
   if x.ndim < 1:
     raise ValueError(f"{fn}: x is a scalar; give an array with a leading batch axis")
   return dropout(key, x, rate=rate, broadcast_dims=tuple(range(1, x.ndim)), train=train)

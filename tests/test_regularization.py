@@ -219,7 +219,7 @@ def np_seed_smoothing(labels, eps, k):
   return out
 
 
-@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3, 1.0])
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.3, 0.9])
 @pytest.mark.parametrize("k", [2, 5])
 def test_label_smoothing_matches_seed_and_optax(eps, k):
   labels = np.array([[0, k - 1, 1], [1, 0, 0]])
@@ -625,6 +625,7 @@ BAD = [
   (lambda: l2_penalty(PARAMS, weight=0.1, mask={"dense": True}), "l2_penalty: mask"),
   (lambda: label_smoothing(jnp.array([0, 1]), eps=-0.1, num_classes=3), "eps=-0.1"),
   (lambda: label_smoothing(jnp.array([0, 1]), eps=1.5, num_classes=3), "eps=1.5"),
+  (lambda: label_smoothing(jnp.array([0, 1]), eps=1.0, num_classes=3), r"eps=1.0 is outside \[0"),
   (lambda: label_smoothing(jnp.array([0, 1]), eps=0.1), "need num_classes"),
   (lambda: label_smoothing(jnp.ones((2, 3)), eps=0.1, num_classes=4), "num_classes=4 differs"),
   (lambda: label_smoothing(jnp.float32(1.0), eps=0.1), "scalar"),

@@ -232,7 +232,7 @@ BAD = [
   (lambda: piecewise_constant(0.1, [(10, 0.1), (10, 0.1)]), "not strictly increasing"),
   (lambda: piecewise_constant(0.1, {-5: 0.1}), "boundary -5"),
   (lambda: piecewise_constant(0.1, {2.5: 0.1}), "boundary 2.5"),
-  (lambda: piecewise_constant(0.1, {5: -0.1}), "scale=-0.1"),
+  (lambda: piecewise_constant(0.1, {5: -0.1}), "boundaries_and_scales=-0.1"),
   (lambda: piecewise_constant(-0.1, {5: 0.1}), "init_value=-0.1"),
   (lambda: step_decay(0.1, [30, 10]), "step_decay: boundaries"),
   (lambda: step_decay(0.1, [-1, 10]), "boundary -1"),

@@ -131,6 +131,7 @@ def adam(
   """
   fn = "adam"
   _check_common(fn, learning_rate, b1, b2, eps, eps_root, weight_decay)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
 
   def init(params):
     return AdamState(
@@ -230,6 +231,7 @@ def adamw(
   """
   fn = "adamw"
   _check_common(fn, learning_rate, b1, b2, eps, eps_root, weight_decay)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
 
   def init(params):
     return AdamWState(
@@ -344,6 +346,7 @@ def amsgrad(
   """
   fn = "amsgrad"
   _check_common(fn, learning_rate, b1, b2, eps, eps_root, weight_decay)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _validation.check_choice(fn, "max_over", max_over, ("corrected", "raw"))
   raw = max_over == "raw"
 
@@ -467,6 +470,7 @@ def nadam(
   """
   fn = "nadam"
   _check_common(fn, learning_rate, b1, b2, eps, eps_root, weight_decay)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   if momentum_decay is not None:
     _validation.check_non_negative(fn, "momentum_decay", momentum_decay)
 

@@ -82,9 +82,11 @@ def adamax(
   """
   fn = "adamax"
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_decay(fn, "b1", b1)
   _common.check_decay(fn, "b2", b2)
   _validation.check_positive(fn, "eps", eps)
+  _validation.check_bool(fn, "eps_in_max", eps_in_max)
   _validation.check_non_negative(fn, "weight_decay", weight_decay)
 
   def init(params):

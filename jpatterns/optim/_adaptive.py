@@ -117,8 +117,10 @@ def adagrad(
   """
   fn = "adagrad"
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _validation.check_non_negative(fn, "eps", eps)
   _validation.check_non_negative(fn, "initial_accumulator_value", initial_accumulator_value)
+  _validation.check_bool(fn, "eps_inside_sqrt", eps_inside_sqrt)
   _common.check_weight_decay(fn, weight_decay)
 
   def init(params):
@@ -208,6 +210,7 @@ def adadelta(
   """
   fn = "adadelta"
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_decay(fn, "rho", rho)
   _validation.check_positive(fn, "eps", eps)
   _common.check_weight_decay(fn, weight_decay)
@@ -342,9 +345,16 @@ def rmsprop(
   fn = "rmsprop"
   mu = momentum
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_decay(fn, "decay", decay)
   _validation.check_non_negative(fn, "eps", eps)
   _validation.check_non_negative(fn, "initial_scale", initial_scale)
+  for name, flag in (
+    ("eps_inside_sqrt", eps_inside_sqrt),
+    ("centered", centered),
+    ("nesterov", nesterov),
+  ):
+    _validation.check_bool(fn, name, flag)
   _common.check_decay(fn, "momentum", mu)
   _validation.check_choice(fn, "velocity", velocity, _common.VELOCITIES)
   _common.check_weight_decay(fn, weight_decay)

@@ -47,8 +47,8 @@ def clip_by_value(a: float, b: float) -> optax.GradientTransformation:
   ``clip_by_value(-δ, δ)``.
 
   Args:
-    a: lower bound.
-    b: upper bound, ≥ a.
+    a: lower bound (``-inf``: none).
+    b: upper bound, ≥ a (``inf``: none).
 
   Returns:
     A stateless ``optax.GradientTransformation``.
@@ -60,8 +60,13 @@ def clip_by_value(a: float, b: float) -> optax.GradientTransformation:
     >>> print(g["w"])
     [-1.   0.2  0.5]
   """
-  if _validation.is_static_number(a) and _validation.is_static_number(b) and not a <= b:
-    raise ValueError(f"clip_by_value: a={a!r} > b={b!r}; choose an interval with a <= b")
+  fn = "clip_by_value"
+  lo, hi = _validation.number(fn, "a", a), _validation.number(fn, "b", b)
+  for name, v in (("a", lo), ("b", hi)):
+    if v is not None and v != v:
+      raise ValueError(f"{fn}: {name}=nan is not a bound; pass a number (±inf for no bound)")
+  if lo is not None and hi is not None and not lo <= hi:
+    raise ValueError(f"{fn}: a={a!r} > b={b!r}; choose an interval with a <= b")
 
   def update(updates, state, params=None):
     del params

@@ -33,6 +33,12 @@ def check_learning_rate(fn: str, learning_rate: ScalarOrSchedule) -> None:
     _validation.check_non_negative(fn, "learning_rate", learning_rate)
 
 
+def check_accumulator_dtype(fn: str, dtype: Any) -> None:
+  """None (each leaf's own dtype) or a floating dtype for the accumulators."""
+  if dtype is not None:
+    _validation.float_dtype(fn, "accumulator_dtype", dtype)
+
+
 def check_decay(fn: str, name: str, value: Any) -> None:
   """Momentum / decay rates β, ρ live in [0, 1)."""
   _validation.check_in_range(fn, name, value, 0.0, 1.0, hi_open=True)

@@ -296,6 +296,16 @@ def flat_train_step(
   References:
     Apex FusedAdam / PyTorch ``fused=True`` optimizers (multi-tensor apply, 2019).
   """
+  if not callable(loss_fn):
+    raise ValueError(f"flat_train_step: loss_fn={loss_fn!r} is not callable")
+  if not (
+    callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
+  ):
+    raise ValueError(
+      f"flat_train_step: optimizer={optimizer!r} is not an optax.GradientTransformation"
+    )
+  if not isinstance(has_aux, (bool, np.bool_)):
+    raise ValueError(f"flat_train_step: has_aux={has_aux!r} must be True or False")
   if not isinstance(unflatten, FlatLayout):
     raise ValueError(
       f"flat_train_step: unflatten={type(unflatten).__name__}; choose the "

@@ -75,6 +75,7 @@ def lion(
   """
   fn = "lion"
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_decay(fn, "b1", b1)
   _common.check_decay(fn, "b2", b2)
   if not callable(weight_decay):

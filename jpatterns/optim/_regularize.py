@@ -45,6 +45,13 @@ __all__ = [
 Mask = Any | Callable[[Any], Any] | None
 
 
+def _check_transformation(fn: str, name: str, tx) -> None:
+  if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+    raise ValueError(
+      f"{fn}: {name}={tx!r} is not an optax.GradientTransformation (init/update pair)"
+    )
+
+
 def _needs_params(fn: str, params):
   if params is None:
     raise ValueError(f"{fn}: update needs params; call update(updates, state, params)")
@@ -256,6 +263,10 @@ def max_norm(
   """
   fn = "max_norm"
   _validation.check_positive(fn, "max_value", max_value)
+  if axis is not None:
+    axes = _validation.axis_tuple(fn, "axis", axis)
+    if len(set(axes)) != len(axes):
+      raise ValueError(f"{fn}: axis={axis!r} repeats an axis")
 
   def project(u, p):
     new = upcast(p) + upcast(u)  # θ' = θ + Δθ
@@ -321,6 +332,7 @@ def freeze(
   """
   fn = "freeze"
   inner = optax.identity() if inner is None else inner
+  _check_transformation(fn, "inner", inner)
   inner = optax.with_extra_args_support(inner)
 
   def split(tree, frozen):
@@ -395,6 +407,7 @@ def skip_nonfinite(inner: optax.GradientTransformation) -> optax.GradientTransfo
     >>> print(u["w"], int(s.skip_total), int(s.skip_consecutive))
     [-0.1 -0.1] 1 0
   """
+  _check_transformation("skip_nonfinite", "inner", inner)
   inner = optax.with_extra_args_support(inner)
 
   def init(params):

@@ -49,10 +49,27 @@ __all__ = [
 Schedule = Callable[[jax.Array], jax.Array]
 
 
-def _steps(count, decay_steps, staircase: bool):
-  """t / T as float32, floored when ``staircase``."""
-  p = jnp.asarray(count, jnp.float32) / jnp.float32(decay_steps)  # t / T
+def _time(count):
+  """The step count as float32, clamped at 0; a static negative count is an error.
+
+  Steps count from 0 (optax's convention): a traced negative count (which no optimizer
+  produces) is read as step 0 instead of extrapolating the formula backwards.
+  """
+  if not _validation.is_traced(count) and jnp.ndim(count) == 0:
+    value = _validation.number("schedule", "count", count)
+    if value < 0:
+      raise ValueError(f"schedule: count={count!r} is negative; steps count from 0")
+  return jnp.maximum(jnp.asarray(count, jnp.float32), 0.0)
+
+
+def _steps(t, decay_steps, staircase: bool):
+  """t / T as float32 (``t`` from :func:`_time`), floored when ``staircase``."""
+  p = t / jnp.float32(decay_steps)  # t / T
   return jnp.floor(p) if staircase else p
+
+
+def _check_flag(fn: str, name: str, value) -> None:
+  _validation.check_bool(fn, name, value)
 
 
 def inverse_time_decay(
@@ -90,9 +107,10 @@ def inverse_time_decay(
   _validation.check_non_negative(fn, "init_value", init_value)
   _validation.check_non_negative(fn, "decay_rate", decay_rate)
   _validation.check_positive(fn, "decay_steps", decay_steps)
+  _check_flag(fn, "staircase", staircase)
 
   def schedule(count):
-    p = _steps(count, decay_steps, staircase)
+    p = _steps(_time(count), decay_steps, staircase)
     return init_value / (1.0 + decay_rate * p)  # α₀ / (1 + β t)
 
   return schedule
@@ -137,12 +155,13 @@ def exponential_decay(
   _validation.check_non_negative(fn, "init_value", init_value)
   _validation.check_in_range(fn, "decay_rate", decay_rate, 0.0, 1.0, lo_open=True)
   _validation.check_positive(fn, "transition_steps", transition_steps)
-  _validation.check_non_negative(fn, "transition_begin", transition_begin)
+  _validation.check_non_negative_int(fn, "transition_begin", transition_begin)
+  _check_flag(fn, "staircase", staircase)
   if end_value is not None:
     _validation.check_non_negative(fn, "end_value", end_value)
 
   def schedule(count):
-    t = jnp.asarray(count, jnp.float32) - transition_begin  # t − t₀
+    t = _time(count) - transition_begin  # t − t₀
     p = _steps(t, transition_steps, staircase)
     value = jnp.where(
       t <= 0, jnp.float32(init_value), init_value * jnp.power(jnp.float32(decay_rate), p)
@@ -187,25 +206,29 @@ def natural_exp_decay(
   _validation.check_non_negative(fn, "init_value", init_value)
   _validation.check_non_negative(fn, "decay_rate", decay_rate)
   _validation.check_positive(fn, "decay_steps", decay_steps)
+  _check_flag(fn, "staircase", staircase)
 
   def schedule(count):
-    p = _steps(count, decay_steps, staircase)
+    p = _steps(_time(count), decay_steps, staircase)
     return init_value * jnp.exp(-decay_rate * p)  # α₀ exp(−β t)
 
   return schedule
 
 
-def _check_boundaries(fn: str, boundaries: Sequence) -> tuple[int, ...]:
+def _check_boundaries(fn: str, boundaries: Sequence, name: str = "boundaries") -> tuple[int, ...]:
+  if not isinstance(boundaries, (list, tuple)):
+    raise ValueError(f"{fn}: {name}={boundaries!r} must be a sequence of integer steps")
   out = []
   for b in boundaries:
     if not isinstance(b, numbers.Integral) or isinstance(b, bool) or b < 0:
       raise ValueError(
-        f"{fn}: boundary {b!r} is not a non-negative integer step; give boundaries as integers >= 0"
+        f"{fn}: {name} has boundary {b!r}, not a non-negative integer step; give "
+        "boundaries as integers >= 0"
       )
     out.append(int(b))
   if any(b1 >= b2 for b1, b2 in zip(out, out[1:])):
     raise ValueError(
-      f"{fn}: boundaries={out!r} are not strictly increasing; "
+      f"{fn}: {name} has boundaries {out!r}, not strictly increasing; "
       f"list them in increasing order without repeats"
     )
   return tuple(out)
@@ -246,19 +269,27 @@ def piecewise_constant(
     [1.0, 1.0, 1.0, 0.1, 0.1, 0.01]
   """
   fn = "piecewise_constant"
+  name = "boundaries_and_scales"
   _validation.check_non_negative(fn, "init_value", init_value)
-  pairs = list(
-    boundaries_and_scales.items()
-    if isinstance(boundaries_and_scales, Mapping)
-    else boundaries_and_scales
-  )
-  boundaries = _check_boundaries(fn, [b for b, _ in pairs])
+  _check_flag(fn, "inclusive", inclusive)
+  if isinstance(boundaries_and_scales, Mapping):
+    pairs = list(boundaries_and_scales.items())
+  elif isinstance(boundaries_and_scales, (list, tuple)) and all(
+    isinstance(p, (list, tuple)) and len(p) == 2 for p in boundaries_and_scales
+  ):
+    pairs = [tuple(p) for p in boundaries_and_scales]
+  else:
+    raise ValueError(
+      f"{fn}: {name}={boundaries_and_scales!r} must be a dict {{step: scale}} or a "
+      "sequence of (step, scale) pairs"
+    )
+  boundaries = _check_boundaries(fn, [b for b, _ in pairs], name)
   scales = tuple(s for _, s in pairs)
   for s in scales:
-    _validation.check_non_negative(fn, "scale", s)
+    _validation.check_non_negative(fn, name, s)
 
   def schedule(count):
-    count = jnp.asarray(count)
+    count = _time(count)
     value = jnp.asarray(init_value, jnp.float32)
     for b, s in zip(boundaries, scales):
       passed = count >= b if inclusive else count > b
@@ -300,6 +331,7 @@ def step_decay(
   fn = "step_decay"
   _validation.check_in_range(fn, "factor", factor, 0.0, 1.0, lo_open=True)
   _validation.check_non_negative(fn, "init_value", init_value)
+  _check_flag(fn, "inclusive", inclusive)
   boundaries = _check_boundaries(fn, boundaries)
   return piecewise_constant(init_value, [(b, factor) for b in boundaries], inclusive=inclusive)
 
@@ -336,11 +368,11 @@ def cosine_decay(
   """
   fn = "cosine_decay"
   _validation.check_non_negative(fn, "init_value", init_value)
-  _validation.check_positive(fn, "decay_steps", decay_steps)
+  _validation.check_positive_int(fn, "decay_steps", decay_steps)
   _validation.check_in_range(fn, "alpha", alpha, 0.0, 1.0)
 
   def schedule(count):
-    t = jnp.minimum(jnp.asarray(count, jnp.float32), decay_steps)  # min(t, T)
+    t = jnp.minimum(_time(count), decay_steps)  # min(t, T)
     cos = 0.5 * (1.0 + jnp.cos(math.pi * t / decay_steps))  # ½(1 + cos(π t/T))
     return init_value * ((1.0 - alpha) * cos + alpha)
 
@@ -382,14 +414,14 @@ def warmup(
     Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
   """
   fn = "warmup"
-  _validation.check_positive(fn, "warmup_steps", warmup_steps)
+  _validation.check_positive_int(fn, "warmup_steps", warmup_steps)
   _validation.check_non_negative(fn, "init_value", init_value)
   if not callable(schedule):
     _validation.check_non_negative(fn, "schedule", schedule)
   after = schedule if callable(schedule) else (lambda count: jnp.float32(schedule))
 
   def warmed(count):
-    t = jnp.asarray(count, jnp.float32)
+    t = _time(count)
     peak = jnp.asarray(after(0), jnp.float32)
     ramp = init_value + (peak - init_value) * t / warmup_steps  # α_init + (s(0) − α_init) t/W
     since = jnp.maximum(jnp.asarray(count) - warmup_steps, 0)  # t − W, clamped: unused before W

@@ -84,6 +84,7 @@ def sgd(
   """
   fn = "sgd"
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_weight_decay(fn, weight_decay)
   del accumulator_dtype
 
@@ -174,6 +175,7 @@ def momentum(
   fn = "momentum"
   rho = momentum
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_decay(fn, "momentum", rho)
   _validation.check_choice(fn, "velocity", velocity, _common.VELOCITIES)
   _validation.check_in_range(fn, "dampening", dampening, 0.0, 1.0)
@@ -289,6 +291,7 @@ def nesterov(
   fn = "nesterov"
   rho = momentum
   _common.check_learning_rate(fn, learning_rate)
+  _common.check_accumulator_dtype(fn, accumulator_dtype)
   _common.check_decay(fn, "momentum", rho)
   _validation.check_choice(fn, "velocity", velocity, _common.VELOCITIES)
   _common.check_weight_decay(fn, weight_decay)

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import flax.linen as nn
+
+from jpatterns.flax import _shared
+
+
+def checked(cls):
+  """Class decorator: the module's fields are checked in ``__post_init__`` (construction).
+
+  Same table as the nnx modules (:func:`jpatterns.flax._shared.check_config`).
+  """
+  parent_post_init = cls.__post_init__
+
+  def __post_init__(self):
+    fields = [f for f in dataclasses.fields(self) if f.name not in ("parent", "name")]
+    nullable = tuple(f.name for f in fields if f.default is None)
+    params = {f.name: getattr(self, f.name) for f in fields}
+    _shared.check_config(type(self).__name__, params, nullable)
+    parent_post_init(self)
+
+  cls.__post_init__ = __post_init__
+  return cls
 
 
 def optional_param(module, use, name, init, shape):

@@ -14,6 +14,7 @@ from jpatterns import activations as _act
 from jpatterns.flax.linen import _base
 
 
+@_base.checked
 class PReLU(nn.Module):
   """Parametric ReLU with a learned ``negative_slope`` (:func:`jpatterns.prelu`).
 
@@ -52,6 +53,7 @@ class PReLU(nn.Module):
     return _act.prelu(x, alpha, channel_axis=self.channel_axis)
 
 
+@_base.checked
 class RReLU(_base.Stochastic):
   """Randomized leaky ReLU; wraps :func:`jpatterns.rrelu` (slopes from ``make_rng("dropout")``).
 

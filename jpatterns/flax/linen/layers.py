@@ -14,8 +14,10 @@ from jpatterns import initializers as _init
 from jpatterns import layers as _layers
 from jpatterns.flax import _shared
 from jpatterns.flax._shared import Initializer
+from jpatterns.flax.linen import _base
 
 
+@_base.checked
 class Residual(nn.Module):
   """Residual connection ``f(x) + x`` around a branch module (:func:`jpatterns.layers.residual`).
 
@@ -56,6 +58,7 @@ class Residual(nn.Module):
     return _layers.residual(lambda v: self.branch(v, **kwargs), x, projection=kernel)
 
 
+@_base.checked
 class MultiHeadAttention(nn.Module):
   """Multi-head attention (:func:`jpatterns.layers.multi_head_attention`).
 
@@ -122,6 +125,7 @@ class MultiHeadAttention(nn.Module):
     )
 
 
+@_base.checked
 class LSTMCell(nn.RNNCellBase):
   """LSTM cell; wraps :func:`jpatterns.layers.lstm_cell` (works with ``nn.RNN``).
 

@@ -18,6 +18,7 @@ from jpatterns.flax._shared import Initializer
 from jpatterns.flax.linen import _base
 
 
+@_base.checked
 class BatchNorm(nn.Module):
   """Batch normalization with running statistics (:func:`jpatterns.batch_norm`).
 
@@ -93,6 +94,7 @@ class BatchNorm(nn.Module):
     return y
 
 
+@_base.checked
 class LayerNorm(nn.Module):
   """Layer normalization (:func:`jpatterns.layer_norm`).
 
@@ -130,6 +132,7 @@ class LayerNorm(nn.Module):
     return _norm.layer_norm(x, scale=scale, bias=bias, axis=self.axis, eps=self.eps)
 
 
+@_base.checked
 class GroupNorm(nn.Module):
   """Group normalization (:func:`jpatterns.group_norm`).
 
@@ -177,6 +180,7 @@ class GroupNorm(nn.Module):
     )
 
 
+@_base.checked
 class InstanceNorm(nn.Module):
   """Instance normalization (:func:`jpatterns.instance_norm`).
 
@@ -216,6 +220,7 @@ class InstanceNorm(nn.Module):
     )
 
 
+@_base.checked
 class RMSNorm(nn.Module):
   """RMS normalization (:func:`jpatterns.rms_norm`).
 
@@ -250,6 +255,7 @@ class RMSNorm(nn.Module):
     return _norm.rms_norm(x, scale=scale, axis=self.axis, eps=self.eps)
 
 
+@_base.checked
 class LocalResponseNorm(nn.Module):
   """Local response normalization across channels (:func:`jpatterns.local_response_norm`).
 

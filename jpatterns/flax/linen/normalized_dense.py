@@ -19,6 +19,7 @@ from jpatterns.flax.linen import _base
 from jpatterns.layers import _dense
 
 
+@_base.checked
 class WeightNormDense(nn.Module):
   """Dense layer with a weight-normalized kernel ``w = g · v/‖v‖`` (:func:`jpatterns.weight_norm`).
 
@@ -59,6 +60,7 @@ class WeightNormDense(nn.Module):
     return _dense(x, _norm.weight_norm(v, g, eps=self.eps), b)
 
 
+@_base.checked
 class SpectralNormDense(nn.Module):
   """Dense layer with a spectrally normalized kernel ``W/σ(W)`` (:func:`jpatterns.spectral_norm`).
 

@@ -19,6 +19,7 @@ from jpatterns.flax._shared import Initializer
 from jpatterns.flax.linen import _base
 
 
+@_base.checked
 class Dropout(_base.Stochastic):
   """Dropout; wraps :func:`jpatterns.dropout` (same masks as ``flax.linen.Dropout``).
 
@@ -84,6 +85,7 @@ class _RateNoise(_base.Stochastic):
     return self._pattern(key, x, rate=self.rate, train=train)
 
 
+@_base.checked
 class GaussianDropout(_RateNoise):
   """Multiplicative N(1, rate/(1 − rate)) noise in training (:func:`jpatterns.gaussian_dropout`).
 
@@ -104,6 +106,7 @@ class GaussianDropout(_RateNoise):
     return _stoch.gaussian_dropout(key, x, rate=rate, train=train)
 
 
+@_base.checked
 class AlphaDropout(_RateNoise):
   """Alpha dropout for SELU networks (:func:`jpatterns.alpha_dropout`).
 
@@ -125,6 +128,7 @@ class AlphaDropout(_RateNoise):
     return _stoch.alpha_dropout(key, x, rate=rate, train=train)
 
 
+@_base.checked
 class SpatialDropout(_base.Stochastic):
   """Drops whole channels (:func:`jpatterns.spatial_dropout`).
 
@@ -167,6 +171,7 @@ class SpatialDropout(_base.Stochastic):
     )
 
 
+@_base.checked
 class DropPath(_RateNoise):
   """Stochastic depth: drops a residual branch per example (:func:`jpatterns.drop_path`).
 
@@ -188,6 +193,7 @@ class DropPath(_RateNoise):
     return _stoch.drop_path(key, x, rate=rate, train=train)
 
 
+@_base.checked
 class DropConnectDense(_base.Stochastic):
   """Dense layer with DropConnect; wraps :func:`jpatterns.dropconnect` / ``dropconnect_inference``.
 
@@ -243,6 +249,7 @@ class DropConnectDense(_base.Stochastic):
     )
 
 
+@_base.checked
 class Standout(_base.Stochastic):
   """Standout (adaptive dropout) dense layer (:func:`jpatterns.standout`).
 

@@ -2,8 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import jax
 from flax import nnx
+
+from jpatterns.flax import _shared
+
+
+@functools.cache
+def _signature(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+  """(required, nullable) arguments of ``cls.__init__`` (nullable: default None)."""
+  params = inspect.signature(cls.__init__).parameters.items()
+  required = tuple(n for n, p in params if p.default is inspect.Parameter.empty)
+  nullable = tuple(n for n, p in params if p.default is None)
+  return required, nullable
+
+
+def check_init(module, params: dict) -> None:
+  """Checks a module's constructor arguments (``locals()`` of its ``__init__``)."""
+  owner = type(module).__name__
+  params = {k: v for k, v in params.items() if k not in ("self", "__class__")}
+  required, nullable = _signature(type(module))
+  _shared.check_config(owner, params, nullable)
+  if "rngs" in params:
+    rngs = params["rngs"]
+    if rngs is None and "rngs" in required:
+      raise ValueError(f"{owner}: rngs=None; pass rngs=nnx.Rngs(0) for the initializers")
+    if rngs is not None and not isinstance(rngs, (nnx.Rngs, nnx.RngStream)):
+      raise ValueError(
+        f"{owner}: rngs={rngs!r} must be an nnx.Rngs, an nnx.RngStream or None "
+        "(e.g. rngs=nnx.Rngs(0))"
+      )
 
 
 def first(call_value, attr_value, name, module):
@@ -30,7 +61,7 @@ def fork_stream(rngs, collection):
     return rngs.fork()
   if rngs is None:
     return nnx.data(None)
-  raise TypeError(f"rngs must be an nnx.Rngs, nnx.RngStream or None, got {type(rngs)}")
+  raise ValueError(f"rngs must be an nnx.Rngs, nnx.RngStream or None, got {type(rngs)}")
 
 
 def optional_param(use, init, key, shape, dtype):

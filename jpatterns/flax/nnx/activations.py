@@ -40,6 +40,7 @@ class PReLU(nnx.Module):
     channel_axis: int = -1,
     param_dtype=jnp.float32,
   ):
+    _base.check_init(self, locals())
     shape = () if num_channels is None else (num_channels,)
     self.negative_slope = nnx.Param(jnp.full(shape, negative_slope_init, param_dtype))
     self.channel_axis = channel_axis
@@ -77,6 +78,7 @@ class RReLU(_base.Stochastic):
     rng_collection: str = "dropout",
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     self.lower, self.upper = lower, upper
     self._init_stochastic(deterministic, rng_collection, rngs)
 

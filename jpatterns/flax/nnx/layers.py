@@ -52,6 +52,7 @@ class Residual(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     self.branch = branch
     if in_features is not None and out_features is not None and in_features != out_features:
       if rngs is None:
@@ -108,6 +109,7 @@ class MultiHeadAttention(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs,
   ):
+    _base.check_init(self, locals())
     params = _layers.init_multi_head_attention(
       rngs.params(), dim, kv_dim=kv_dim, out_dim=out_dim, use_bias=use_bias, dtype=param_dtype
     )
@@ -167,6 +169,7 @@ class LSTMCell(nnx.RNNCellBase):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs,
   ):
+    _base.check_init(self, locals())
     params = _layers.init_lstm_params(
       rngs.params(), in_features, hidden_features, forget_bias=forget_bias, dtype=param_dtype
     )

@@ -63,6 +63,7 @@ class BatchNorm(nnx.Module):
     axis_name: str | None = None,
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     shape = (num_features,)
     self.mean = nnx.BatchStat(jnp.zeros(shape, param_dtype))
     self.var = nnx.BatchStat(jnp.ones(shape, param_dtype))
@@ -149,6 +150,7 @@ class LayerNorm(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     shape = _shared.as_tuple(num_features)
     self.scale = _base.optional_param(
       use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
@@ -201,6 +203,7 @@ class GroupNorm(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     shape = (num_features,)
     self.scale = _base.optional_param(
       use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
@@ -256,6 +259,7 @@ class InstanceNorm(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     shape = (num_features,)
     self.scale = _base.optional_param(
       use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
@@ -306,6 +310,7 @@ class RMSNorm(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     shape = _shared.as_tuple(num_features)
     self.scale = _base.optional_param(
       use_scale, scale_init, _base.param_key(rngs), shape, param_dtype
@@ -346,6 +351,7 @@ class LocalResponseNorm(nnx.Module):
     beta: float = 0.75,
     channel_axis: int = -1,
   ):
+    _base.check_init(self, locals())
     self.size, self.k, self.alpha, self.beta = size, k, alpha, beta
     self.channel_axis = channel_axis
 

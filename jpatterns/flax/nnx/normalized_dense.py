@@ -55,6 +55,7 @@ class WeightNormDense(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs,
   ):
+    _base.check_init(self, locals())
     self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
     self.scale = nnx.Param(scale_init(rngs.params(), (out_features,), param_dtype))
     self.bias = _base.optional_param(
@@ -109,6 +110,7 @@ class SpectralNormDense(nnx.Module):
     param_dtype=jnp.float32,
     rngs: nnx.Rngs,
   ):
+    _base.check_init(self, locals())
     self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
     self.bias = _base.optional_param(
       use_bias, bias_init, rngs.params(), (out_features,), param_dtype

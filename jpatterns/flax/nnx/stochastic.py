@@ -51,6 +51,7 @@ class Dropout(_base.Stochastic):
     rng_collection: str = "dropout",
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     self.rate = rate
     self.broadcast_dims = tuple(broadcast_dims)
     self.inverted = inverted
@@ -90,6 +91,7 @@ class _RateNoise(_base.Stochastic):
     rng_collection: str = "dropout",
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     self.rate = rate
     self._init_stochastic(deterministic, rng_collection, rngs)
 
@@ -178,6 +180,7 @@ class SpatialDropout(_base.Stochastic):
     rng_collection: str = "dropout",
     rngs: nnx.Rngs | None = None,
   ):
+    _base.check_init(self, locals())
     self.rate = rate
     self.channel_axis = channel_axis
     self.batch_axis = batch_axis
@@ -267,6 +270,7 @@ class DropConnectDense(_base.Stochastic):
     rng_collection: str = "dropout",
     rngs: nnx.Rngs,
   ):
+    _base.check_init(self, locals())
     self.kernel = nnx.Param(kernel_init(rngs.params(), (in_features, out_features), param_dtype))
     self.bias = _base.optional_param(
       use_bias, bias_init, rngs.params(), (out_features,), param_dtype
@@ -334,6 +338,7 @@ class Standout(_base.Stochastic):
     rng_collection: str = "dropout",
     rngs: nnx.Rngs,
   ):
+    _base.check_init(self, locals())
     shape = (in_features, out_features)
     self.kernel = nnx.Param(kernel_init(rngs.params(), shape, param_dtype))
     self.bias = _base.optional_param(
