@@ -89,3 +89,31 @@ def assert_no_retrace(f, *args):
   )
   jax.block_until_ready(g(*args2))
   assert len(traces) == 1, f"traced {len(traces)} times"
+
+
+# The ground-floor and optim modules whose ``__all__`` the convention and API walks cover.
+PUBLIC_MODULES = [
+  "jpatterns.activations",
+  "jpatterns.initializers",
+  "jpatterns.normalization",
+  "jpatterns.stochastic",
+  "jpatterns.regularization",
+  "jpatterns.losses",
+  "jpatterns.preprocessing",
+  "jpatterns.gradcheck",
+  "jpatterns.layers",
+  "jpatterns.augment",
+  "jpatterns.optim",
+]
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name):
+  """``examples/NAME.py`` as a module (the examples are scripts, not a package)."""
+  import importlib.util
+
+  spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module

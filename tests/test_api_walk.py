@@ -19,22 +19,9 @@ import re
 
 import api_cases
 import pytest
+from helpers import PUBLIC_MODULES
 
-MODULES = [
-  "jpatterns.activations",
-  "jpatterns.initializers",
-  "jpatterns.normalization",
-  "jpatterns.stochastic",
-  "jpatterns.regularization",
-  "jpatterns.losses",
-  "jpatterns.preprocessing",
-  "jpatterns.gradcheck",
-  "jpatterns.layers",
-  "jpatterns.augment",
-  "jpatterns.optim",
-  "jpatterns.flax.nnx",
-  "jpatterns.flax.linen",
-]
+MODULES = [*PUBLIC_MODULES, "jpatterns.flax.nnx", "jpatterns.flax.linen"]
 
 # Parameters a walk cannot give a bad value to: Flax's own plumbing of linen modules.
 FLAX_PLUMBING = {"parent", "name"}

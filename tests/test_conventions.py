@@ -9,20 +9,9 @@ import importlib
 import inspect
 
 import pytest
+from helpers import PUBLIC_MODULES
 
-MODULES = [
-  "jpatterns.activations",
-  "jpatterns.initializers",
-  "jpatterns.normalization",
-  "jpatterns.stochastic",
-  "jpatterns.regularization",
-  "jpatterns.losses",
-  "jpatterns.preprocessing",
-  "jpatterns.gradcheck",
-  "jpatterns.layers",
-  "jpatterns.augment",
-  "jpatterns.optim",
-]
+MODULES = PUBLIC_MODULES
 
 
 def _public_functions():

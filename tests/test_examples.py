@@ -1,16 +1,8 @@
 """Smoke tests: each example runs (short) and reaches what it claims."""
 
-import importlib.util
-import pathlib
+from helpers import load_example
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
-
-def _load(name):
-  spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+_load = load_example
 
 
 def test_train_digits_learns():

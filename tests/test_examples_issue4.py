@@ -1,19 +1,11 @@
 """Smoke tests for the issue-4 examples: each runs (short) and shows what it claims."""
 
-import importlib.util
 import math
-import pathlib
 
 import pytest
+from helpers import load_example
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
-
-def _load(name):
-  spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+_load = load_example
 
 
 def test_residual_cnn_digits_learns(capsys):
