@@ -548,6 +548,16 @@ def transformer_block(
     Vaswani et al., "Attention is all you need", 2017; Xiong et al., "On layer
     normalization in the transformer architecture", 2020.
   """
+  fn = "transformer_block"
+  x = _validation.as_array(fn, "x", x)
+  check_positive_int(fn, "num_heads", num_heads)
+  _validation.check_bool(fn, "causal", causal)
+  _validation.check_callable(fn, "activation", activation)
+  for name, f in (("norm", norm), ("branch", branch)):
+    if f is not None:
+      _validation.check_callable(fn, name, f)
+  if mask is not None:
+    mask = _validation.as_array(fn, "mask", mask)
   norm = _default_norm(params) if norm is None else norm
   branch = (lambda name, v: v) if branch is None else branch
   mlp = params["mlp"]
@@ -598,9 +608,14 @@ def init_transformer_block(key, dim, *, mlp_dim=None, kernel_init=None, dtype=jn
   References:
     Vaswani et al., "Attention is all you need", 2017.
   """
-  check_positive_int("init_transformer_block", "dim", dim)
+  fn = "init_transformer_block"
+  _validation.check_key(fn, "key", key)
+  check_positive_int(fn, "dim", dim)
   mlp_dim = 4 * dim if mlp_dim is None else mlp_dim
-  check_positive_int("init_transformer_block", "mlp_dim", mlp_dim)
+  check_positive_int(fn, "mlp_dim", mlp_dim)
+  if kernel_init is not None:
+    _validation.check_callable(fn, "kernel_init", kernel_init)
+  dtype = _validation.float_dtype(fn, "dtype", dtype)
   init = initializers.glorot_uniform() if kernel_init is None else kernel_init
   k_attn, k1, k2 = jax.random.split(key, 3)
   attn = init_multi_head_attention(k_attn, dim, dtype=dtype)
@@ -656,10 +671,12 @@ def cbow(embeddings, context, *, mask=None):
     Mikolov et al., "Efficient estimation of word representations in vector space",
     2013.
   """
-  embeddings = jnp.asarray(embeddings)
+  embeddings = _validation.as_array("cbow", "embeddings", embeddings)
   if embeddings.ndim != 2:
     raise ValueError(f"cbow: embeddings must be a (V, D) matrix; got shape {embeddings.shape}")
-  context = jnp.asarray(context)
+  context = _validation.as_array("cbow", "context", context)
+  if mask is not None:
+    mask = _validation.as_array("cbow", "mask", mask)
   if not jnp.issubdtype(context.dtype, jnp.integer) or context.ndim < 1:
     raise ValueError(
       f"cbow: context must be integer word indices of shape (..., W); got "

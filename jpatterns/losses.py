@@ -453,7 +453,8 @@ def gan_discriminator_loss(real_logits, fake_logits, *, real_label=1.0):
   """
   fn = "gan_discriminator_loss"
   _validation.check_in_range(fn, "real_label", real_label, 0, 1, lo_open=True)
-  real_logits, fake_logits = _float(real_logits), _float(fake_logits)
+  real_logits = _float(fn, "real_logits", real_logits)
+  fake_logits = _float(fn, "fake_logits", fake_logits)
   _check_same_shape(fn, "real_logits", real_logits, "fake_logits", fake_logits)
   dtype = real_logits.dtype
   real = real_logits.astype(compute_dtype(dtype))
@@ -491,7 +492,8 @@ def gan_generator_loss(fake_logits, *, saturating=False):
   References:
     Goodfellow et al., "Generative adversarial nets", 2014.
   """
-  fake_logits = _float(fake_logits)
+  _validation.check_bool("gan_generator_loss", "saturating", saturating)
+  fake_logits = _float("gan_generator_loss", "fake_logits", fake_logits)
   dtype = fake_logits.dtype
   z = fake_logits.astype(compute_dtype(dtype))
   if saturating:

@@ -461,6 +461,23 @@ case(
   alpha=0.25,
 )
 
+for f, kw in (
+  (jp.gan_discriminator_loss, {"real_logits": _logits[:, 0], "fake_logits": _logits[:, 1]}),
+):
+  case(
+    f,
+    {"real_logits": "array", "fake_logits": "array", "real_label": "unit"},
+    {"fake_logits": [jnp.ones(3)], "real_label": [0.0]},
+    real_label=0.9,
+    **kw,
+  )
+case(
+  jp.gan_generator_loss,
+  {"fake_logits": "array", "saturating": "flag"},
+  fake_logits=_logits[:, 0],
+  saturating=False,
+)
+
 # ------------------------------------------------------------------ preprocessing
 _data = jnp.linspace(-3.0, 5.0, 24).reshape(8, 3) ** 2
 _mm = jp.fit_min_max(_data)
@@ -533,6 +550,45 @@ case(
   f=jnp.tanh,
   x=x2,
   projection=None,
+)
+_tb = jp.init_transformer_block(K, 4)
+case(
+  jp.init_transformer_block,
+  {"key": "key", "dim": "posint", "mlp_dim": "posint?", "kernel_init": "fn?", "dtype": "dtype"},
+  key=K,
+  dim=4,
+  mlp_dim=None,
+  kernel_init=None,
+  dtype=jnp.float32,
+)
+case(
+  jp.transformer_block,
+  {
+    "params": "free",  # a dict of kernels; checked by shape
+    "x": "array",
+    "num_heads": "posint",
+    "mask": "array?",
+    "causal": "flag",
+    "activation": "fn",
+    "norm": "fn?",
+    "branch": "fn?",
+  },
+  params=_tb,
+  x=jnp.ones((2, 5, 4)),
+  num_heads=2,
+  mask=None,
+  causal=False,
+  activation=jp.gelu,
+  norm=None,
+  branch=None,
+)
+case(
+  jp.cbow,
+  {"embeddings": "array", "context": "array", "mask": "array?"},
+  {"embeddings": [jnp.ones(3)], "context": [jnp.ones((2, 2))]},
+  embeddings=jnp.ones((6, 3)),
+  context=jnp.array([[0, 1, 2], [3, 4, 5]]),
+  mask=None,
 )
 _mha = jp.init_multi_head_attention(K, 4)
 case(

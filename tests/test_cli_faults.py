@@ -370,7 +370,7 @@ OPTIONS = [
   (
     "sched boundaries decreasing",
     ["--schedule", "step", "--sched", "boundaries=[5,3]"],
-    "step_decay: boundaries=[5, 3] are not strictly increasing",
+    "step_decay: boundaries=[5, 3] is not strictly increasing",
   ),
   (
     "sched boundaries strings",

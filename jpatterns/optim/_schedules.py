@@ -228,7 +228,7 @@ def _check_boundaries(fn: str, boundaries: Sequence, name: str = "boundaries") -
     out.append(int(b))
   if any(b1 >= b2 for b1, b2 in zip(out, out[1:])):
     raise ValueError(
-      f"{fn}: {name} has boundaries {out!r}, not strictly increasing; "
+      f"{fn}: {name}={out!r} is not strictly increasing; "
       f"list them in increasing order without repeats"
     )
   return tuple(out)
