@@ -63,7 +63,7 @@ def _reject_unknown(parser, args, extra) -> None:
 def main(argv=None) -> int:
   """Runs the command line; returns the exit status (0 ok, 1 failed check, 2 bad input)."""
   parser = build_parser()
-  # argparse prints usage and exits 2 on a bad flag value or an unknown command.
+  # A bad flag value or an unknown command: one line and exit 2 (_Parser.error).
   args, extra = parser.parse_known_args(argv)
   if extra:
     _reject_unknown(parser, args, extra)
