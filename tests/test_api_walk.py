@@ -18,6 +18,9 @@ import inspect
 import re
 
 import api_cases
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 from helpers import PUBLIC_MODULES
 
@@ -95,7 +98,14 @@ def walk(name):
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_valid_call_runs(name):
   case = BY_NAME[name]
-  case.run(dict(case.kwargs))
+  out = case.run(dict(case.kwargs))
+  floats = [
+    np.asarray(a, np.float64)
+    for a in jax.tree.leaves(out)
+    if isinstance(a, jax.Array | np.ndarray) and jnp.issubdtype(a.dtype, jnp.floating)
+  ]
+  assert out is not None, f"{name} returned None"
+  assert all(np.isfinite(a).all() for a in floats), f"{name}: non-finite output of a valid call"
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))

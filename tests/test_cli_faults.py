@@ -510,6 +510,9 @@ def test_bad_keyword_through_the_library(kwargs, keyword):
 
 def test_good_keywords_still_build():
   """The checks refuse the faults, not the values the factories take."""
+  import optax
+
+  from jpatterns.train.build import make_optimizer
   from jpatterns.train.config import validate
 
   for kwargs in (
@@ -519,7 +522,10 @@ def test_good_keywords_still_build():
     {"schedule": "step_decay", "schedule_kwargs": {"boundaries": [3, 5], "factor": 0.5}},
     {"schedule": "exponential_decay", "schedule_kwargs": {"staircase": True, "end_value": None}},
   ):
-    validate(train.TrainConfig(**kwargs))
+    config = validate(train.TrainConfig(**kwargs))
+    for field in ("optimizer_kwargs", "schedule_kwargs"):  # kept as given
+      assert getattr(config, field) == kwargs.get(field, {})
+    assert isinstance(make_optimizer(config, 4), optax.GradientTransformation)
 
 
 # --- the real command: exit status and no traceback from a fresh process ------------

@@ -133,7 +133,10 @@ def test_vmap_matches_loop(name):
     xs = jnp.asarray(xs)
     keys = jax.random.split(jax.random.key(seed), xs.shape[0])
     got = _jitted_vmap(name)(keys, xs)
-    want = [_jitted(name)(keys[i], xs[i]) for i in range(xs.shape[0])]
-    _close(got, jax.tree.map(lambda *a: jnp.stack(a), *want))
+    loop = [_jitted(name)(keys[i], xs[i]) for i in range(len(xs))]
+    want = jax.tree.map(lambda *a: jnp.stack(a), *loop)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    assert [a.shape for a in jax.tree.leaves(got)] == [a.shape for a in jax.tree.leaves(want)]
+    _close(got, want)  # vmap == loop, elementwise
 
   check()

@@ -57,36 +57,29 @@ def _one_axis(owner, name, v):
   val.axis_tuple(owner, name, v)
 
 
-def _axes(owner, name, v):
-  val.axis_tuple(owner, name, v)
+_axes = val.axis_tuple
 
 
 def _unit(owner, name, v):
   val.check_in_range(owner, name, v, 0.0, 1.0)
 
 
-def _pos(owner, name, v):
-  val.check_positive(owner, name, v)
+_pos = val.check_positive
 
 
-def _nonneg(owner, name, v):
-  val.check_non_negative(owner, name, v)
+_nonneg = val.check_non_negative
 
 
-def _finite(owner, name, v):
-  val.check_finite(owner, name, v)
+_finite = val.check_finite
 
 
-def _flag(owner, name, v):
-  val.check_bool(owner, name, v)
+_flag = val.check_bool
 
 
-def _fn(owner, name, v):
-  val.check_callable(owner, name, v)
+_fn = val.check_callable
 
 
-def _dtype(owner, name, v):
-  val.float_dtype(owner, name, v)
+_dtype = val.float_dtype
 
 
 def _str(owner, name, v):

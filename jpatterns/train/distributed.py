@@ -375,7 +375,23 @@ def _stop_watchdog() -> None:
     t.join(timeout=2.0)
 
 
-def agree(problem: str | None, *, what: str = "start", timeout: float | None = None) -> None:
+def _exchange(what: str, value: str) -> list[str]:
+  """Every process's ``value`` for this round, in process order (a KV-store all-gather)."""
+  client = _client()
+  _STATE["round"] += 1
+  prefix = f"{_KEY}/{what}/{_STATE['round']}"
+  client.key_value_set(f"{prefix}/{jax.process_index()}", value)
+  wait_ms = int(1000 * _timeout())
+  n = jax.process_count()
+  return [client.blocking_key_value_get(f"{prefix}/{i}", wait_ms) for i in range(n)]
+
+
+def _timeout() -> int:
+  spec = _STATE["spec"]
+  return DEFAULT_INITIALIZATION_TIMEOUT if spec is None else spec.initialization_timeout
+
+
+def agree(problem: str | None, *, what: str = "start") -> None:
   """Every process states ``problem`` (None: ready); all stop if any has one.
 
   Raises:
@@ -385,38 +401,17 @@ def agree(problem: str | None, *, what: str = "start", timeout: float | None = N
   """
   if jax.process_count() == 1:
     return
-  client = _client()
-  _STATE["round"] += 1
-  prefix = f"{_KEY}/agree/{what}/{_STATE['round']}"
-  me, n = jax.process_index(), jax.process_count()
-  client.key_value_set(f"{prefix}/{me}", problem or "")
-  wait_ms = int(1000 * (timeout or _timeout()))
-  problems = []
-  for i in range(n):
-    value = client.blocking_key_value_get(f"{prefix}/{i}", wait_ms)
-    if value:
-      problems.append((i, value))
+  problems = [(i, v) for i, v in enumerate(_exchange(f"agree/{what}", problem or "")) if v]
   if problems:
     i, value = problems[0]
     raise DistributedError(f"process {i}: {value}")
-
-
-def _timeout() -> int:
-  spec = _STATE["spec"]
-  return DEFAULT_INITIALIZATION_TIMEOUT if spec is None else spec.initialization_timeout
 
 
 def same_everywhere(name: str, digest: str, *, what: str = "same") -> None:
   """Raises DistributedError in every process unless all hold the same ``digest``."""
   if jax.process_count() == 1:
     return
-  client = _client()
-  _STATE["round"] += 1
-  prefix = f"{_KEY}/{what}/{_STATE['round']}"
-  me, n = jax.process_index(), jax.process_count()
-  client.key_value_set(f"{prefix}/{me}", digest)
-  wait_ms = int(1000 * _timeout())
-  digests = [client.blocking_key_value_get(f"{prefix}/{i}", wait_ms) for i in range(n)]
+  digests = _exchange(what, digest)
   differ = [i for i, d in enumerate(digests) if d != digests[0]]
   if differ:
     raise DistributedError(
