@@ -209,6 +209,7 @@ def test_early_stop_restores_the_best_epoch_and_keep_best_writes_it(digits, tmp_
     ({"early_stop": 2.5}, "early_stop"),
     ({"keep_best": True}, "keep_best"),
     ({"seed_axis": "x"}, "seed_axis"),
+    ({"diagnostics": "yes"}, "diagnostics"),
   ],
 )
 def test_bad_run_options_name_the_argument(digits, kwargs, name):
@@ -228,3 +229,20 @@ def test_cli_refuses_an_out_in_use_with_one_line(tmp_path, capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert code == 2 and len(err) == 1 and "--out" in err[0] and "in use by another run" in err[0]
   assert "Traceback" not in err[0] and sorted(os.listdir(out)) == before
+
+
+def test_cli_diagnostics_land_in_the_json_outputs(tmp_path, capsys):
+  """--diagnostics: metrics.json (train) and compare.json (compare) carry the per-layer
+  records, (seeds, epochs + 1, layers) each; the numbers are checked in test_diagnostics."""
+  flags = ["--epochs", "2", "--width", "8", "--quiet", "--no-compile-cache", "--diagnostics"]
+  assert main(["train", *flags, "--out", str(tmp_path / "t")]) == 0
+  record = json.loads((tmp_path / "t" / "metrics.json").read_text())
+  assert record["layers"] == ["dense0", "dense1", "head"]
+  assert np.asarray(record["diagnostics"]["grad_norm"]).shape == (1, 3, 3)
+  assert np.isfinite(np.asarray(record["diagnostics"]["effective_lr"])).all()
+  out = tmp_path / "c"
+  args = ["compare", *flags, "--vary", "lr=0.001,0.01", "--seeds", "2", "--no-plot"]
+  assert main([*args, "--out", str(out)]) == 0
+  results = json.loads((out / "compare.json").read_text())["results"]
+  assert [np.asarray(r["diagnostics"]["sparsity"]).shape for r in results] == [(2, 3, 3)] * 2
+  capsys.readouterr()

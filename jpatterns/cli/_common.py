@@ -143,6 +143,12 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
     help="several seeds: one vmapped program (vmap) or one program called per seed "
     "(loop); auto vmaps (one seed always runs unbatched)",
   )
+  g.add_argument(
+    "--diagnostics",
+    action="store_true",
+    help="also record per-layer gradient norms, activation statistics, weight norms and "
+    "sparsity and the effective learning rate each epoch (into the JSON output)",
+  )
   add_cache_flag(g)
 
 

@@ -184,6 +184,7 @@ def run(args) -> int:
         terminate_on_nan=args.terminate_on_nan,
         seed_axis=args.seed_axis,
         early_stop=args.early_stop,
+        diagnostics=args.diagnostics,
       )
     return 0
   with output_lock(args.out, overwrite=args.overwrite):
@@ -212,6 +213,7 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
           seed_axis=args.seed_axis,
           on_compiled=bar.compiled,
           early_stop=args.early_stop,
+          diagnostics=args.diagnostics,
         )
       except engine.NonFiniteLossError as e:
         e.args = (f"{label}: {e}",)  # which configuration diverged
@@ -226,6 +228,7 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
           "devices": h.devices,
           "final": h.summary(),
           "curves": {m: v.tolist() for m, v in h.metrics.items()},
+          **h.diagnostics_json(),
           "_hist": np.stack([h.metrics[m].T for m in train.METRICS], axis=1),
         }
       )

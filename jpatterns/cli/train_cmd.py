@@ -124,6 +124,7 @@ def run(args) -> int:
         on_compiled=bar.compiled,
         early_stop=args.early_stop,
         keep_best=args.keep_best,
+        diagnostics=args.diagnostics,
       )
     except train.ConfigError:
       raise

@@ -80,7 +80,7 @@ DEFAULT_LEARNING_RATES = {
 }
 # Hidden units (mlp, lstm), base channels (cnn, resnet) or token features (transformer)
 # when width=None.
-DEFAULT_WIDTH = {"mlp": 128, "cnn": 32, "resnet": 32, "lstm": 64, "transformer": 64}
+DEFAULT_WIDTH = {"mlp": 128, "resmlp": 128, "cnn": 32, "resnet": 32, "lstm": 64, "transformer": 64}
 
 CHOICES: dict[str, Choice] = {
   "optimizer": _from_catalogue("optimizers", tuple(DEFAULT_LEARNING_RATES)),
@@ -224,7 +224,9 @@ class TrainConfig:
   .npz/.csv file (see :func:`jpatterns.datasets.load`).
   """
 
-  model: Any = _field("mlp", "mlp, cnn, resnet, lstm, transformer, a registered name, or a Model")
+  model: Any = _field(
+    "mlp", "mlp, resmlp, cnn, resnet, lstm, transformer, a registered name, or a Model"
+  )
   dataset: str = _field("digits", "digits, spirals, sequence, or an .npz/.csv file path")
   test_fraction: float = _field(
     0.2, "share of a file's examples held out for testing (files without their own split)"
@@ -476,9 +478,9 @@ def _check_compatible(c: TrainConfig, kind: str) -> None:
   """Combinations that have no meaning (a CNN on 2-D points) are refused by name."""
   if isinstance(c.model, str):
     models = {
-      "image": ("mlp", "cnn", "resnet", "lstm", "transformer"),
-      "vector": ("mlp",),
-      "sequence": ("mlp", "lstm", "transformer"),
+      "image": ("mlp", "resmlp", "cnn", "resnet", "lstm", "transformer"),
+      "vector": ("mlp", "resmlp"),
+      "sequence": ("mlp", "resmlp", "lstm", "transformer"),
     }[kind]
     from jpatterns.train.models import BUILTIN_MODELS
 
@@ -494,8 +496,8 @@ def _check_compatible(c: TrainConfig, kind: str) -> None:
   only = {
     "spatial_dropout": ("cnn", "resnet"),
     "drop_path": ("resnet", "transformer"),
-    "dropconnect": ("mlp",),
-    "standout": ("mlp",),
+    "dropconnect": ("mlp", "resmlp"),
+    "standout": ("mlp", "resmlp"),
   }
   if c.dropout in only and c.model not in only[c.dropout]:
     raise ConfigError(

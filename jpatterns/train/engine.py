@@ -48,7 +48,7 @@ from jpatterns import datasets
 from jpatterns import preprocessing as pre
 from jpatterns.train import checkpoint as ckpt
 from jpatterns.train import compile_cache as compile_cache_mod
-from jpatterns.train import distributed
+from jpatterns.train import diagnostics, distributed
 from jpatterns.train._files import atomic_open, check_output_dir, output_lock
 from jpatterns.train.build import make_optimizer
 from jpatterns.train.config import ConfigError, TrainConfig, validate
@@ -383,6 +383,7 @@ def _program_key(exp: Experiment, mode: str, num_seeds: int, mesh_ids) -> tuple 
 
 
 _PROGRAMS: dict = {}
+_PROBES: dict = {}  # the diagnostics' programs, keyed as _PROGRAMS
 _WRITER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpatterns-ckpt")
 
 # Dynamic loss scaling for float16 (PyTorch's GradScaler defaults): start at 2**16, halve
@@ -572,31 +573,38 @@ class Trainer:
       arrays += list(feed) if self.mode == "vmap" else [a for f in feed for a in f]
     return sum(a.addressable_shards[0].data.nbytes for a in arrays)
 
+  def _parts(self, hp):
+    """``(config, model, optimizer, forward)`` with the hyperparameters ``hp`` (traced
+    inside a program); ``forward(params, state, x, key, train) -> (logits, state)``
+    runs the model in the compute dtype, logits and model state back in theirs."""
+    exp = self.exp
+    cfg = with_hyperparameters(exp.config, hp)
+    builtin = isinstance(exp.config.model, str) and exp.config.model in BUILTIN_MODELS
+    shape, classes = exp.data.x_train.shape[1:], exp.data.num_classes
+    model = build_model(cfg, shape, classes) if builtin else exp.model
+    opt = make_optimizer(cfg, exp.steps_per_epoch)
+    compute = jnp.dtype(cfg.dtype)
+
+    def forward(params, state, x, key, train):
+      if compute == jnp.float32:
+        return model.apply(params, state, x, key, train=train)
+      low = jax.tree.map(lambda a: a.astype(compute) if _is_float(a) else a, params)
+      logits, new_state = model.apply(low, state, x.astype(compute), key, train=train)
+      new_state = jax.tree.map(lambda n, o: n.astype(o.dtype), new_state, state)
+      return logits.astype(jnp.float32), new_state
+
+    return cfg, model, opt, forward
+
   def _epoch_fn(self):
     """``(carry, seed_key, epoch, hp, data, batches) -> (carry, metrics)`` for one seed,
     vmapped over the seeds in ``"vmap"`` mode."""
     exp = self.exp
     steps, bs = exp.steps_per_epoch, exp.config.batch_size
     on_mesh = self.mesh is not None
-    shape, classes = exp.data.x_train.shape[1:], exp.data.num_classes
-    builtin = isinstance(exp.config.model, str) and exp.config.model in BUILTIN_MODELS
 
     def one_seed(carry, seed_key, epoch, hp, data, batches):
-      cfg = with_hyperparameters(exp.config, hp)
-      model = build_model(cfg, shape, classes) if builtin else exp.model
-      opt = make_optimizer(cfg, steps)
-
-      compute = jnp.dtype(cfg.dtype)
+      cfg, _, opt, forward = self._parts(hp)
       scaled = uses_loss_scale(cfg)
-
-      def forward(params, state, x, key, train):
-        """The model in the compute dtype; logits and model state back in theirs."""
-        if compute == jnp.float32:
-          return model.apply(params, state, x, key, train=train)
-        low = jax.tree.map(lambda a: a.astype(compute) if _is_float(a) else a, params)
-        logits, new_state = model.apply(low, state, x.astype(compute), key, train=train)
-        new_state = jax.tree.map(lambda n, o: n.astype(o.dtype), new_state, state)
-        return logits.astype(jnp.float32), new_state
 
       def loss_fn(params, state, x, y, key, scale):
         logits, state = forward(params, state, x, key, True)
@@ -645,6 +653,55 @@ class Trainer:
     if self.mode == "vmap":
       return jax.vmap(one_seed, in_axes=(0, 0, None, None, None, 0 if on_mesh else None))
     return one_seed
+
+  def probe(self):
+    """``probe(carry) -> {name: (seeds, ...) array}``: the :mod:`diagnostics` of every
+    seed on the probe batch (one jitted program, shared like the epoch program)."""
+    exp = self.exp
+    n = min(diagnostics.PROBE_EXAMPLES, len(exp.data.x_train))
+    k = exp.data.num_classes
+    x = np.asarray(exp.data.x_train[:n], np.float32)
+    y = np.eye(k, dtype=np.float32)[np.asarray(exp.data.y_train[:n])]
+    batch = self.put((x, y))
+    with prng_context():
+      self.layers = diagnostics.layer_names(exp.model.init, jax.random.key(0))
+    layers = self.layers
+
+    def one_seed(carry, hp, x, y):
+      cfg, _, opt, forward = self._parts(hp)
+      params, state, opt_state = carry[:3]
+      key = jax.random.key(0)
+      eval_cfg = dataclasses.replace(cfg, label_smoothing=0.0)
+
+      def loss_and_logits(p, train):
+        logits, _ = forward(p, state, x, key, train)
+        return _loss(cfg if train else eval_cfg, logits, y), logits
+
+      return diagnostics.measure(params, opt_state, opt, loss_and_logits, y, layers)
+
+    key = _program_key(exp, self.mode, len(self.seeds), self._mesh_ids)
+    fn = _PROBES.get(key) if key is not None else None
+    if fn is None:
+      batched = self.mode == "vmap"
+      fn = jax.jit(jax.vmap(one_seed, in_axes=(0, None, None, None)) if batched else one_seed)
+      if key is not None:
+        if len(_PROBES) >= 16:
+          _PROBES.clear()
+        _PROBES[key] = fn
+
+    def run(carry):
+      with prng_context():
+        if self.mode == "vmap":
+          out = fn(carry, self.hp, *batch)
+        else:
+          seeds = [
+            fn(jax.tree.map(lambda a, i=i: a[i], carry), self.hp, *batch)
+            for i in range(len(self.seeds))
+          ]
+          out = jax.tree.map(lambda *v: jnp.stack(v), *seeds)
+      return {name: np.asarray(host_local(v)) for name, v in out.items()}
+
+    return run
 
   def _feed(self, keys, epoch):
     """The epoch's batches (a mesh) or None (one device gathers its own)."""
@@ -815,6 +872,12 @@ class History:
       mean test loss; with ``early_stop`` the variables above are that epoch's.
     skipped_steps: float16 with dynamic loss scaling: the steps per seed whose
       gradients were not finite and were skipped (the scale halved); else None.
+    diagnostics: with ``diagnostics=True``, ``{name: array (seeds, epochs + 1, ...)}``
+      as :mod:`jpatterns.train.diagnostics` defines them (index 0: before the first
+      epoch); else None.
+    layers: with diagnostics, the parameter groups of the per-layer diagnostics, in the
+      model's order.
+    kernel_sizes: with diagnostics, each group's kernel entries.
   """
 
   config: TrainConfig
@@ -833,6 +896,18 @@ class History:
   seed_axis: str = ""
   best_epoch: int | None = None
   skipped_steps: list[int] | None = None
+  diagnostics: dict[str, np.ndarray] | None = None
+  layers: tuple[str, ...] = ()
+  kernel_sizes: tuple[int, ...] = ()
+
+  @property
+  def gap(self) -> np.ndarray:
+    """``(seeds, epochs)``: accuracy on the probe batch of training data minus test
+    accuracy, both in evaluation mode after each epoch (needs ``diagnostics=True``)."""
+    if self.diagnostics is None:
+      raise ValueError("History.gap needs a run with diagnostics=True")
+    train = self.diagnostics["train_eval_accuracy"][:, 1:]
+    return train - self.metrics["test_accuracy"][:, -train.shape[1] :]
 
   @property
   def final(self) -> dict[str, np.ndarray]:
@@ -844,6 +919,16 @@ class History:
     return {
       m: {"mean": float(v.mean()), "std": float(v.std()), "per_seed": [float(x) for x in v]}
       for m, v in self.final.items()
+    }
+
+  def diagnostics_json(self) -> dict:
+    """``{"diagnostics", "layers", "kernel_sizes"}`` as lists; ``{}`` without them."""
+    if self.diagnostics is None:
+      return {}
+    return {
+      "diagnostics": {n: v.tolist() for n, v in self.diagnostics.items()},
+      "layers": list(self.layers),
+      "kernel_sizes": list(self.kernel_sizes),
     }
 
   def to_json(self) -> dict:
@@ -863,6 +948,7 @@ class History:
       "skipped_steps": self.skipped_steps,
       "final": self.summary(),
       "curves": {m: v.tolist() for m, v in self.metrics.items()},
+      **self.diagnostics_json(),
       "versions": environment(),
     }
 
@@ -930,6 +1016,7 @@ def fit(
   seed_axis: str = "auto",
   early_stop: int | None = None,
   keep_best: bool = False,
+  diagnostics: bool = False,
 ) -> History:
   """Trains ``config`` on ``data`` for one or more seeds at once.
 
@@ -966,6 +1053,11 @@ def fit(
       (``History.best_epoch``), as Keras' ``EarlyStopping(restore_best_weights=True)``.
     keep_best: also write ``best.npz`` in ``out`` whenever the mean test loss improves
       (a checkpoint ``resume=`` accepts).
+    diagnostics: measure per-layer gradient norms, activation statistics, weight norms
+      and sparsity, the effective learning rate and eval-mode training metrics before
+      the first epoch and after each (:mod:`jpatterns.train.diagnostics`), into
+      ``History.diagnostics`` and ``metrics.json``. Costs one more compiled program
+      and one probe-batch pass an epoch; off, nothing changes.
 
   ``out`` also receives ``metrics.jsonl``: one JSON line per epoch as it ends (the
   epoch, each metric per seed, the seconds since the run started), to ``tail -f``.
@@ -996,6 +1088,7 @@ def fit(
     seed_axis=seed_axis,
     early_stop=early_stop,
     keep_best=keep_best,
+    diagnostics=diagnostics,
   )
 
 
@@ -1030,6 +1123,7 @@ class RunOptions:
   seed_axis: str = "auto"
   early_stop: int | None = None
   keep_best: bool = False
+  diagnostics: bool = False
   on_compiled: Callable | None = None
 
   def check(self) -> None:
@@ -1040,6 +1134,8 @@ class RunOptions:
       raise ConfigError("keep_best", self.keep_best, "must be True or False")
     if self.keep_best and self.out is None:
       raise ConfigError("keep_best", True, "needs out= (a directory for best.npz)")
+    if not isinstance(self.diagnostics, bool):
+      raise ConfigError("diagnostics", self.diagnostics, "must be True or False")
 
 
 def run_experiment(exp: Experiment, **options) -> History:
@@ -1110,6 +1206,8 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
     carry = trainer.put(ckpt.fill(host_local(carry), layout, leaves, os.fspath(resume)))
     past = np.asarray(history, np.float32).reshape(len(seed_list), len(METRICS), start)
   curves = [past]
+  probe = trainer.probe() if o.diagnostics else None
+  measured = [probe(carry)] if probe else []  # the diagnostics, epoch by epoch
   log = []  # metrics.jsonl, opened at the first finite epoch (a run that fails leaves none)
   if writer:
     os.makedirs(out, exist_ok=True)
@@ -1165,6 +1263,8 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
         best["waited"] += 1
         if o.early_stop is not None and best["waited"] >= o.early_stop:
           stop = "stop"
+    if probe:
+      measured.append(probe(get_carry()))
     if writer:
       save("checkpoint.npz", get_carry(), epoch)
     if o.on_epoch is not None:
@@ -1205,6 +1305,12 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
     None if best["epoch"] is None else best["epoch"] + 1,
     [int(v) for v in np.asarray(host_local(scaler[0]["skipped_steps"]))] if scaler else None,
   )
+  if probe:
+    history.diagnostics = {n: np.stack([m[n] for m in measured], axis=1) for n in measured[0]}
+    history.layers = trainer.layers
+    history.kernel_sizes = diagnostics.kernel_sizes(
+      jax.tree.map(lambda a: a[0], params), trainer.layers
+    )
   if writer:
     _write_json(os.path.join(out, "metrics.json"), history.to_json())
   return history
@@ -1229,6 +1335,7 @@ def compare(
   compile_cache: bool | str | os.PathLike | None = None,
   terminate_on_nan: bool = True,
   seed_axis: str = "auto",
+  diagnostics: bool = False,
 ) -> list[History]:
   """Runs :func:`fit` for each configuration with the same seeds and data.
 
@@ -1240,7 +1347,8 @@ def compare(
     configs: a non-empty list of :class:`~jpatterns.train.TrainConfig`.
     data: one :class:`~jpatterns.datasets.Dataset` (or name or path) for all of them;
       None loads each configuration's ``dataset``.
-    seeds, devices, on_epoch, compile_cache, terminate_on_nan, seed_axis: as :func:`fit`.
+    seeds, devices, on_epoch, compile_cache, terminate_on_nan, seed_axis, diagnostics:
+      as :func:`fit`.
 
   Returns:
     One :class:`History` per configuration, in order.
@@ -1269,6 +1377,7 @@ def compare(
       on_epoch=on_epoch,
       terminate_on_nan=terminate_on_nan,
       seed_axis=seed_axis,
+      diagnostics=diagnostics,
     )
     for e in experiments
   ]

@@ -9,13 +9,18 @@ Each hidden layer is ``linear → normalization → activation → dropout varia
 piece chosen by catalogue name in a :class:`~jpatterns.train.TrainConfig`:
 
 * ``mlp``: ``depth`` dense layers of ``width`` units (default 128) on the flattened input;
+* ``resmlp``: the same layers with a skip around each after the first, ``h + unit(h)``
+  (seed 001 残差连接): ``mlp`` and ``resmlp`` differ only in the identity paths;
 * ``cnn``: ``depth`` 3×3 conv layers of ``width`` channels (default 32), 2×2 max
   pool, one 3×3 conv of 2·width, flattened into the dense head (a global average
   pool would discard what instance norm keeps: after it every map's mean is β);
 * ``resnet``: a conv stem, ``depth`` residual blocks ``act(x + f(x))`` (seed 001 残差连接,
   ``jpatterns.residual``), a projected downsampling block, global average pool;
 * ``lstm``: ``jpatterns.lstm_cell`` scanned over the sequence (images: one row a
-  step), the last hidden state through one hidden dense layer (default 64 units);
+  step), the last hidden state through one hidden dense layer (default 64 units). With
+  ``norm`` batch, layer, RMS or group norm the hidden state is also normalized at every
+  step (one set of norm parameters, and for batch norm one set of running statistics,
+  shared by the steps: the setting in which seed 004 §2 prefers LN to BN);
 * ``transformer``: each step (images: each row) embedded linearly to ``width``
   features (default 64) plus a learned position embedding, ``depth`` pre-LN encoder
   blocks (``jpatterns.transformer_block``: ``heads``-head self-attention and a
@@ -34,6 +39,7 @@ Model``; :func:`register_model` adds one, so ``TrainConfig(model="mine")`` and
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -178,10 +184,40 @@ def _act_init(cfg, channels):
 def _act(cfg, p, x, key, train):
   name = cfg.activation
   if name == "prelu":
-    return act_lib.prelu(x, p["alpha"])
-  if name == "rrelu":
-    return act_lib.rrelu(key, x, train=train)
-  return getattr(act_lib, name)(x)
+    y = act_lib.prelu(x, p["alpha"])
+  elif name == "rrelu":
+    y = act_lib.rrelu(key, x, train=train)
+  else:
+    y = getattr(act_lib, name)(x)
+  if _CAPTURED:
+    _CAPTURED[-1].append(y)
+  return y
+
+
+# Hidden activations recorded while a model is traced inside :func:`capturing` (the
+# diagnostics read them); a stack, so nested captures each see their own.
+_CAPTURED: list[list] = []
+
+
+@contextlib.contextmanager
+def capturing():
+  """Collects every hidden activation a built-in model computes, in forward order.
+
+  Used while tracing ``model.apply`` (the values are the traced arrays of that
+  trace)::
+
+    with capturing() as acts:
+      logits, _ = model.apply(params, state, x, key, train=False)
+    # acts: [first hidden activation, ..., last]
+
+  A user's model records nothing.
+  """
+  acts: list = []
+  _CAPTURED.append(acts)
+  try:
+    yield acts
+  finally:
+    _CAPTURED.pop()
 
 
 def _drop(cfg, key, x, train, where):
@@ -257,7 +293,7 @@ def _head_init(cfg, key, n_in, n_out):
 # --- models --------------------------------------------------------------------------
 
 
-def _mlp(cfg, input_shape, num_classes, width):
+def _mlp(cfg, input_shape, num_classes, width, residual=False):
   n_in = 1
   for d in input_shape:
     n_in *= d
@@ -276,12 +312,23 @@ def _mlp(cfg, input_shape, num_classes, width):
     new_state = {}
     for i in range(cfg.depth):
       name = f"dense{i}"
-      h, new_state[name] = _dense_unit(
-        cfg, params[name], state[name], h, jax.random.fold_in(key, i), train
-      )
+
+      def unit(v, name=name, i=i):
+        v, new_state[name] = _dense_unit(
+          cfg, params[name], state[name], v, jax.random.fold_in(key, i), train
+        )
+        return v
+
+      h = jp.residual(unit, h) if residual and i > 0 else unit(h)
     return _dense(params["head"], h), new_state
 
   return Model(init, apply)
+
+
+def _resmlp(cfg, input_shape, num_classes, width):
+  """The mlp with a skip around every hidden layer after the first, ``h + unit(h)``
+  (seed 001 残差连接): the same parameters as ``mlp``, only the identity paths added."""
+  return _mlp(cfg, input_shape, num_classes, width, residual=True)
 
 
 def _cnn(cfg, input_shape, num_classes, width):
@@ -383,6 +430,11 @@ def _resnet(cfg, input_shape, num_classes, width):
   return Model(init, apply)
 
 
+# Norms the lstm model applies to its hidden state at every time step (per-example
+# ones, and batch norm with one set of running statistics shared by the steps).
+_RECURRENT_NORMS = ("batch_norm", "layer_norm", "rms_norm", "group_norm")
+
+
 def _lstm(cfg, input_shape, num_classes, width):
   steps_features = input_shape[-1] if len(input_shape) == 2 else input_shape[1] * input_shape[2]
 
@@ -393,6 +445,8 @@ def _lstm(cfg, input_shape, num_classes, width):
     k_lstm, k_dense, k_head = jax.random.split(key, 3)
     params, state = {}, {}
     params["lstm"] = jp.init_lstm_params(k_lstm, steps_features, width)
+    if cfg.norm in _RECURRENT_NORMS:
+      params["recurrent"], state["recurrent"] = _norm_init(cfg, width)
     params["dense"], state["dense"] = _unit_init(cfg, k_dense, (width, width))
     params["head"] = _head_init(cfg, k_head, width, num_classes)
     return params, state
@@ -400,8 +454,18 @@ def _lstm(cfg, input_shape, num_classes, width):
   def apply(params, state, x, key, train):
     xs = jnp.swapaxes(to_sequence(x), 0, 1)  # (T, N, D)
     carry = jp.init_lstm_carry((xs.shape[1],), width)
-    (_, h), _ = jax.lax.scan(lambda c, xt: jp.lstm_cell(params["lstm"], c, xt), carry, xs)
     new_state = {}
+    if "recurrent" in params:  # the norm on the hidden state at every step
+
+      def step(c, xt):
+        (cell, h), s = c
+        (cell, h), _ = jp.lstm_cell(params["lstm"], (cell, h), xt)
+        h, s = _norm(cfg, params["recurrent"], s, h, train)
+        return ((cell, h), s), None
+
+      ((_, h), new_state["recurrent"]), _ = jax.lax.scan(step, (carry, state["recurrent"]), xs)
+    else:
+      (_, h), _ = jax.lax.scan(lambda c, xt: jp.lstm_cell(params["lstm"], c, xt), carry, xs)
     h, new_state["dense"] = _dense_unit(cfg, params["dense"], state["dense"], h, key, train)
     return _dense(params["head"], h), new_state
 
@@ -487,11 +551,11 @@ def _builtin(builder, name):
   return build
 
 
-BUILTIN_MODELS = ("mlp", "cnn", "resnet", "lstm", "transformer")
+BUILTIN_MODELS = ("mlp", "resmlp", "cnn", "resnet", "lstm", "transformer")
 # name -> builder(config, input_shape, num_classes) -> Model
 MODELS: dict[str, Callable[[TrainConfig, tuple, int], Model]] = {
   name: _builtin(b, name)
-  for name, b in zip(BUILTIN_MODELS, (_mlp, _cnn, _resnet, _lstm, _transformer))
+  for name, b in zip(BUILTIN_MODELS, (_mlp, _resmlp, _cnn, _resnet, _lstm, _transformer))
 }
 
 
