@@ -1,4 +1,4 @@
-"""The ``jpatterns`` command: list, train, compare, verify, bench, cache, launch.
+"""The ``jpatterns`` command: list, train, compare, study, verify, bench, cache, launch.
 
 Each subcommand lives in its own module with two functions, ``add_parser(subparsers)``
 and ``run(args) -> int``; ``train`` and ``compare`` are thin layers over
@@ -23,6 +23,7 @@ _COMMANDS = {
   "list": "jpatterns.cli.list_cmd",
   "train": "jpatterns.cli.train_cmd",
   "compare": "jpatterns.cli.compare_cmd",
+  "study": "jpatterns.cli.study_cmd",
   "verify": "jpatterns.cli.verify_cmd",
   "bench": "jpatterns.cli.bench_cmd",
   "cache": "jpatterns.cli.cache_cmd",

@@ -24,7 +24,9 @@ from jpatterns.study.claims import load_claims as load_claims
 from jpatterns.study.claims import register_claim as register_claim
 from jpatterns.study.report import write_report as write_report
 from jpatterns.study.runner import Result as Result
+from jpatterns.study.runner import judge as judge
 from jpatterns.study.runner import run_claim as run_claim
+from jpatterns.study.runner import run_claims as run_claims
 
 __all__ = [
   "Claim",
@@ -33,6 +35,8 @@ __all__ = [
   "load_claims",
   "get_claim",
   "run_claim",
+  "run_claims",
+  "judge",
   "Result",
   "write_report",
   "metrics",

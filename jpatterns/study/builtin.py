@@ -57,7 +57,8 @@ _Q001_RES = (
 )
 _Q_INIT = (
   "有很多方法可以在基本模型的基础上进行调整改进，比如 $Glorot$ 和 $He$ 权重初始化 (001)；"
-  "Gaussian分布初始化：$\\mathcal{N}\\left(0, \\sqrt{\\frac{2}{n_{in}+n_{out}}}\\right)$ (002 参数初始化)"
+  "Gaussian分布初始化：$\\mathcal{N}\\left(0, \\sqrt{\\frac{2}{n_{in}+n_{out}}}\\right)$ "
+  "(002 参数初始化)"
 )
 _REG = {"width": 128, "optimizer": "sgd", "learning_rate": 0.1, "epochs": 20}
 _REG_ARMS = {"none": {}, "l1": {"l1": 1e-3}, "l2": {"l2": 1e-3}}
@@ -102,9 +103,15 @@ BUILTIN_CLAIMS = [
     "base": _DEEP,
     "arms": {k: _ACTIVATION_ARMS[k] for k in ("relu", "leaky_relu", "elu")},
     "metric": {"kind": "act_mean_abs", "epoch": "mean"},
-    "rule": {"pairs": [["elu", "relu"], ["elu", "leaky_relu"]], "direction": "lower", "min_effect": 0.05},
+    "rule": {
+      "pairs": [["elu", "relu"], ["elu", "leaky_relu"]],
+      "direction": "lower",
+      "min_effect": 0.05,
+    },
     "caveat": "Only the mean-activation half of the sentence is tested here; whether it "
-    "makes ELU converge faster is in nonsaturating-converge's table (the elu row).",
+    "makes ELU converge faster is in nonsaturating-converge's table (the elu row). "
+    "The mean is over training: a run that diverges has no mean activation (NaN), "
+    "which leaves the test inconclusive.",
   },
   {
     "name": "deep-relu-needs-bn",
@@ -204,7 +211,10 @@ BUILTIN_CLAIMS = [
     "and Glorot does not: at initialization |log10(std last hidden / std first "
     "hidden)| is lower with He.",
     "base": {"depth": 20, "width": 64, "activation": "relu", "epochs": 1},
-    "arms": {"he_normal": {"initializer": "he_normal"}, "glorot_normal": {"initializer": "glorot_normal"}},
+    "arms": {
+      "he_normal": {"initializer": "he_normal"},
+      "glorot_normal": {"initializer": "glorot_normal"},
+    },
     "metric": {"kind": "act_std_ratio", "epoch": 0, "abs": True},
     "rule": {"pairs": [["he_normal", "glorot_normal"]], "direction": "lower", "min_effect": 0.3},
     "caveat": "An initialization-time property on one probe batch of digits.",
@@ -217,7 +227,10 @@ BUILTIN_CLAIMS = [
     "layers better than He: at initialization |log10(std last hidden / std first "
     "hidden)| is lower with Glorot.",
     "base": {"depth": 20, "width": 64, "activation": "tanh", "epochs": 1},
-    "arms": {"glorot_normal": {"initializer": "glorot_normal"}, "he_normal": {"initializer": "he_normal"}},
+    "arms": {
+      "glorot_normal": {"initializer": "glorot_normal"},
+      "he_normal": {"initializer": "he_normal"},
+    },
     "metric": {"kind": "act_std_ratio", "epoch": 0, "abs": True},
     "rule": {"pairs": [["glorot_normal", "he_normal"]], "direction": "lower", "min_effect": 0.3},
     "caveat": "tanh saturates, so He's larger weights cannot blow the activations up "
@@ -227,7 +240,8 @@ BUILTIN_CLAIMS = [
   {
     "name": "adagrad-lr-decays",
     "section": "002 AdaGrad",
-    "text_zh": "AdaGrad算法的思想是：参数空间每个方向的学习率反比于某个值的平方根。这个值就是该方向上"
+    "text_zh": "AdaGrad算法的思想是：参数空间每个方向的学习率反比于某个值的平方根。"
+    "这个值就是该方向上"
     "梯度分量的所有历史平方值之和。……AdaDelta 将梯度平方和的累计策略修改为：只考虑过去窗口"
     "$window$内的梯度。",
     "text_en": "AdaGrad's effective learning rate ‖update‖/‖gradient‖ decays over 20 "
@@ -249,9 +263,17 @@ BUILTIN_CLAIMS = [
     "text_en": "At the same learning rate (0.01), momentum and Nesterov momentum reach a "
     "low train loss sooner than plain SGD: lower train loss averaged over 10 epochs.",
     "base": {"width": 64, "learning_rate": 0.01, "epochs": 10},
-    "arms": {"momentum": {"optimizer": "momentum"}, "nesterov": {"optimizer": "nesterov"}, "sgd": {"optimizer": "sgd"}},
+    "arms": {
+      "momentum": {"optimizer": "momentum"},
+      "nesterov": {"optimizer": "nesterov"},
+      "sgd": {"optimizer": "sgd"},
+    },
     "metric": {"kind": "mean_over_epochs", "of": "train_loss"},
-    "rule": {"pairs": [["momentum", "sgd"], ["nesterov", "sgd"]], "direction": "lower", "min_effect": 0.05},
+    "rule": {
+      "pairs": [["momentum", "sgd"], ["nesterov", "sgd"]],
+      "direction": "lower",
+      "min_effect": 0.05,
+    },
     "caveat": "With β = 0.9 momentum's steady step is 10× the learning rate, so at one "
     "learning rate the comparison mixes acceleration with a larger step.",
   },
@@ -334,8 +356,10 @@ BUILTIN_CLAIMS = [
     "arms": {"clip": {"clip": "clip_by_global_norm", "clip_value": 1.0}, "none": {"clip": "none"}},
     "metric": {"kind": "final", "of": "test_accuracy"},
     "rule": {"pairs": [["clip", "none"]], "direction": "higher", "min_effect": 0.02},
-    "caveat": "One learning rate, fixed in advance; a diverged run's parameters are NaN "
-    "and it predicts class 0, which scores about chance (0.5) here.",
+    "caveat": "One learning rate, fixed in advance. Clipping can only help where the "
+    "unclipped run meets a cliff: if neither arm diverges (or both stall at chance) "
+    "the test says nothing about clipping. A diverged run's parameters are NaN and it "
+    "predicts one class, about chance (0.5) here.",
   },
   {
     "name": "standardize-speeds",
@@ -368,7 +392,10 @@ BUILTIN_CLAIMS = [
     "pixel) narrow the train–test accuracy gap (2-layer MLP of 256, Adam, 30 epochs).",
     "base": {"depth": 2, "width": 256, "optimizer": "adam", "epochs": 30},
     "data": {"train_examples": 300},
-    "arms": {"augment": {"augment": ["random_rotate", "random_translate"]}, "none": {"augment": []}},
+    "arms": {
+      "augment": {"augment": ["random_rotate", "random_translate"]},
+      "none": {"augment": []},
+    },
     "metric": {"kind": "gap", "epoch": -1},
     "rule": {"pairs": [["augment", "none"]], "direction": "lower", "min_effect": 0.02},
     "caveat": "8×8 digits: a one-pixel shift is an eighth of the image; flips are left "

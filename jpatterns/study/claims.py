@@ -88,8 +88,16 @@ class Claim:
     who = f"claim {d.get('name')!r}" if isinstance(d.get("name"), str) else "claim"
     unknown = sorted(set(d) - set(names))
     if unknown:
-      raise ValueError(f"{who}: {', '.join(unknown)} not claim fields; choose from {', '.join(names)}")
-    missing = [f.name for f in dataclasses.fields(cls) if f.name not in d and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+      raise ValueError(
+        f"{who}: {', '.join(unknown)} not claim fields; choose from {', '.join(names)}"
+      )
+    missing = [
+      f.name
+      for f in dataclasses.fields(cls)
+      if f.name not in d
+      and f.default is dataclasses.MISSING
+      and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
       raise ValueError(f"{who}: {', '.join(missing)} missing")
     return cls(**d)
@@ -128,7 +136,8 @@ def _fields_named(e) -> tuple:
 
 
 def _fail(claim, field: str, problem: str):
-  raise ValueError(f"claim {claim.name!r}: {field} {problem}")
+  sep = "" if problem.startswith("=") else " "
+  raise ValueError(f"claim {claim.name!r}: {field}{sep}{problem}")
 
 
 def _check(c: Claim) -> None:
@@ -189,7 +198,11 @@ def _rule(c: Claim) -> dict:
     _fail(c, "rule.kind", f"={kind!r} is not valid; choose from {', '.join(_RULE_KEYS)}")
   unknown = sorted(set(r) - set(_RULE_KEYS[kind]))
   if unknown:
-    _fail(c, "rule", f"has unknown keys {unknown} for kind {kind!r}; it takes {', '.join(_RULE_KEYS[kind])}")
+    _fail(
+      c,
+      "rule",
+      f"has unknown keys {unknown} for kind {kind!r}; it takes {', '.join(_RULE_KEYS[kind])}",
+    )
   direction = r.get("direction")
   if direction not in ("higher", "lower"):
     _fail(c, "rule.direction", f"={direction!r} is not valid; choose from higher, lower")
@@ -243,7 +256,9 @@ def register_claim(claim, *, replace: bool = False) -> Claim:
   if not isinstance(claim, Claim):
     claim = Claim.from_dict(claim)
   if claim.name in CLAIMS and not replace:
-    raise ValueError(f"register_claim: name={claim.name!r} is already registered; pass replace=True")
+    raise ValueError(
+      f"register_claim: name={claim.name!r} is already registered; pass replace=True"
+    )
   CLAIMS[claim.name] = claim
   return claim
 
@@ -297,7 +312,7 @@ def load_claims(path: str | os.PathLike, *, register: bool = True) -> list[Claim
   if not isinstance(items, list) or not items:
     raise ValueError(
       f"load_claims: {path}: claims must be a non-empty list "
-      "(JSON: a list or {\"claims\": [...]}; TOML: [[claims]] tables)"
+      '(JSON: a list or {"claims": [...]}; TOML: [[claims]] tables)'
     )
   out = []
   for i, item in enumerate(items):

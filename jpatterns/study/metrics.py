@@ -100,12 +100,16 @@ def check_spec(spec, where: str = "metric") -> dict:
       raise ValueError(f"{where}.{name} is missing; kind {kind!r} needs it")
     out[name] = spec.get(name, default)
   if "of" in out and out["of"] not in TRAIN_METRICS:
-    raise ValueError(f"{where}.of={out['of']!r} is not valid; choose from {', '.join(TRAIN_METRICS)}")
+    raise ValueError(
+      f"{where}.of={out['of']!r} is not valid; choose from {', '.join(TRAIN_METRICS)}"
+    )
   for name in ("epoch", "from", "to"):
     if name in out:
       v = out[name]
       if not (_is_int(v) or (name == "epoch" and v == "mean" and kind != "gap")):
-        what = "an integer epoch index" + (' or "mean"' if name == "epoch" and kind != "gap" else "")
+        what = "an integer epoch index" + (
+          ' or "mean"' if name == "epoch" and kind != "gap" else ""
+        )
         raise ValueError(f"{where}.{name}={v!r} must be {what}")
   if kind == "gap" and out["epoch"] == 0:
     raise ValueError(f"{where}.epoch=0 is not valid for gap: its epochs count from 1 (use -1)")
@@ -162,9 +166,7 @@ def describe(spec: dict) -> str:
 def _diag(history, name: str) -> np.ndarray:
   d = getattr(history, "diagnostics", None)
   if not d or name not in d:
-    raise ValueError(
-      f"metric: the run has no diagnostics[{name!r}]; train with diagnostics=True"
-    )
+    raise ValueError(f"metric: the run has no diagnostics[{name!r}]; train with diagnostics=True")
   return np.asarray(d[name], np.float64)
 
 

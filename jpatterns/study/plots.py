@@ -42,7 +42,11 @@ def _epoch_slice(a, epoch):
 
 
 def _at(epoch) -> str:
-  return "mean over training" if epoch == "mean" else ("at init" if epoch == 0 else "final" if epoch == -1 else f"index {epoch}")
+  return (
+    "mean over training"
+    if epoch == "mean"
+    else ("at init" if epoch == 0 else "final" if epoch == -1 else f"index {epoch}")
+  )
 
 
 def _kernels(history) -> np.ndarray:
@@ -63,8 +67,12 @@ def _mechanism(ax, result):
       _band(ax, np.arange(g.shape[1]), np.maximum(g, 1e-30), arm)
     first = next(iter(hs.values()))
     layers = list(getattr(first, "layers", ()) or range(g.shape[1]))
-    ax.set(yscale="log", xlabel="layer (input → head)", ylabel="‖∂loss/∂θ_layer‖",
-           title=f"gradient norm per layer ({_at(spec['epoch'])})")
+    ax.set(
+      yscale="log",
+      xlabel="layer (input → head)",
+      ylabel="‖∂loss/∂θ_layer‖",
+      title=f"gradient norm per layer ({_at(spec['epoch'])})",
+    )
     if len(layers) <= 12:
       ax.set_xticks(range(len(layers)), layers, rotation=45, fontsize=7)
   elif kind in ("act_std_ratio", "act_mean_abs"):
@@ -72,8 +80,12 @@ def _mechanism(ax, result):
     for arm, h in hs.items():
       a = _epoch_slice(np.asarray(h.diagnostics[name], np.float64), spec["epoch"])
       _band(ax, np.arange(1, a.shape[1] + 1), a, arm)
-    ax.set(xlabel="hidden layer", ylabel="std of activations" if name == "act_std" else "mean activation",
-           title=f"{'activation std' if name == 'act_std' else 'mean activation'} per layer ({_at(spec['epoch'])})")
+    ax.set(
+      xlabel="hidden layer",
+      ylabel="std of activations" if name == "act_std" else "mean activation",
+      title=f"{'activation std' if name == 'act_std' else 'mean activation'} per layer "
+      f"({_at(spec['epoch'])})",
+    )
     if name == "act_std":
       ax.set_yscale("log")
     else:
@@ -82,17 +94,26 @@ def _mechanism(ax, result):
     bins = np.linspace(-8, 1, 60)
     for arm, h in hs.items():
       w = np.abs(_kernels(h))
-      ax.hist(np.log10(np.maximum(w, 1e-8)), bins=bins, histtype="step", lw=1.5, label=arm, density=True)
+      ax.hist(
+        np.log10(np.maximum(w, 1e-8)), bins=bins, histtype="step", lw=1.5, label=arm, density=True
+      )
     ax.axvline(-3, color="k", ls="--", lw=0.8)
     ax.text(-3, ax.get_ylim()[1] * 0.95, " |w| = 1e-3", fontsize=7, va="top")
-    ax.set(xlabel="log10 |w| (final kernels, all seeds; 1e-8 floor)", ylabel="density",
-           title="weight histogram")
+    ax.set(
+      xlabel="log10 |w| (final kernels, all seeds; 1e-8 floor)",
+      ylabel="density",
+      title="weight histogram",
+    )
   elif kind == "effective_lr_ratio":
     for arm, h in hs.items():
       lr = np.asarray(h.diagnostics["effective_lr"], np.float64)
       _band(ax, np.arange(lr.shape[1]), lr, arm)
-    ax.set(yscale="log", xlabel="epoch (0 = init)", ylabel="‖update‖ / ‖gradient‖",
-           title="effective learning rate")
+    ax.set(
+      yscale="log",
+      xlabel="epoch (0 = init)",
+      ylabel="‖update‖ / ‖gradient‖",
+      title="effective learning rate",
+    )
   elif kind == "gap":
     for arm, h in hs.items():
       te = np.asarray(h.metrics["test_accuracy"], np.float64)

@@ -53,7 +53,10 @@ def format_tests(result) -> list[str]:
 
 def setup_text(claim) -> str:
   def fields(d):
-    return ", ".join(f"{k}={'+'.join(v) if isinstance(v, (list, tuple)) else v}" for k, v in d.items()) or "defaults"
+    return (
+      ", ".join(f"{k}={'+'.join(v) if isinstance(v, (list, tuple)) else v}" for k, v in d.items())
+      or "defaults"
+    )
 
   arms = "; ".join(f"**{a}**: {fields(o)}" for a, o in claim.arms.items())
   data = claim.data.get("dataset") or claim.base.get("dataset") or "digits"
@@ -68,7 +71,11 @@ def _md_table(rows) -> str:
   return "\n".join(lines)
 
 
-_BADGE = {rules.SUPPORTED: "✅ supported", rules.NOT_SUPPORTED: "❌ not supported", rules.INCONCLUSIVE: "❔ inconclusive"}
+_BADGE = {
+  rules.SUPPORTED: "✅ supported",
+  rules.NOT_SUPPORTED: "❌ not supported",
+  rules.INCONCLUSIVE: "❔ inconclusive",
+}
 
 
 def write_report(results, path: str, *, header: str = "") -> str:
@@ -79,14 +86,19 @@ def write_report(results, path: str, *, header: str = "") -> str:
   quick = any(r.quick for r in results)
   out = ["# jpatterns study: the documents' claims as experiments", ""]
   if quick:
-    out += ["> **quick mode**: epochs, widths and data were shrunk for a smoke test; "
-            "these verdicts are not results.", ""]
+    out += [
+      "> **quick mode**: epochs, widths and data were shrunk for a smoke test; "
+      "these verdicts are not results.",
+      "",
+    ]
   if header:
     out += [header, ""]
   out += [RULE_TEXT, "", "## Summary", ""]
   rows = [("claim", "section", "metric", "verdict")]
   for r in results:
-    rows.append((f"[{r.claim.name}](#{r.claim.name})", r.claim.section, r.metric_name, _BADGE[r.verdict]))
+    rows.append(
+      (f"[{r.claim.name}](#{r.claim.name})", r.claim.section, r.metric_name, _BADGE[r.verdict])
+    )
   out += [_md_table(rows), ""]
   counts = {v: sum(r.verdict == v for r in results) for v in _BADGE}
   out += [", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(results)} claims.", ""]
@@ -96,8 +108,15 @@ def write_report(results, path: str, *, header: str = "") -> str:
     out += [f"**{c.section}** — “{c.text_zh}”", "", f"**Claim.** {c.text_en}", ""]
     out += [f"**Setup.** {setup_text(c)}; {len(r.seeds)} seeds; {r.seconds:.1f} s.", ""]
     out += [_md_table(format_table(r)), ""]
+    if r.diverged:
+      what = ", ".join(f"{a} {n} of {len(r.seeds)} seeds" for a, n in r.diverged.items())
+      out += [f"**Diverged** (loss not finite at the end): {what}.", ""]
     out += ["**Tests.**", ""] + [f"* {t}" for t in format_tests(r)] + [""]
-    out += [f"**Verdict: {r.verdict}.**" + (f" *Why it may not transfer:* {c.caveat}" if c.caveat else ""), ""]
+    out += [
+      f"**Verdict: {r.verdict}.**"
+      + (f" *Why it may not transfer:* {c.caveat}" if c.caveat else ""),
+      "",
+    ]
     if r.plot:
       rel = os.path.relpath(os.path.abspath(r.plot), base).replace(os.sep, "/")
       out += [f"![{c.name}]({rel})", ""]

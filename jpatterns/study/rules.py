@@ -35,7 +35,15 @@ import math
 
 import numpy as np
 
-__all__ = ["SUPPORTED", "NOT_SUPPORTED", "INCONCLUSIVE", "Outcome", "check_pair", "check_threshold", "combine"]
+__all__ = [
+  "SUPPORTED",
+  "NOT_SUPPORTED",
+  "INCONCLUSIVE",
+  "Outcome",
+  "check_pair",
+  "check_threshold",
+  "combine",
+]
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 
@@ -85,7 +93,9 @@ def _values(name: str, v) -> np.ndarray:
   return a
 
 
-def check_pair(a, b, *, direction: str, k: float = 2.0, min_effect: float = 0.0, label: str = "") -> Outcome:
+def check_pair(
+  a, b, *, direction: str, k: float = 2.0, min_effect: float = 0.0, label: str = ""
+) -> Outcome:
   """The rule for ``a`` against ``b`` (per-seed values), ``a`` claimed ``direction`` of ``b``.
 
   Args:
@@ -102,15 +112,21 @@ def check_pair(a, b, *, direction: str, k: float = 2.0, min_effect: float = 0.0,
   sign = _sign(direction)
   d = sign * (a.mean() - b.mean())
   s = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-  return Outcome(label, float(d), float(s), float(k), float(min_effect), *_decide(d, s, k, min_effect))
+  return Outcome(
+    label, float(d), float(s), float(k), float(min_effect), *_decide(d, s, k, min_effect)
+  )
 
 
-def check_threshold(a, value: float, *, direction: str, k: float = 2.0, min_effect: float = 0.0, label: str = "") -> Outcome:
+def check_threshold(
+  a, value: float, *, direction: str, k: float = 2.0, min_effect: float = 0.0, label: str = ""
+) -> Outcome:
   """The rule for one arm's per-seed values ``a`` against a fixed ``value``."""
   a = _values("a", a)
   d = _sign(direction) * (a.mean() - float(value))
   s = a.std(ddof=1) / math.sqrt(a.size)
-  return Outcome(label, float(d), float(s), float(k), float(min_effect), *_decide(d, s, k, min_effect))
+  return Outcome(
+    label, float(d), float(s), float(k), float(min_effect), *_decide(d, s, k, min_effect)
+  )
 
 
 def _sign(direction: str) -> float:

@@ -14,7 +14,16 @@ from jpatterns.study import metrics as metrics_lib
 from jpatterns.study import rules
 from jpatterns.study.claims import Claim, get_claim
 
-__all__ = ["Result", "run_claim", "quick_config", "claim_data", "QUICK"]
+__all__ = [
+  "Result",
+  "run_claim",
+  "run_claims",
+  "judge",
+  "evaluate",
+  "quick_config",
+  "claim_data",
+  "QUICK",
+]
 
 # What quick=True shrinks a claim to: a smoke test of the pipeline, never a result.
 QUICK = {"epochs": 2, "width": 16, "depth": 3, "batch_size": 32, "train_examples": 256, "seeds": 2}
@@ -50,6 +59,17 @@ class Result:
   histories: dict = dataclasses.field(default_factory=dict, repr=False)
 
   @property
+  def diverged(self) -> dict:
+    """``{arm: seeds whose final train or test loss is not finite}`` (arms with any)."""
+    out = {}
+    for arm, h in self.histories.items():
+      bad = ~np.isfinite(np.asarray(h.metrics["train_loss"])[:, -1])
+      bad |= ~np.isfinite(np.asarray(h.metrics["test_loss"])[:, -1])
+      if bad.any():
+        out[arm] = int(bad.sum())
+    return out
+
+  @property
   def metric_name(self) -> str:
     return metrics_lib.describe(self.claim.metric_spec)
 
@@ -68,10 +88,13 @@ class Result:
       "section": self.claim.section,
       "metric": self.claim.metric_spec,
       "metric_name": self.metric_name,
-      "rule": {k: (list(map(list, v)) if k == "pairs" else v) for k, v in self.claim.rule_spec.items()},
+      "rule": {
+        k: (list(map(list, v)) if k == "pairs" else v) for k, v in self.claim.rule_spec.items()
+      },
       "seeds": list(self.seeds),
       "values": {a: [float(x) for x in v] for a, v in self.values.items()},
       "non_finite_mapped": self.replaced,
+      "diverged_seeds": self.diverged,
       "tests": [o.to_json() for o in self.outcomes],
       "verdict": self.verdict,
       "quick": self.quick,
@@ -129,6 +152,7 @@ def run_claim(
   out: str | os.PathLike | None = None,
   plot: bool = True,
   compile_cache=None,
+  devices: int | None = None,
   cache: dict | None = None,
   on_arm: Callable[[str, str, bool], None] | None = None,
 ) -> Result:
@@ -141,7 +165,7 @@ def run_claim(
       the verdict is then not a result, and the output says so.
     out: a directory for the plot (``NAME.png``); None writes nothing.
     plot: write the plot (with ``out``).
-    compile_cache: :func:`jpatterns.train.fit`'s argument.
+    compile_cache, devices: :func:`jpatterns.train.fit`'s arguments.
     cache: a dict shared by several calls: an arm already trained with the same
       configuration, data and seeds is reused (claims that share a grid train it once).
     on_arm: ``on_arm(claim_name, arm, cached)`` before each arm runs.
@@ -157,8 +181,10 @@ def run_claim(
     raise ValueError(f"run_claim: claim={claim!r} must be a Claim or a registered claim's name")
   n = seeds if seeds is not None else (min(claim.seeds, QUICK["seeds"]) if quick else claim.seeds)
   if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-    raise ValueError(f"run_claim: seeds={seeds!r} must be an integer >= 2 (the rule needs a spread)")
-  spec, rule = claim.metric_spec, claim.rule_spec
+    raise ValueError(
+      f"run_claim: seeds={seeds!r} must be an integer >= 2 (the rule needs a spread)"
+    )
+  spec = claim.metric_spec
   diag = metrics_lib.needs_diagnostics(spec)
   data = claim_data(claim, quick=quick)
   configs = {}
@@ -180,22 +206,27 @@ def run_claim(
       continue
     kw = {"diagnostics": True} if diag else {}
     (h,) = train.compare(
-      [config], data, seeds=n, terminate_on_nan=False, compile_cache=compile_cache, **kw
+      [config],
+      data,
+      seeds=n,
+      devices=devices,
+      terminate_on_nan=False,
+      compile_cache=compile_cache,
+      **kw,
     )
     cache[key] = {"history": h, "diagnostics": diag}
     histories[arm] = h
   seconds = time.perf_counter() - t0
   raw = {arm: metrics_lib.metric_values(spec, h) for arm, h in histories.items()}
-  values, replaced = metrics_lib.map_nonfinite(raw, spec, data.num_classes)
-  outcomes = evaluate(rule, values)
+  verdict, outcomes, values, replaced = judge(claim, raw, data.num_classes)
   result = Result(
     claim,
     values,
     replaced,
     outcomes,
-    rules.combine(o.verdict for o in outcomes),
+    verdict,
     quick,
-    tuple(range(n)),
+    tuple(next(iter(histories.values())).seeds),
     seconds,
     histories=histories,
   )
@@ -207,6 +238,47 @@ def run_claim(
   return result
 
 
+def run_claims(claims, **kwargs) -> list[Result]:
+  """:func:`run_claim` for each claim, sharing one cache; results in the claims' order.
+
+  Claims whose metric needs diagnostics run first, so that a later claim on the same
+  grid (a final accuracy, say) reuses their runs instead of training again.
+  Takes :func:`run_claim`'s keyword arguments (``cache`` defaults to a new dict).
+  """
+  claims = [get_claim(c) if isinstance(c, str) else c for c in claims]
+  kwargs.setdefault("cache", {})
+  order = sorted(
+    range(len(claims)), key=lambda i: not metrics_lib.needs_diagnostics(claims[i].metric_spec)
+  )
+  results: dict = {}
+  for i in order:
+    results[i] = run_claim(claims[i], **kwargs)
+  return [results[i] for i in range(len(claims))]
+
+
+def judge(claim: Claim, values: dict, num_classes: int = 2) -> tuple:
+  """The verdict of ``claim`` on per-seed metric values, without training anything.
+
+  Args:
+    claim: the claim.
+    values: ``{arm: per-seed values}`` of the claim's metric (every arm its rule names).
+    num_classes: the data's classes (a diverged loss maps to at least ``ln`` of it).
+
+  Returns:
+    ``(verdict, outcomes, values, replaced)``: the combined verdict, one
+    :class:`~jpatterns.study.rules.Outcome` per test, and the values after
+    :func:`~jpatterns.study.metrics.map_nonfinite` with its replacement counts.
+  """
+  spec, rule = claim.metric_spec, claim.rule_spec
+  needed = {rule["arm"]} if rule["kind"] == "threshold" else {a for p in rule["pairs"] for a in p}
+  missing = sorted(needed - set(values))
+  if missing:
+    raise ValueError(f"judge: values has no arm {', '.join(missing)} of claim {claim.name!r}")
+  values, replaced = metrics_lib.map_nonfinite(values, spec, num_classes)
+  outcomes = evaluate(rule, values)
+  return rules.combine(o.verdict for o in outcomes), outcomes, values, replaced
+
+
 def evaluate(rule: dict, values: dict) -> list:
   """The rule's tests on ``{arm: per-seed values}`` (``rule`` as :attr:`Claim.rule_spec`)."""
   k, m, direction = rule["k"], rule["min_effect"], rule["direction"]
@@ -215,11 +287,17 @@ def evaluate(rule: dict, values: dict) -> list:
     a = rule["arm"]
     return [
       rules.check_threshold(
-        values[a], rule["value"], direction=direction, k=k, min_effect=m,
+        values[a],
+        rule["value"],
+        direction=direction,
+        k=k,
+        min_effect=m,
         label=f"{a} {sign} {rule['value']:g}",
       )
     ]
   return [
-    rules.check_pair(values[a], values[b], direction=direction, k=k, min_effect=m, label=f"{a} {sign} {b}")
+    rules.check_pair(
+      values[a], values[b], direction=direction, k=k, min_effect=m, label=f"{a} {sign} {b}"
+    )
     for a, b in rule["pairs"]
   ]
