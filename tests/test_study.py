@@ -433,3 +433,23 @@ def test_evaluate_labels_and_quick_config():
     QUICK["depth"],
     QUICK["batch_size"],
   )
+
+
+def test_report_tables_escape_pipes_and_state_the_rule(tmp_path):
+  """A report from synthetic values: every table row keeps its columns (|w| escaped)."""
+  import re
+
+  claim = study.CLAIMS["l1-sparsity"]
+  verdict, outcomes, values, replaced = study.judge(claim, _synthetic(claim, True))
+  r = study.Result(claim, values, replaced, outcomes, verdict, False, (0, 1, 2), 1.0)
+  path = study.write_report([r], str(tmp_path / "r.md"))
+  text = open(path, encoding="utf-8").read()
+  assert "the Welch standard" in text and "1 supported, 0 not supported, 0 inconclusive" in text
+  rows = [ln for ln in text.splitlines() if ln.startswith("| ")]
+  widths = {
+    len(re.split(r"(?<!\\)\|", ln))
+    for ln in rows
+    if "claim | section" in ln or "l1-sparsity](#" in ln
+  }
+  assert widths == {6}  # 4 cells between 5 unescaped pipes
+  assert r"\|w\| < 1e-3" in text and "l1 > l2: d = " in text

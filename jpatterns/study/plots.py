@@ -13,6 +13,8 @@ the mean ± 2 standard errors, and the verdict in the title.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = ["plot_result"]
@@ -28,11 +30,20 @@ def _plt():
 
 
 def _band(ax, x, a, label, **kw):
+  """Mean over seeds (of the finite values) with a min-max band; a label says when a
+  seed's values are not finite (a diverged run), an arm without any finite value is
+  drawn as no line at all."""
   a = np.asarray(a, np.float64)
-  mean = np.nanmean(a, axis=0)
+  bad = int((~np.isfinite(a)).any(axis=1).sum())
+  if bad:
+    label = f"{label} ({bad}/{a.shape[0]} seeds not finite)"
+  a = np.where(np.isfinite(a), a, np.nan)
+  with warnings.catch_warnings():  # an epoch where every seed diverged: NaN, no warning
+    warnings.simplefilter("ignore", RuntimeWarning)
+    mean, lo, hi = np.nanmean(a, axis=0), np.nanmin(a, 0), np.nanmax(a, 0)
   (line,) = ax.plot(x, mean, marker="o" if len(x) <= 40 else None, ms=3, label=label, **kw)
   if a.shape[0] > 1:
-    ax.fill_between(x, np.nanmin(a, 0), np.nanmax(a, 0), alpha=0.18, color=line.get_color())
+    ax.fill_between(x, lo, hi, alpha=0.18, color=line.get_color())
   return line
 
 

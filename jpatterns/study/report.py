@@ -66,8 +66,11 @@ def setup_text(claim) -> str:
 
 
 def _md_table(rows) -> str:
-  lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-  lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+  def cells(r):
+    return "| " + " | ".join(c.replace("|", "\\|") for c in r) + " |"  # |w| in a cell
+
+  lines = [cells(rows[0]), "|" + "---|" * len(rows[0])]
+  lines += [cells(r) for r in rows[1:]]
   return "\n".join(lines)
 
 
@@ -106,7 +109,13 @@ def write_report(results, path: str, *, header: str = "") -> str:
     c = r.claim
     out += [f'<a id="{c.name}"></a>', f"## {c.name}: {r.verdict}", ""]
     out += [f"**{c.section}** — “{c.text_zh}”", "", f"**Claim.** {c.text_en}", ""]
-    out += [f"**Setup.** {setup_text(c)}; {len(r.seeds)} seeds; {r.seconds:.1f} s.", ""]
+    if r.shared and len(r.shared) == len(r.values):
+      took = "its runs were trained for an earlier claim"
+    else:
+      took = f"{r.seconds:.1f} s" + (
+        f" ({', '.join(r.shared)} shared with another claim)" if r.shared else ""
+      )
+    out += [f"**Setup.** {setup_text(c)}; {len(r.seeds)} seeds; {took}.", ""]
     out += [_md_table(format_table(r)), ""]
     if r.diverged:
       what = ", ".join(f"{a} {n} of {len(r.seeds)} seeds" for a, n in r.diverged.items())

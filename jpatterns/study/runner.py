@@ -45,6 +45,7 @@ class Result:
     seconds: wall time of the run (training and compiling; cached arms cost nothing).
     plot: the figure's path, or None.
     histories: ``{arm: History}`` (not serialized).
+    shared: the arms whose runs came from the cache (trained for another claim).
   """
 
   claim: Claim
@@ -57,6 +58,7 @@ class Result:
   seconds: float
   plot: str | None = None
   histories: dict = dataclasses.field(default_factory=dict, repr=False)
+  shared: tuple = ()
 
   @property
   def diverged(self) -> dict:
@@ -99,6 +101,7 @@ class Result:
       "verdict": self.verdict,
       "quick": self.quick,
       "seconds": self.seconds,
+      "shared_arms": list(self.shared),
       "plot": self.plot,
     }
 
@@ -193,7 +196,7 @@ def run_claim(
     configs[arm] = quick_config(c) if quick else c
   cache = {} if cache is None else cache
   t0 = time.perf_counter()
-  histories = {}
+  histories, shared = {}, []
   for arm, config in configs.items():
     seed_list = list(range(config.seed, config.seed + n))
     key = _key(config, data, seed_list)
@@ -203,6 +206,7 @@ def run_claim(
       on_arm(claim.name, arm, bool(usable))
     if usable:
       histories[arm] = hit["history"]
+      shared.append(arm)
       continue
     kw = {"diagnostics": True} if diag else {}
     (h,) = train.compare(
@@ -229,6 +233,7 @@ def run_claim(
     tuple(next(iter(histories.values())).seeds),
     seconds,
     histories=histories,
+    shared=tuple(shared),
   )
   if out is not None and plot:
     from jpatterns.study import plots
