@@ -233,8 +233,8 @@ class TrainConfig:
   batch_size: int = _field(64, "global minibatch size (split across devices)")
   remainder: str = _field(
     "drop",
-    "the last partial batch of an epoch (n mod batch_size examples): drop it, or keep it "
-    "(trained with a mask, its loss the mean over its real examples)",
+    "drop or keep the last partial batch of an epoch (n mod batch_size examples); keep "
+    "trains it padded and masked, its loss the mean over its real examples",
   )
   width: int | None = _field(
     None,
