@@ -205,3 +205,26 @@ def test_keep_on_two_devices_equals_one(data):
 def test_remainder_is_validated_by_name():
   with pytest.raises(ValueError, match=r"remainder='all' is not valid; choose from drop, keep"):
     train.fit(dataclasses.replace(CFG, remainder="all"), _subset(64))
+
+
+@pytest.mark.parametrize("model", ["cnn", "resnet", "lstm", "transformer"])
+def test_builtin_models_keep_padding_out_of_batch_norm(data, model):
+  """A padded batch with its mask gives the real rows the logits and running statistics
+  of the real rows alone (every batch-norm layer of the model; the mlp is the loop's)."""
+  cfg = train.TrainConfig(model=model, width=8, depth=1, heads=2, norm="batch_norm")
+  m = train.models.build_model(cfg, data.x_train.shape[1:], data.num_classes)
+  assert m.takes_mask
+  params, state = jax.jit(m.init)(jax.random.key(0))  # eager, a cnn's init takes seconds
+  x = jnp.asarray(data.x_train[:8])
+  padded = jnp.concatenate([x[:5], 10.0 + x[:3]])  # 3 padded rows, far from the real ones
+  mask = jnp.asarray([1.0] * 5 + [0.0] * 3)
+
+  @jax.jit  # one program for both calls
+  def both(params, state, key):
+    ref = m.apply(params, state, x[:5], key, train=True)
+    return ref, m.apply(params, state, padded, key, train=True, mask=mask)
+
+  (ref_logits, ref_state), (logits, new_state) = both(params, state, jax.random.key(1))
+  np.testing.assert_allclose(logits[:5], ref_logits, rtol=1e-5, atol=1e-5)
+  for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(ref_state), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
