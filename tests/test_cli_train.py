@@ -578,6 +578,7 @@ BAD = [
   (["train", "--resume", "/nonexistent/ckpt.npz"], "no checkpoint at"),
   (["train", "--batch-size", "12", "--devices", "8"], "does not split across 8 devices"),
   (["train", "--devices", "9"], "this machine has 8"),
+  (["train", "--remainder", "bogus"], "--remainder: 'bogus' is not valid; choose from drop, keep"),
   (["compare", "--vary", "optimiser=sgd,adam"], "not a training field"),
   (["compare", "--vary", "optimizer=sgd,adamm"], "did you mean adam"),
   (["compare", "--seeds", "0"], "--seeds: 0 is not valid"),
@@ -600,6 +601,31 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
   assert "Traceback" not in err
   if "usage:" not in err:  # our own errors are one line
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_remainder_keep_trains_and_resumes_as_one_run(tmp_path, capsys):
+  """--remainder keep: digits' 1438 examples in 23 batches of 64, the last one 30 real
+  rows. A resumed run keeps the checkpoint's remainder (asking for another is refused)
+  and equals the uninterrupted run."""
+  first = tmp_path / "first"
+  flags = ["--width", "16", "--quiet", "--devices", "1", "--norm", "batch_norm"]
+  code, _, err = _run(
+    capsys, "train", "--remainder", "keep", "--epochs", "1", *flags, "--out", str(first)
+  )
+  assert code == 0, err
+  assert _metrics(first)["config"]["remainder"] == "keep"
+  ckpt = str(first / "checkpoint.npz")
+  code, _, err = _run(capsys, "train", "--resume", ckpt, "--remainder", "drop", "--epochs", "2")
+  assert code == 2 and "remainder='keep' (asked 'drop')" in err, err
+  resumed = tmp_path / "resumed"
+  argv = ["--resume", ckpt, "--epochs", "2", "--quiet", "--devices", "1", "--out", str(resumed)]
+  code, _, err = _run(capsys, "train", *argv)
+  assert code == 0, err
+  cfg = _options.TrainConfig(epochs=2, width=16, norm="batch_norm", remainder="keep")
+  whole = _engine.fit(cfg, devices=1)
+  curves = _metrics(resumed)["curves"]
+  for m in whole.metrics:
+    np.testing.assert_allclose(curves[m][0], whole.metrics[m][0], rtol=1e-5, atol=1e-6)
 
 
 def test_checkpoint_from_another_model(tmp_path, capsys):

@@ -176,6 +176,34 @@ def test_batch_norm_linen_matches_flax_over_train_steps():
   )
 
 
+def test_batch_norm_feature_axis_out_of_range_raises_not_wraps():
+  # feature_axis=2 on a 2-D input used to be taken modulo ndim (axis 0): a silent wrong result.
+  x = _x((6, 3), offset=1.0)
+  for feature_axis in (2, -3):
+    msg = rf"feature_axis={feature_axis}.*\[-2, 1\]"
+    with pytest.raises(ValueError, match=msg):
+      jnnx.BatchNorm(3, feature_axis=feature_axis)(x)
+    with pytest.raises(ValueError, match=msg):
+      jlinen.BatchNorm(use_running_average=False, feature_axis=feature_axis).init(
+        jax.random.key(0), x
+      )
+  # In range, a non-default axis reduces every other axis (NumPy reference).
+  xt = np.asarray(x).T  # features on axis 0
+  want = (xt - xt.mean(1, keepdims=True)) / np.sqrt(xt.var(1, keepdims=True) + 1e-5)
+  _assert_close(jnnx.BatchNorm(3, feature_axis=-2)(x.T), want, atol=2e-5)
+  y, _ = jlinen.BatchNorm(use_running_average=False, feature_axis=0).init_with_output(
+    jax.random.key(0), x.T
+  )
+  _assert_close(y, want, atol=2e-5)
+  # The other modules' axes are range-checked the same way (no modulo).
+  with pytest.raises(ValueError, match=r"channel_axis=2"):
+    jnnx.GroupNorm(3, num_groups=1, channel_axis=2)(x)
+  with pytest.raises(ValueError, match=r"channel_axis=-3"):
+    jlinen.InstanceNorm(channel_axis=-3).init(jax.random.key(0), x)
+  with pytest.raises(ValueError, match=r"axis=2"):
+    jnnx.LayerNorm(3, axis=2)(x)
+
+
 def test_batch_norm_axis_name_matches_flax_under_named_vmap():
   ours = jlinen.BatchNorm(use_running_average=False, axis_name="devices")
   theirs = nn.BatchNorm(use_running_average=False, axis_name="devices", use_fast_variance=False)

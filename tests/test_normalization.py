@@ -710,3 +710,55 @@ def test_scale_and_bias_are_keyword_only():
   ):
     with pytest.raises(TypeError):
       call()
+
+
+def _huge_rows():
+  """Rows far beyond ~1e19 (squares overflow float32): random 1e30, constant 3e38, one
+  positive row near 1e38, a mixed 1e30 / 1 row, and an ordinary row in the same batch."""
+  rng = np.random.default_rng(0)
+  x = rng.uniform(-1, 1, (5, 16)).astype(np.float32) * np.float32(1e30)
+  x[1] = np.float32(3e38)  # constant
+  x[2] = np.abs(x[2]) * np.float32(5e7)  # ~(0, 5e37]
+  x[3, :8] = 1.0  # mixed 1e30 / 1
+  x[4] = rng.standard_normal(16)  # ordinary
+  return x
+
+
+def _ln64(x, axis):
+  x = x.astype(np.float64)
+  m = x.mean(axis, keepdims=True)
+  return (x - m) / np.sqrt(x.var(axis, keepdims=True) + 1e-5)
+
+
+def test_layer_norm_and_batch_norm_exact_to_the_float32_range():
+  x = _huge_rows()
+  want = _ln64(x, -1)
+  y = np.asarray(jn.layer_norm(jnp.asarray(x)))
+  np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+  y_bn, st = jn.batch_norm(jnp.asarray(x.T), jn.init_batch_norm_stats(5), train=True)
+  np.testing.assert_allclose(np.asarray(y_bn).T, want, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(st.mean), 0.01 * x.astype(np.float64).mean(1), rtol=1e-5)
+  c = jnp.asarray(np.random.default_rng(1).standard_normal(x.shape), jnp.float32)
+  for g in (
+    jax.grad(lambda v: jnp.sum(jn.layer_norm(v, scale=jnp.ones(16)) * c))(jnp.asarray(x)),
+    jax.grad(lambda v: jnp.sum(jn.batch_norm(v, jn.init_batch_norm_stats(5), train=True)[0] * c.T))(
+      jnp.asarray(x.T)
+    ),
+  ):
+    assert np.isfinite(np.asarray(g)).all()
+  # Ordinary inputs in an ordinary batch (no rescaling) keep the plain two-pass result.
+  np.testing.assert_allclose(
+    np.asarray(jn.layer_norm(jnp.asarray(x[4:]))), _ln64(x[4:], -1), rtol=1e-5, atol=1e-6
+  )
+
+
+def test_weight_norm_exact_to_the_float32_range():
+  v = np.random.default_rng(2).uniform(-1, 1, (6, 3)).astype(np.float32) * np.float32(1e37)
+  g = np.array([1.0, 2.0, 3.0], np.float32)
+  v64 = v.astype(np.float64)
+  want = g * v64 / np.sqrt((v64**2).sum(0))
+  np.testing.assert_allclose(
+    np.asarray(jn.weight_norm(jnp.asarray(v), jnp.asarray(g))), want, rtol=1e-5
+  )
+  dv = jax.grad(lambda v: jnp.sum(jn.weight_norm(v, jnp.asarray(g))))(jnp.asarray(v))
+  assert np.isfinite(np.asarray(dv)).all()

@@ -28,9 +28,18 @@ def as_tuple(value: int | Sequence[int]) -> tuple[int, ...]:
 
 
 def batch_norm_axes(ndim: int, feature_axis: int) -> tuple[int, tuple[int, ...]]:
-  """The feature axis (non-negative) and the reduced axes (every other) of BatchNorm."""
-  feat = feature_axis % ndim
+  """The feature axis (non-negative) and the reduced axes (every other) of BatchNorm.
+
+  ``feature_axis`` outside ``[-ndim, ndim - 1]`` raises ValueError (it is not taken modulo
+  ``ndim``, which would silently normalize over the wrong axes).
+  """
+  feat = val.canonical_axis("BatchNorm", "feature_axis", feature_axis, ndim)
   return feat, tuple(i for i in range(ndim) if i != feat)
+
+
+def channel_size(owner: str, shape: Sequence[int], channel_axis: int) -> int:
+  """``shape[channel_axis]``, a ValueError naming ``channel_axis`` when it is out of range."""
+  return shape[val.canonical_axis(owner, "channel_axis", channel_axis, len(shape))]
 
 
 # ---------------------------------------------------------------------------------------

@@ -233,6 +233,11 @@ class TrainConfig:
   )
   epochs: int = _field(20, "passes over the training set")
   batch_size: int = _field(64, "global minibatch size (split across devices)")
+  remainder: str = _field(
+    "drop",
+    "drop or keep the last partial batch of an epoch (n mod batch_size examples); keep "
+    "trains it padded and masked, its loss the mean over its real examples",
+  )
   width: int | None = _field(
     None,
     "hidden units (mlp 128, lstm 64), base channels (cnn, resnet 32) or token features "
@@ -411,6 +416,12 @@ def validate(config: TrainConfig, kind: str | None = None) -> TrainConfig:
       f"does not divide the transformer's width={width}; choose a divisor of {width}",
     )
   _need(_is_int(c.seed) and c.seed >= 0, "seed", c.seed, "must be an integer >= 0")
+  _need(
+    c.remainder in ("drop", "keep"),
+    "remainder",
+    c.remainder,
+    "is not valid; choose from drop, keep",
+  )
   dtypes = {
     "float32": "float32",
     "f32": "float32",

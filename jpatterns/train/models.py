@@ -4,6 +4,13 @@ A model is a pair of pure functions, :class:`Model` ``(init, apply)``::
 
     params, state = model.init(key)                  # state: batch-norm statistics
     logits, state = model.apply(params, state, x, key, train=True)
+    logits, state = model.apply(params, state, x, key, train=True, mask=m)  # takes_mask
+
+``mask`` (a 0/1 vector over the batch, given only to a model whose ``takes_mask`` is
+True) marks the real examples of a padded batch: the built-in models take batch-norm
+statistics (and update the running statistics) over those rows alone; every other layer
+acts per example, so padding cannot reach a real row. The engine pads the last partial
+batch of an epoch this way under ``TrainConfig(remainder="keep")``.
 
 Each hidden layer is ``linear → normalization → activation → dropout variant``, every
 piece chosen by catalogue name in a :class:`~jpatterns.train.TrainConfig`:
@@ -75,11 +82,19 @@ class Model(NamedTuple):
     apply: ``apply(params, state, x, key, train) -> (logits, new_state)`` for a batch
       ``x``; ``key`` drives dropout and other noise, ``train`` switches it on.
     name: recorded in metrics and checkpoints.
+    takes_mask: ``apply`` also takes ``mask=`` (None, or 0/1 per example of ``x``: the
+      real rows of a padded batch) and keeps padded rows out of everything that mixes
+      examples (batch statistics). The built-in models do. Under
+      ``TrainConfig(remainder="keep")`` a model without it (the default, False) is called
+      without ``mask`` and sees the padded rows of an epoch's last batch (copies of real
+      examples) as examples: its loss still counts the real rows only, but a layer that
+      mixes examples, such as batch norm, includes the copies in its statistics.
   """
 
   init: Callable[[Any], tuple[Any, Any]]
   apply: Callable[..., tuple[Any, Any]]
   name: str = "custom"
+  takes_mask: bool = False
 
 
 def _is_zero(rate) -> bool:
@@ -145,9 +160,13 @@ def _norm_init(cfg, channels):
   return {}, None
 
 
-def _norm(cfg, p, s, x, train):
+def _norm(cfg, p, s, x, train, mask=None):
+  """The config's normalization; ``mask`` (0/1 per example) keeps padded rows out of
+  batch-norm statistics (the other norms are per example)."""
   n = cfg.norm
   if n == "batch_norm":
+    if mask is not None:
+      mask = mask.reshape((x.shape[0],) + (1,) * (x.ndim - 1)) > 0
     return jp.batch_norm(
       x,
       s,
@@ -156,6 +175,7 @@ def _norm(cfg, p, s, x, train):
       train=train,
       axis=tuple(range(x.ndim - 1)),
       momentum=0.9,
+      mask=mask,
     )
   if n == "layer_norm":
     return jp.layer_norm(x, scale=p["scale"], bias=p["bias"], axis=-1), s
@@ -253,15 +273,15 @@ def _unit_init(cfg, key, shape):
   return p, s
 
 
-def _post(cfg, p, s, h, key, train, where):
+def _post(cfg, p, s, h, key, train, where, mask=None):
   """norm → activation → dropout after the linear map."""
   k_act, k_drop = jax.random.split(key)
-  h, s = _norm(cfg, p["norm"], s, h, train)
+  h, s = _norm(cfg, p["norm"], s, h, train, mask)
   h = _act(cfg, p["act"], h, k_act, train)
   return _drop(cfg, k_drop, h, train, where), s
 
 
-def _dense_unit(cfg, p, s, x, key, train):
+def _dense_unit(cfg, p, s, x, key, train, mask=None):
   k_lin, k_post = jax.random.split(key)
   lin = p["linear"]
   if cfg.dropout == "dropconnect" and train and not _is_zero(cfg.dropout_rate):  # seed 002: W
@@ -283,7 +303,7 @@ def _dense_unit(cfg, p, s, x, key, train):
     ), s
   else:
     h = _dense(lin, x)
-  return _post(cfg, p, s, h, k_post, train, "dense")
+  return _post(cfg, p, s, h, k_post, train, "dense", mask)
 
 
 def _head_init(cfg, key, n_in, n_out):
@@ -307,7 +327,7 @@ def _mlp(cfg, input_shape, num_classes, width, residual=False):
     params["head"] = _head_init(cfg, keys[-1], width, num_classes)
     return params, state
 
-  def apply(params, state, x, key, train):
+  def apply(params, state, x, key, train, mask=None):
     h = x.reshape(x.shape[0], -1)
     new_state = {}
     for i in range(cfg.depth):
@@ -315,14 +335,14 @@ def _mlp(cfg, input_shape, num_classes, width, residual=False):
 
       def unit(v, name=name, i=i):
         v, new_state[name] = _dense_unit(
-          cfg, params[name], state[name], v, jax.random.fold_in(key, i), train
+          cfg, params[name], state[name], v, jax.random.fold_in(key, i), train, mask
         )
         return v
 
       h = jp.residual(unit, h) if residual and i > 0 else unit(h)
     return _dense(params["head"], h), new_state
 
-  return Model(init, apply)
+  return Model(init, apply, takes_mask=True)
 
 
 def _resmlp(cfg, input_shape, num_classes, width):
@@ -347,14 +367,14 @@ def _cnn(cfg, input_shape, num_classes, width):
     params["head"] = _head_init(cfg, keys[-1], pooled * 2 * width, num_classes)
     return params, state
 
-  def apply(params, state, x, key, train):
+  def apply(params, state, x, key, train, mask=None):
     new_state = {}
     h = x
     for i in range(cfg.depth):
       name = f"conv{i}"
       k = jax.random.fold_in(key, i)
       h, new_state[name] = _post(
-        cfg, params[name], state[name], _conv(params[name]["linear"], h), k, train, "conv"
+        cfg, params[name], state[name], _conv(params[name]["linear"], h), k, train, "conv", mask
       )
     h = jp.max_pool(h, window=2)
     k = jax.random.fold_in(key, cfg.depth)
@@ -366,11 +386,12 @@ def _cnn(cfg, input_shape, num_classes, width):
       k,
       train,
       "conv",
+      mask,
     )
     h = h.reshape(h.shape[0], -1)  # flatten: keeps where a stroke is (LeNet's head)
     return _dense(params["head"], h), new_state
 
-  return Model(init, apply)
+  return Model(init, apply, takes_mask=True)
 
 
 def _resnet(cfg, input_shape, num_classes, width):
@@ -390,11 +411,12 @@ def _resnet(cfg, input_shape, num_classes, width):
     params["head"] = _head_init(cfg, keys[-1], 2 * width, num_classes)
     return params, state
 
-  def apply(params, state, x, key, train):
+  def apply(params, state, x, key, train, mask=None):
     new_state = {}
     k_stem, k_blocks, k_down = jax.random.split(key, 3)
+    stem = _conv(params["stem"]["linear"], x)
     h, new_state["stem"] = _post(
-      cfg, params["stem"], state["stem"], _conv(params["stem"]["linear"], x), k_stem, train, "conv"
+      cfg, params["stem"], state["stem"], stem, k_stem, train, "conv", mask
     )
 
     def branch(names, stride, k):
@@ -404,9 +426,9 @@ def _resnet(cfg, input_shape, num_classes, width):
           v = _conv(params[name]["linear"], v, stride if j == 0 else 1)
           last = j == len(names) - 1
           if last:  # the last conv of the branch: norm only, activation after the sum
-            v, new_state[name] = _norm(cfg, params[name]["norm"], state[name], v, train)
+            v, new_state[name] = _norm(cfg, params[name]["norm"], state[name], v, train, mask)
           else:
-            v, new_state[name] = _post(cfg, params[name], state[name], v, kj, train, "conv")
+            v, new_state[name] = _post(cfg, params[name], state[name], v, kj, train, "conv", mask)
         return _drop(cfg, jax.random.fold_in(k, 99), v, train, "branch")
 
       return f
@@ -427,7 +449,7 @@ def _resnet(cfg, input_shape, num_classes, width):
     h = jnp.mean(h, axis=(1, 2))
     return _dense(params["head"], h), new_state
 
-  return Model(init, apply)
+  return Model(init, apply, takes_mask=True)
 
 
 # Norms the lstm model applies to its hidden state at every time step (per-example
@@ -451,7 +473,7 @@ def _lstm(cfg, input_shape, num_classes, width):
     params["head"] = _head_init(cfg, k_head, width, num_classes)
     return params, state
 
-  def apply(params, state, x, key, train):
+  def apply(params, state, x, key, train, mask=None):
     xs = jnp.swapaxes(to_sequence(x), 0, 1)  # (T, N, D)
     carry = jp.init_lstm_carry((xs.shape[1],), width)
     new_state = {}
@@ -460,16 +482,16 @@ def _lstm(cfg, input_shape, num_classes, width):
       def step(c, xt):
         (cell, h), s = c
         (cell, h), _ = jp.lstm_cell(params["lstm"], (cell, h), xt)
-        h, s = _norm(cfg, params["recurrent"], s, h, train)
+        h, s = _norm(cfg, params["recurrent"], s, h, train, mask)
         return ((cell, h), s), None
 
       ((_, h), new_state["recurrent"]), _ = jax.lax.scan(step, (carry, state["recurrent"]), xs)
     else:
       (_, h), _ = jax.lax.scan(lambda c, xt: jp.lstm_cell(params["lstm"], c, xt), carry, xs)
-    h, new_state["dense"] = _dense_unit(cfg, params["dense"], state["dense"], h, key, train)
+    h, new_state["dense"] = _dense_unit(cfg, params["dense"], state["dense"], h, key, train, mask)
     return _dense(params["head"], h), new_state
 
-  return Model(init, apply)
+  return Model(init, apply, takes_mask=True)
 
 
 def _transformer(cfg, input_shape, num_classes, width):
@@ -500,7 +522,7 @@ def _transformer(cfg, input_shape, num_classes, width):
     params["head"] = _head_init(cfg, keys[-1], width, num_classes)
     return params, state
 
-  def apply(params, state, x, key, train):
+  def apply(params, state, x, key, train, mask=None):
     h = x.reshape(x.shape[0], steps, features)  # images: one row a token
     h = _dense(params["embed"], h) + params["position"]
     new_state = {}
@@ -509,7 +531,7 @@ def _transformer(cfg, input_shape, num_classes, width):
       p, s, ns = params[name], state[name], {}
 
       def norm(which, v, p=p, s=s, ns=ns):
-        v, ns[which] = _norm(cfg, p[which], s[which], v, train)
+        v, ns[which] = _norm(cfg, p[which], s[which], v, train, mask)
         return v
 
       def branch(which, v, k=k_drop):
@@ -536,10 +558,10 @@ def _transformer(cfg, input_shape, num_classes, width):
         branch=branch,
       )
       new_state[name] = ns
-    h, new_state["norm"] = _norm(cfg, params["norm"], state["norm"], h, train)
+    h, new_state["norm"] = _norm(cfg, params["norm"], state["norm"], h, train, mask)
     return _dense(params["head"], jnp.mean(h, axis=1)), new_state
 
-  return Model(init, apply)
+  return Model(init, apply, takes_mask=True)
 
 
 def _builtin(builder, name):

@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jpatterns import activations as _act
+from jpatterns.flax import _shared
 from jpatterns.flax.linen import _base
 
 
@@ -44,7 +45,7 @@ class PReLU(nn.Module):
   def __call__(self, x):
     """Returns ``x`` where ``x ≥ 0`` and ``α x`` elsewhere."""
     x = jnp.asarray(x)
-    shape = (x.shape[self.channel_axis],) if self.per_channel else ()
+    shape = (_shared.channel_size("PReLU", x.shape, self.channel_axis),) if self.per_channel else ()
     alpha = self.param(
       "negative_slope",
       lambda key, s: jnp.full(s, self.negative_slope_init, self.param_dtype),

@@ -168,7 +168,7 @@ class GroupNorm(nn.Module):
   def __call__(self, x):
     """Returns ``group_norm(x)`` in the dtype of ``x``."""
     x = jnp.asarray(x)
-    shape = (x.shape[self.channel_axis],)
+    shape = (_shared.channel_size("GroupNorm", x.shape, self.channel_axis),)
     scale, bias = _base.scale_bias(self, shape)
     return _norm.group_norm(
       x,
@@ -213,7 +213,7 @@ class InstanceNorm(nn.Module):
   def __call__(self, x):
     """Returns ``instance_norm(x)`` in the dtype of ``x``."""
     x = jnp.asarray(x)
-    shape = (x.shape[self.channel_axis],)
+    shape = (_shared.channel_size("InstanceNorm", x.shape, self.channel_axis),)
     scale, bias = _base.scale_bias(self, shape)
     return _norm.instance_norm(
       x, scale=scale, bias=bias, channel_axis=self.channel_axis, eps=self.eps
