@@ -83,6 +83,10 @@ def main(argv=None) -> int:
       return _fail(args, f"error: {e}", 1)
     if not _several_processes():
       raise
+    if type(e).__name__ == "JaxRuntimeError":  # a collective failed: was a peer lost?
+      from jpatterns.train import distributed
+
+      distributed.wait_for_lost_peer()
     import traceback
 
     traceback.print_exc()  # then tell the others and stop, as for any other failure

@@ -363,6 +363,20 @@ def _start_watchdog() -> None:
   atexit.register(_stop_watchdog)
 
 
+def wait_for_lost_peer() -> None:
+  """After a runtime error in a collective, gives the watchdog the time it needs to
+  name a peer that died (0.6 × ``heartbeat_timeout`` + one poll): when one did, the
+  watchdog ends this process with "process I of N stopped responding"; when none did,
+  this returns and the error is reported as it is. A killed peer is often noticed
+  first by the collective ("Gloo all-reduce failed: Connection closed by peer")."""
+  t = _STATE["watchdog"]
+  if t is None or not t.is_alive():
+    return
+  spec = _STATE["spec"]
+  lost_after = 0.6 * (spec.heartbeat_timeout if spec else DEFAULT_HEARTBEAT_TIMEOUT)
+  t.join(timeout=lost_after + 2 * _POLL_SECONDS)
+
+
 def _stop_watchdog() -> None:
   """Says this process is done (no more beats to expect) and stops the watchdog."""
   _STATE["exiting"] = True
