@@ -14,7 +14,8 @@ arguments that reproduce either side; the docstrings give the exact settings.
 
 Shared notes: arithmetic in at least float32, accumulators cast back to their stored
 dtype (``accumulator_dtype``, default the parameter's); ``count`` = steps taken
-before this one (the schedule is evaluated at it); ``weight_decay`` is PyTorch's
+before this one (the schedule is evaluated at it; ``None`` for a constant learning rate,
+which reads no count); ``weight_decay`` is PyTorch's
 coupled L2 (g ← g + λθ before the accumulators). Where a denominator is exactly 0
 (ε = 0 and no gradient seen yet) the step is 0, not NaN.
 """
@@ -59,7 +60,7 @@ def _root(x, eps, eps_inside_sqrt):
 class AdagradState(NamedTuple):
   """State of :func:`adagrad`: count and G_t, the sum of squared gradients."""
 
-  count: jax.Array
+  count: jax.Array | None
   adagrad_g: Any
 
 
@@ -125,7 +126,7 @@ def adagrad(
 
   def init(params):
     return AdagradState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       adagrad_g=_common.full_like(params, initial_accumulator_value, accumulator_dtype),
     )
 
@@ -142,7 +143,7 @@ def adagrad(
 
     treedef = jax.tree.structure(grads)
     updates, acc = _common.per_leaf(leaf, 2, treedef, grads, state.adagrad_g, params)
-    return updates, AdagradState(count=_common.increment(state.count), adagrad_g=acc)
+    return updates, AdagradState(count=_common.next_count(state.count), adagrad_g=acc)
 
   return optax.GradientTransformation(init, update)
 
@@ -153,7 +154,7 @@ def adagrad(
 class AdadeltaState(NamedTuple):
   """State of :func:`adadelta`: count, G_t and ΔX²_t (EMA of squared steps)."""
 
-  count: jax.Array
+  count: jax.Array | None
   adadelta_g: Any
   adadelta_dx2: Any
 
@@ -217,7 +218,7 @@ def adadelta(
 
   def init(params):
     return AdadeltaState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       adadelta_g=_common.zeros_like(params, accumulator_dtype),
       adadelta_dx2=_common.zeros_like(params, accumulator_dtype),
     )
@@ -244,7 +245,7 @@ def adadelta(
       leaf, 3, treedef, grads, state.adadelta_g, state.adadelta_dx2, params
     )
     return updates, AdadeltaState(
-      count=_common.increment(state.count), adadelta_g=acc_g, adadelta_dx2=acc_dx2
+      count=_common.next_count(state.count), adadelta_g=acc_g, adadelta_dx2=acc_dx2
     )
 
   return optax.GradientTransformation(init, update)
@@ -257,7 +258,7 @@ class RmspropState(NamedTuple):
   """State of :func:`rmsprop`: count, G_t, the mean gradient M_t (``centered``,
   else ``None``) and the velocity (``momentum`` > 0, else ``None``)."""
 
-  count: jax.Array
+  count: jax.Array | None
   rmsprop_g: Any
   rmsprop_m: Any
   rmsprop_velocity: Any
@@ -365,7 +366,7 @@ def rmsprop(
 
   def init(params):
     return RmspropState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       rmsprop_g=_common.full_like(params, initial_scale, accumulator_dtype),
       rmsprop_m=_common.zeros_like(params, accumulator_dtype) if centered else None,
       rmsprop_velocity=(_common.zeros_like(params, accumulator_dtype) if use_momentum else None),
@@ -404,7 +405,7 @@ def rmsprop(
       leaf, 4, treedef, grads, state.rmsprop_g, state.rmsprop_m, state.rmsprop_velocity, params
     )
     return updates, RmspropState(
-      count=_common.increment(state.count),
+      count=_common.next_count(state.count),
       rmsprop_g=acc_g,
       rmsprop_m=acc_m if centered else None,
       rmsprop_velocity=v if use_momentum else None,
