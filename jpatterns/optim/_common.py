@@ -98,9 +98,21 @@ def increment(count: jax.Array) -> jax.Array:
   return optax.safe_int32_increment(count)
 
 
+def cast(x: jax.Array, dtype) -> jax.Array:
+  """``x.astype(dtype)``, or ``x`` itself where it already has that dtype (strongly typed).
+
+  The same program either way: an ``astype`` to its own dtype binds nothing, but the call
+  still costs about 20 µs of tracing; per leaf and per array that made sgd's step on a
+  1000-leaf tree trace in 160 ms against optax's 100.
+  """
+  if x.dtype == dtype and not jax.typeof(x).weak_type:
+    return x
+  return x.astype(dtype)
+
+
 def upcast(x: jax.Array) -> jax.Array:
   """``x`` cast to :func:`jpatterns._dtypes.compute_dtype` (at least float32)."""
-  return x.astype(compute_dtype(x))
+  return cast(x, compute_dtype(x))
 
 
 def is_static_zero(value) -> bool:
@@ -134,9 +146,9 @@ def per_leaf(fn: Callable, n_out: int, treedef, *trees) -> tuple:
 
 def coupled_gradient(g, p, weight_decay, ct):
   """g in the compute dtype ``ct``, plus the coupled L2 term λθ when λ ≠ 0 (torch's)."""
-  gc = g.astype(ct)
+  gc = cast(g, ct)
   if not is_static_zero(weight_decay):
-    gc = gc + weight_decay * p.astype(ct)  # g ← g + λθ
+    gc = gc + weight_decay * cast(p, ct)  # g ← g + λθ
   return gc
 
 

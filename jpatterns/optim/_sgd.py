@@ -101,7 +101,7 @@ def sgd(
 
     def leaf(g, p):
       gc = _common.coupled_gradient(g, p, weight_decay, compute_dtype(g.dtype))
-      return ((-lr * gc).astype(g.dtype),)  # Δθ = −α g
+      return (_common.cast(-lr * gc, g.dtype),)  # Δθ = −α g
 
     treedef = jax.tree.structure(grads)
     (updates,) = _common.per_leaf(leaf, 1, treedef, grads, params)
@@ -214,14 +214,14 @@ def momentum(
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
       if use_dampening:
-        gc = keep.astype(ct) * gc  # (1 − d) g_t
+        gc = _common.cast(keep, ct) * gc  # (1 − d) g_t
       if seed_form:
-        v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
+        v_new = rho * _common.cast(v, ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
         delta = v_new
       else:
-        v_new = rho * v.astype(ct) + gc  # b_t = ρ b_{t−1} + g_t
+        v_new = rho * _common.cast(v, ct) + gc  # b_t = ρ b_{t−1} + g_t
         delta = -lr * v_new  # Δθ_t = −α b_t
-      return delta.astype(g.dtype), v_new.astype(v.dtype)
+      return _common.cast(delta, g.dtype), _common.cast(v_new, v.dtype)
 
     treedef = jax.tree.structure(grads)
     updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.momentum_velocity, params)
@@ -330,12 +330,12 @@ def nesterov(
       # g_t = g(φ_{t−1}), the gradient at the look-ahead point
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
       if seed_form:
-        v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
+        v_new = rho * _common.cast(v, ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
         delta = rho * v_new - lr * gc  # φ_t − φ_{t−1} = ρΔθ_t − α g_t
       else:
-        v_new = rho * v.astype(ct) + gc  # b_t = ρ b_{t−1} + g_t
+        v_new = rho * _common.cast(v, ct) + gc  # b_t = ρ b_{t−1} + g_t
         delta = -lr * (gc + rho * v_new)  # φ_t − φ_{t−1} = −α(g_t + ρ b_t)
-      return delta.astype(g.dtype), v_new.astype(v.dtype)
+      return _common.cast(delta, g.dtype), _common.cast(v_new, v.dtype)
 
     treedef = jax.tree.structure(grads)
     updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.nesterov_velocity, params)
