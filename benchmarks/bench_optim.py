@@ -22,6 +22,7 @@ The machine may be shared: compare the ratios, which are measured side by side.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import statistics
 import time
@@ -129,12 +130,14 @@ def _compile_times(makers, args, repeats: int):
 
   The median, not the minimum: on a loaded machine the minimum of a few is a lucky draw
   (two identical programs differ by up to 1.5× in it; the control row shows the spread).
+  Use an even ``repeats``: each side then goes first equally often.
   """
   samples = [[] for _ in makers]
   order = list(range(len(makers)))
   for r in range(repeats):
     for i in order if r % 2 == 0 else order[::-1]:
       fn = makers[i]()
+      gc.collect()  # the previous trace's garbage is not collected inside this one's timing
       t0 = time.perf_counter()
       fn.lower(*args[i]).compile()
       samples[i].append(time.perf_counter() - t0)
@@ -237,7 +240,7 @@ def main(argv=None) -> None:
     repeats, compile_repeats, layers = 5, 1, 20
   else:
     big, (n_leaves, leaf) = 10_000_000, (1_000, 10_000)
-    repeats, compile_repeats, layers = 30, 5, 1000
+    repeats, compile_repeats, layers = 30, 6, 1000
   repeats = args.repeats or repeats
   compile_repeats = args.compile_repeats or compile_repeats
   layers = layers if args.layers is None else args.layers
