@@ -81,6 +81,19 @@ def test_a_structural_change_compiles_a_new_program(digits):
   assert a.compile_seconds > 0 and b.compile_seconds > 0
 
 
+def test_a_zero_optimizer_keyword_is_its_own_program(digits):
+  """momentum keeps a step count only with dampening ≠ 0: dampening 0.0 and 0.5 give states
+  of different structure, so they must not share a program; 0.5 equals a fresh compile."""
+  cfg = dataclasses.replace(BASE, width=20, optimizer="momentum", epochs=1)
+  zero = train.fit(dataclasses.replace(cfg, optimizer_kwargs={"dampening": 0.0}), digits, devices=1)
+  half = dataclasses.replace(cfg, optimizer_kwargs={"dampening": 0.5})
+  shared = train.fit(half, digits, devices=1)
+  assert zero.compile_seconds > 0 and shared.compile_seconds > 0
+  engine._PROGRAMS.clear()
+  alone = train.fit(half, digits, devices=1)
+  np.testing.assert_allclose(_curves(shared), _curves(alone), atol=1e-6)
+
+
 @pytest.mark.parametrize("devices", [1, 2])
 def test_a_seed_has_the_same_curves_vmapped_looped_or_alone(digits, devices):
   kw = dict(devices=devices)
@@ -109,7 +122,7 @@ def test_hyperparameters_are_the_traceable_numbers():
     l1=0.0,
     l2=1e-4,
     optimizer="adam",
-    optimizer_kwargs={"b1": 0.8, "nesterov": False},
+    optimizer_kwargs={"b1": 0.8, "nesterov": False, "weight_decay": 0.0},
     schedule="step_decay",
     schedule_kwargs={"boundaries": [5]},
   )

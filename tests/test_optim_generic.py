@@ -222,7 +222,8 @@ def test_state_field_names_unique_across_all_optimizers():
   for name in NAMES:
     factory, _, _ = REGISTRY[name]
     state = make(name).init(params)
-    assert state.count.dtype == jnp.int32 and state._fields[0] == "count", name
+    assert state._fields[0] == "count", name
+    assert state.count is None or state.count.dtype == jnp.int32, name
     fields = _field_names(state)
     assert len(fields) == len(set(fields)), f"{name}: repeated field in its state"
     for field in fields:
@@ -287,4 +288,36 @@ def test_zero_learning_rate_does_not_move(name):
   params = _params()
   got, state = _run(make(name, learning_rate=0.0), params, 2)
   _assert_close(got, params, rtol=0, atol=0)
-  assert int(state.count) == 2
+  assert state.count is None or int(state.count) == 2
+
+
+# Optimizers whose update reads the count for something besides a learning-rate schedule:
+# Adam's bias correction (and Nadam's μ product schedule), torch's first undamped step.
+READS_COUNT = {"adam", "adamw", "amsgrad", "nadam", "adamax", "momentum"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_count_kept_only_when_read(name):
+  """A constant learning rate keeps no count where nothing else reads it (as optax.sgd
+  keeps none), and that state steps as the same rate given as a schedule, which counts."""
+  _, lr, _ = REGISTRY[name]
+  const_params, const_state = _run(make(name), _params(), 3)
+  sched_params, sched_state = _run(make(name, learning_rate=lambda c: lr), _params(), 3)
+  if name in READS_COUNT:
+    assert int(const_state.count) == 3, name
+  else:
+    assert const_state.count is None, name
+  assert sched_state.count.dtype == jnp.int32 and int(sched_state.count) == 3, name
+  _assert_close(const_params, sched_params, rtol=1e-6)
+  _assert_close(
+    [x for x in jax.tree.leaves(const_state) if x.ndim],  # the accumulators
+    [x for x in jax.tree.leaves(sched_state) if x.ndim],
+    rtol=1e-6,
+  )
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - READS_COUNT))
+def test_schedule_on_a_state_without_count_raises(name):
+  state = make(name).init(_params())
+  with pytest.raises(ValueError, match="learning_rate=.*schedule.*count=None"):
+    make(name, learning_rate=lambda c: 0.1).update(GRAD(_params()), state, _params())

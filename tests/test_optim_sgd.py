@@ -107,6 +107,35 @@ def test_momentum_dampening_matches_torch(problem, velocity):
   )
 
 
+def test_momentum_traced_dampening_on_a_state_made_with_zero_dampening():
+  """The training engine inits with the config's Python dampening=0.0 (the state keeps no
+  count) and traces its step with dampening as an argument: that step is undamped."""
+  params = init_params("mlp")
+  grads = jax.grad(jax_loss("mlp"))(params)
+  state = momentum(0.1, momentum=RHO, dampening=0.0, velocity="gradient").init(params)
+  assert state.count is None
+
+  @jax.jit
+  def step(d, state):
+    opt = momentum(0.1, momentum=RHO, dampening=d, velocity="gradient")
+    return opt.update(grads, state, params)
+
+  ref = optax.sgd(0.1, momentum=RHO)
+  ref_state = ref.init(params)
+  for _ in range(2):
+    updates, state = step(jnp.float32(0.0), state)
+    want, ref_state = ref.update(grads, ref_state, params)
+    for a, b in zip(jax.tree.leaves(updates), jax.tree.leaves(want)):
+      np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-8)
+
+
+def test_momentum_dampening_on_a_state_without_count_raises():
+  params = init_params("mlp")
+  state = momentum(0.1).init(params)
+  with pytest.raises(ValueError, match="momentum: dampening=0.5 reads the step count"):
+    momentum(0.1, dampening=0.5).update(jax.grad(jax_loss("mlp"))(params), state, params)
+
+
 def _np_momentum_seed(problem, lr_at, rho, steps):
   """Seed 002 动量法: Δθ_t = ρΔθ_{t−1} − α_t g_t; θ_t = θ_{t−1} + Δθ_t."""
   grad = _grad_fn(problem)

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 import pytest
 
-from jpatterns import datasets, train
+from jpatterns import datasets, optim, train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -205,6 +205,21 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
   (tmp_path / "junk.npz").write_bytes(b"junk")
   with pytest.raises(ValueError, match="is not a jpatterns checkpoint"):
     train.load_checkpoint(tmp_path / "junk.npz")
+
+
+def test_checkpoint_with_an_unread_step_count_restores(tmp_path):
+  """A checkpoint from when momentum kept a step count for a constant learning rate (an
+  int32 ``count`` leaf) restores into today's state, which holds ``count=None``."""
+  params = {"w": jnp.arange(3.0)}
+  state = optim.momentum(0.1).init(params)
+  assert state.count is None
+  velocity = {"w": jnp.array([0.5, -1.0, 2.0])}
+  old = (params, type(state)(count=jnp.asarray([7, 7], jnp.int32), momentum_velocity=velocity))
+  train.save_checkpoint(tmp_path / "old.npz", old)
+  (got_params, got_state), _ = train.restore_checkpoint(tmp_path / "old.npz", (params, state))
+  assert got_state.count is None
+  np.testing.assert_array_equal(got_state.momentum_velocity["w"], [0.5, -1.0, 2.0])
+  np.testing.assert_array_equal(got_params["w"], [0.0, 1.0, 2.0])
 
 
 def test_every_choice_is_a_catalogue_name_of_its_family():

@@ -150,12 +150,16 @@ def adam(
     def leaf(g, m, v, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
-      m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
-      v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t = β₂G_{t−1} + (1−β₂)g⊙g
+      m_new = b1 * _common.cast(m, ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
+      v_new = b2 * _common.cast(v, ct) + (1 - b2) * gc * gc  # G_t = β₂G_{t−1} + (1−β₂)g⊙g
       m_hat = m_new / bc1  # M̂_t = M_t / (1−β₁ᵗ)
       v_hat = v_new / bc2  # Ĝ_t = G_t / (1−β₂ᵗ)
       delta = -lr * m_hat / (jnp.sqrt(v_hat + eps_root) + eps)  # Δθ = −α M̂/(√(Ĝ+ε_r)+ε)
-      return delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+      return (
+        _common.cast(delta, g.dtype),
+        _common.cast(m_new, m.dtype),
+        _common.cast(v_new, v.dtype),
+      )
 
     treedef = jax.tree.structure(grads)
     updates, m, v = _common.per_leaf(
@@ -254,16 +258,20 @@ def adamw(
 
     def leaf(g, m, v, p, decay):
       ct = compute_dtype(g.dtype)
-      gc = g.astype(ct)
-      m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
-      v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t = β₂G_{t−1} + (1−β₂)g⊙g
+      gc = _common.cast(g, ct)
+      m_new = b1 * _common.cast(m, ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
+      v_new = b2 * _common.cast(v, ct) + (1 - b2) * gc * gc  # G_t = β₂G_{t−1} + (1−β₂)g⊙g
       m_hat = m_new / bc1  # M̂_t
       v_hat = v_new / bc2  # Ĝ_t
       step = m_hat / (jnp.sqrt(v_hat + eps_root) + eps)  # M̂/(√(Ĝ+ε_r)+ε)
       if decay:
-        step = step + wd * p.astype(ct)  # + λθ (decoupled: not in the moments)
+        step = step + wd * _common.cast(p, ct)  # + λθ (decoupled: not in the moments)
       delta = -lr * step  # Δθ = −α(M̂/(√Ĝ+ε) + λθ)
-      return delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+      return (
+        _common.cast(delta, g.dtype),
+        _common.cast(m_new, m.dtype),
+        _common.cast(v_new, v.dtype),
+      )
 
     updates, m, v = _common.per_leaf(
       leaf,
@@ -368,21 +376,21 @@ def amsgrad(
     def leaf(g, m, v, v_max, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
-      m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t
-      v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t
+      m_new = b1 * _common.cast(m, ct) + (1 - b1) * gc  # M_t
+      v_new = b2 * _common.cast(v, ct) + (1 - b2) * gc * gc  # G_t
       m_hat = m_new / bc1  # M̂_t
       if raw:
-        v_max_new = jnp.maximum(v_max.astype(ct), v_new)  # G^max_t = max(G^max, G_t)
+        v_max_new = jnp.maximum(_common.cast(v_max, ct), v_new)  # G^max_t = max(G^max, G_t)
         v_hat = v_max_new / bc2  # Ĝ^max_t = G^max_t / (1−β₂ᵗ)
       else:
-        v_max_new = jnp.maximum(v_max.astype(ct), v_new / bc2)  # Ĝ^max = max(Ĝ^max, Ĝ_t)
+        v_max_new = jnp.maximum(_common.cast(v_max, ct), v_new / bc2)  # Ĝ^max = max(Ĝ^max, Ĝ_t)
         v_hat = v_max_new
       delta = -lr * m_hat / (jnp.sqrt(v_hat + eps_root) + eps)  # Δθ
       return (
-        delta.astype(g.dtype),
-        m_new.astype(m.dtype),
-        v_new.astype(v.dtype),
-        v_max_new.astype(v_max.dtype),
+        _common.cast(delta, g.dtype),
+        _common.cast(m_new, m.dtype),
+        _common.cast(v_new, v.dtype),
+        _common.cast(v_max_new, v_max.dtype),
       )
 
     treedef = jax.tree.structure(grads)
@@ -504,12 +512,16 @@ def nadam(
     def leaf(g, m, v, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)  # g ← g + λθ
-      m_new = b1 * m.astype(ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
-      v_new = b2 * v.astype(ct) + (1 - b2) * gc * gc  # G_t
+      m_new = b1 * _common.cast(m, ct) + (1 - b1) * gc  # M_t = β₁M_{t−1} + (1−β₁)g
+      v_new = b2 * _common.cast(v, ct) + (1 - b2) * gc * gc  # G_t
       m_hat = coef_m * m_new + coef_g * gc  # M̂_t = μ_{t+1}M_t/(1−Π_{t+1}) + (1−μ_t)g/(1−Π_t)
       v_hat = v_new / bc2  # Ĝ_t
       delta = -lr * m_hat / (jnp.sqrt(v_hat + eps_root) + eps)  # Δθ
-      return delta.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+      return (
+        _common.cast(delta, g.dtype),
+        _common.cast(m_new, m.dtype),
+        _common.cast(v_new, v.dtype),
+      )
 
     treedef = jax.tree.structure(grads)
     updates, m, v = _common.per_leaf(

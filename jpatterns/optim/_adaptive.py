@@ -14,7 +14,8 @@ arguments that reproduce either side; the docstrings give the exact settings.
 
 Shared notes: arithmetic in at least float32, accumulators cast back to their stored
 dtype (``accumulator_dtype``, default the parameter's); ``count`` = steps taken
-before this one (the schedule is evaluated at it); ``weight_decay`` is PyTorch's
+before this one (the schedule is evaluated at it; ``None`` for a constant learning rate,
+which reads no count); ``weight_decay`` is PyTorch's
 coupled L2 (g ← g + λθ before the accumulators). Where a denominator is exactly 0
 (ε = 0 and no gradient seen yet) the step is 0, not NaN.
 """
@@ -59,7 +60,7 @@ def _root(x, eps, eps_inside_sqrt):
 class AdagradState(NamedTuple):
   """State of :func:`adagrad`: count and G_t, the sum of squared gradients."""
 
-  count: jax.Array
+  count: jax.Array | None
   adagrad_g: Any
 
 
@@ -125,7 +126,7 @@ def adagrad(
 
   def init(params):
     return AdagradState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       adagrad_g=_common.full_like(params, initial_accumulator_value, accumulator_dtype),
     )
 
@@ -136,13 +137,13 @@ def adagrad(
     def leaf(g, acc, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
-      acc_new = acc.astype(ct) + gc * gc  # G_t = G_{t−1} + g⊙g
+      acc_new = _common.cast(acc, ct) + gc * gc  # G_t = G_{t−1} + g⊙g
       delta = -lr * _divide(gc, _root(acc_new, eps, eps_inside_sqrt), eps)  # Δθ = −α g/√(G+ε)
-      return delta.astype(g.dtype), acc_new.astype(acc.dtype)
+      return _common.cast(delta, g.dtype), _common.cast(acc_new, acc.dtype)
 
     treedef = jax.tree.structure(grads)
     updates, acc = _common.per_leaf(leaf, 2, treedef, grads, state.adagrad_g, params)
-    return updates, AdagradState(count=_common.increment(state.count), adagrad_g=acc)
+    return updates, AdagradState(count=_common.next_count(state.count), adagrad_g=acc)
 
   return optax.GradientTransformation(init, update)
 
@@ -153,7 +154,7 @@ def adagrad(
 class AdadeltaState(NamedTuple):
   """State of :func:`adadelta`: count, G_t and ΔX²_t (EMA of squared steps)."""
 
-  count: jax.Array
+  count: jax.Array | None
   adadelta_g: Any
   adadelta_dx2: Any
 
@@ -217,7 +218,7 @@ def adadelta(
 
   def init(params):
     return AdadeltaState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       adadelta_g=_common.zeros_like(params, accumulator_dtype),
       adadelta_dx2=_common.zeros_like(params, accumulator_dtype),
     )
@@ -229,14 +230,14 @@ def adadelta(
     def leaf(g, acc_g, acc_dx2, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
-      dx2 = acc_dx2.astype(ct)  # ΔX²_{t−1}
-      acc_g_new = rho * acc_g.astype(ct) + (1 - rho) * gc * gc  # G_t = ρG + (1−ρ)g⊙g
+      dx2 = _common.cast(acc_dx2, ct)  # ΔX²_{t−1}
+      acc_g_new = rho * _common.cast(acc_g, ct) + (1 - rho) * gc * gc  # G_t = ρG + (1−ρ)g⊙g
       step = -jnp.sqrt(dx2 + eps) / jnp.sqrt(acc_g_new + eps) * gc  # Δθ_t = −√(ΔX²+ε)/√(G+ε) g
       dx2_new = rho * dx2 + (1 - rho) * step * step  # ΔX²_t = ρΔX² + (1−ρ)Δθ⊙Δθ
       return (
-        (lr * step).astype(g.dtype),
-        acc_g_new.astype(acc_g.dtype),
-        dx2_new.astype(acc_dx2.dtype),
+        _common.cast(lr * step, g.dtype),
+        _common.cast(acc_g_new, acc_g.dtype),
+        _common.cast(dx2_new, acc_dx2.dtype),
       )  # update = α Δθ_t
 
     treedef = jax.tree.structure(grads)
@@ -244,7 +245,7 @@ def adadelta(
       leaf, 3, treedef, grads, state.adadelta_g, state.adadelta_dx2, params
     )
     return updates, AdadeltaState(
-      count=_common.increment(state.count), adadelta_g=acc_g, adadelta_dx2=acc_dx2
+      count=_common.next_count(state.count), adadelta_g=acc_g, adadelta_dx2=acc_dx2
     )
 
   return optax.GradientTransformation(init, update)
@@ -257,7 +258,7 @@ class RmspropState(NamedTuple):
   """State of :func:`rmsprop`: count, G_t, the mean gradient M_t (``centered``,
   else ``None``) and the velocity (``momentum`` > 0, else ``None``)."""
 
-  count: jax.Array
+  count: jax.Array | None
   rmsprop_g: Any
   rmsprop_m: Any
   rmsprop_velocity: Any
@@ -365,7 +366,7 @@ def rmsprop(
 
   def init(params):
     return RmspropState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       rmsprop_g=_common.full_like(params, initial_scale, accumulator_dtype),
       rmsprop_m=_common.zeros_like(params, accumulator_dtype) if centered else None,
       rmsprop_velocity=(_common.zeros_like(params, accumulator_dtype) if use_momentum else None),
@@ -378,33 +379,33 @@ def rmsprop(
     def leaf(g, acc_g, acc_m, v, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
-      acc_g_new = decay * acc_g.astype(ct) + (1 - decay) * gc * gc  # G_t = βG + (1−β)g⊙g
+      acc_g_new = decay * _common.cast(acc_g, ct) + (1 - decay) * gc * gc  # G_t = βG + (1−β)g⊙g
       var = acc_g_new
       acc_m_new = None
       if centered:
-        acc_m_new = decay * acc_m.astype(ct) + (1 - decay) * gc  # M_t = βM + (1−β)g
+        acc_m_new = decay * _common.cast(acc_m, ct) + (1 - decay) * gc  # M_t = βM + (1−β)g
         var = jnp.maximum(acc_g_new - acc_m_new * acc_m_new, 0)  # G_t − M_t²
-        acc_m_new = acc_m_new.astype(acc_m.dtype)
+        acc_m_new = _common.cast(acc_m_new, acc_m.dtype)
       scaled = _divide(gc, _root(var, eps, eps_inside_sqrt), eps)  # g/√(G+ε)
       v_new = None
       if not use_momentum:
         delta = -lr * scaled  # Δθ_t = −α g/√(G+ε)
       elif seed_form:
-        v_new = mu * v.astype(ct) - lr * scaled  # v_t = μv − α g/√(G+ε)
+        v_new = mu * _common.cast(v, ct) - lr * scaled  # v_t = μv − α g/√(G+ε)
         delta = mu * v_new - lr * scaled if nesterov else v_new  # Δθ_t
       else:
-        v_new = mu * v.astype(ct) + scaled  # b_t = μb + g/√(G+ε)
+        v_new = mu * _common.cast(v, ct) + scaled  # b_t = μb + g/√(G+ε)
         delta = -lr * (scaled + mu * v_new) if nesterov else -lr * v_new  # Δθ_t
       if v_new is not None:
-        v_new = v_new.astype(v.dtype)
-      return delta.astype(g.dtype), acc_g_new.astype(acc_g.dtype), acc_m_new, v_new
+        v_new = _common.cast(v_new, v.dtype)
+      return _common.cast(delta, g.dtype), _common.cast(acc_g_new, acc_g.dtype), acc_m_new, v_new
 
     treedef = jax.tree.structure(grads)
     updates, acc_g, acc_m, v = _common.per_leaf(
       leaf, 4, treedef, grads, state.rmsprop_g, state.rmsprop_m, state.rmsprop_velocity, params
     )
     return updates, RmspropState(
-      count=_common.increment(state.count),
+      count=_common.next_count(state.count),
       rmsprop_g=acc_g,
       rmsprop_m=acc_m if centered else None,
       rmsprop_velocity=v if use_momentum else None,

@@ -2,7 +2,8 @@
 reuses its Adam symbols M_t, α, β).
 
 Same conventions as :mod:`jpatterns.optim._adam`: one fused pass per leaf, arithmetic
-in at least float32, ``count`` = steps taken before this one.
+in at least float32, ``count`` = steps taken before this one (``None`` when the learning
+rate and the weight decay are constants: nothing reads it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = ["lion"]
 class LionState(NamedTuple):
   """State of :func:`lion`: count and the momentum M_t (``lion_m``)."""
 
-  count: jax.Array
+  count: jax.Array | None
   lion_m: Any
 
 
@@ -83,7 +84,8 @@ def lion(
 
   def init(params):
     return LionState(
-      count=jnp.zeros([], jnp.int32), lion_m=_common.zeros_like(params, accumulator_dtype)
+      count=_common.initial_count(learning_rate, weight_decay),
+      lion_m=_common.zeros_like(params, accumulator_dtype),
     )
 
   def update(grads, state, params=None):
@@ -116,6 +118,6 @@ def lion(
       params if use_decay else None,
       treedef.unflatten(decays),
     )
-    return updates, LionState(count=_common.increment(state.count), lion_m=m)
+    return updates, LionState(count=_common.next_count(state.count), lion_m=m)
 
   return optax.GradientTransformation(init, update)

@@ -144,13 +144,14 @@ def add_l1(weight: float, *, mask: Mask = None) -> optax.GradientTransformation:
 
 
 class WeightDecayState(NamedTuple):
-  """``weight_decay_count``: steps taken (to evaluate a learning-rate schedule).
+  """``weight_decay_count``: steps taken (to evaluate a learning-rate schedule; ``None``
+  for a constant learning rate).
 
   Not named ``count``, so ``optax.tree.get(state, "count")`` still finds the
   optimizer's own counter in ``optax.chain(adam(...), weight_decay(...))``.
   """
 
-  weight_decay_count: jax.Array
+  weight_decay_count: jax.Array | None
 
 
 def weight_decay(
@@ -200,7 +201,7 @@ def weight_decay(
 
   def init(params):
     del params
-    return WeightDecayState(weight_decay_count=jnp.zeros([], jnp.int32))
+    return WeightDecayState(weight_decay_count=_common.initial_count(learning_rate))
 
   def update(updates, state, params=None):
     _needs_params(fn, params)
@@ -213,7 +214,7 @@ def weight_decay(
       params,
       mask,
     )
-    return updates, WeightDecayState(_common.increment(state.weight_decay_count))
+    return updates, WeightDecayState(_common.next_count(state.weight_decay_count))
 
   return optax.GradientTransformation(init, update)
 

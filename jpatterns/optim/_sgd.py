@@ -21,7 +21,9 @@ Two ways to keep the velocity (``velocity=``), identical for a constant α:
 Implementation notes: arithmetic is in at least float32, each accumulator is cast
 back to its stored dtype (``accumulator_dtype``, default the parameter's), and
 ``count`` is the number of steps taken before this one (the schedule is evaluated at
-it, as optax does). ``weight_decay`` is PyTorch's coupled L2: g ← g + λθ first.
+it, as optax does); with a constant learning rate (and no dampening) nothing reads it and
+the state holds ``count=None``, as ``optax.sgd(α)`` keeps no count. ``weight_decay`` is
+PyTorch's coupled L2: g ← g + λθ first.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ __all__ = ["sgd", "momentum", "nesterov"]
 
 
 class SgdState(NamedTuple):
-  """State of :func:`sgd`: the step count only (for a learning-rate schedule)."""
+  """State of :func:`sgd`: the step count, for a learning-rate schedule (``None`` for a
+  constant learning rate, as ``optax.sgd`` keeps none)."""
 
-  count: jax.Array
+  count: jax.Array | None
 
 
 def sgd(
@@ -90,7 +93,7 @@ def sgd(
 
   def init(params):
     del params
-    return SgdState(count=jnp.zeros([], jnp.int32))
+    return SgdState(count=_common.initial_count(learning_rate))
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
@@ -98,11 +101,11 @@ def sgd(
 
     def leaf(g, p):
       gc = _common.coupled_gradient(g, p, weight_decay, compute_dtype(g.dtype))
-      return ((-lr * gc).astype(g.dtype),)  # Δθ = −α g
+      return (_common.cast(-lr * gc, g.dtype),)  # Δθ = −α g
 
     treedef = jax.tree.structure(grads)
     (updates,) = _common.per_leaf(leaf, 1, treedef, grads, params)
-    return updates, SgdState(count=_common.increment(state.count))
+    return updates, SgdState(count=_common.next_count(state.count))
 
   return optax.GradientTransformation(init, update)
 
@@ -111,9 +114,12 @@ def sgd(
 
 
 class MomentumState(NamedTuple):
-  """State of :func:`momentum`: count and the velocity (Δθ_{t−1}, or Σ ρ^k g)."""
+  """State of :func:`momentum`: count and the velocity (Δθ_{t−1}, or Σ ρ^k g).
 
-  count: jax.Array
+  ``count`` is ``None`` when nothing reads it: a constant learning rate and no dampening.
+  """
+
+  count: jax.Array | None
   momentum_velocity: Any
 
 
@@ -181,36 +187,45 @@ def momentum(
   _validation.check_in_range(fn, "dampening", dampening, 0.0, 1.0)
   _common.check_weight_decay(fn, weight_decay)
   seed_form = velocity == "seed"
+  damped = not _common.is_static_zero(dampening)  # reads the count (first step undamped)
 
   def init(params):
     return MomentumState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate, needed=damped),
       momentum_velocity=_common.zeros_like(params, accumulator_dtype),
     )
 
   def update(grads, state, params=None):
     _common.needs_params(fn, params, weight_decay)
     lr = _common.learning_rate_at(learning_rate, state.count)  # α_t
-    if not _common.is_static_zero(dampening):
+    # A state without a count was made with a Python 0 dampening (the engine's traced
+    # value of that same 0 included): nothing to dampen.
+    use_dampening = damped and state.count is not None
+    if damped and state.count is None and isinstance(dampening, int | float):
+      raise ValueError(
+        f"{fn}: dampening={dampening!r} reads the step count, but the state has count=None "
+        "(made by the init of a momentum with dampening=0 and a constant learning rate)"
+      )
+    if use_dampening:
       # g_t ← (1 − d) g_t, except on the first step (torch's b_1 = g_1)
       keep = jnp.where(state.count == 0, 1.0, 1.0 - jnp.asarray(dampening, jnp.float32))
 
     def leaf(g, v, p):
       ct = compute_dtype(g.dtype)
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
-      if not _common.is_static_zero(dampening):
-        gc = keep.astype(ct) * gc  # (1 − d) g_t
+      if use_dampening:
+        gc = _common.cast(keep, ct) * gc  # (1 − d) g_t
       if seed_form:
-        v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
+        v_new = rho * _common.cast(v, ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
         delta = v_new
       else:
-        v_new = rho * v.astype(ct) + gc  # b_t = ρ b_{t−1} + g_t
+        v_new = rho * _common.cast(v, ct) + gc  # b_t = ρ b_{t−1} + g_t
         delta = -lr * v_new  # Δθ_t = −α b_t
-      return delta.astype(g.dtype), v_new.astype(v.dtype)
+      return _common.cast(delta, g.dtype), _common.cast(v_new, v.dtype)
 
     treedef = jax.tree.structure(grads)
     updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.momentum_velocity, params)
-    return updates, MomentumState(count=_common.increment(state.count), momentum_velocity=v)
+    return updates, MomentumState(count=_common.next_count(state.count), momentum_velocity=v)
 
   return optax.GradientTransformation(init, update)
 
@@ -219,9 +234,12 @@ def momentum(
 
 
 class NesterovState(NamedTuple):
-  """State of :func:`nesterov`: count and the velocity (Δθ_{t−1}, or Σ ρ^k g)."""
+  """State of :func:`nesterov`: count and the velocity (Δθ_{t−1}, or Σ ρ^k g).
 
-  count: jax.Array
+  ``count`` is ``None`` for a constant learning rate (nothing reads it).
+  """
+
+  count: jax.Array | None
   nesterov_velocity: Any
 
 
@@ -299,7 +317,7 @@ def nesterov(
 
   def init(params):
     return NesterovState(
-      count=jnp.zeros([], jnp.int32),
+      count=_common.initial_count(learning_rate),
       nesterov_velocity=_common.zeros_like(params, accumulator_dtype),
     )
 
@@ -312,15 +330,15 @@ def nesterov(
       # g_t = g(φ_{t−1}), the gradient at the look-ahead point
       gc = _common.coupled_gradient(g, p, weight_decay, ct)
       if seed_form:
-        v_new = rho * v.astype(ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
+        v_new = rho * _common.cast(v, ct) - lr * gc  # Δθ_t = ρΔθ_{t−1} − α g_t
         delta = rho * v_new - lr * gc  # φ_t − φ_{t−1} = ρΔθ_t − α g_t
       else:
-        v_new = rho * v.astype(ct) + gc  # b_t = ρ b_{t−1} + g_t
+        v_new = rho * _common.cast(v, ct) + gc  # b_t = ρ b_{t−1} + g_t
         delta = -lr * (gc + rho * v_new)  # φ_t − φ_{t−1} = −α(g_t + ρ b_t)
-      return delta.astype(g.dtype), v_new.astype(v.dtype)
+      return _common.cast(delta, g.dtype), _common.cast(v_new, v.dtype)
 
     treedef = jax.tree.structure(grads)
     updates, v = _common.per_leaf(leaf, 2, treedef, grads, state.nesterov_velocity, params)
-    return updates, NesterovState(count=_common.increment(state.count), nesterov_velocity=v)
+    return updates, NesterovState(count=_common.next_count(state.count), nesterov_velocity=v)
 
   return optax.GradientTransformation(init, update)

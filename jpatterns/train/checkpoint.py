@@ -234,6 +234,8 @@ def restore_checkpoint(path, target) -> tuple[object, dict]:
 def fill(target, layout, leaves, path) -> object:
   """``target``'s tree filled with ``leaves``; ValueError when they do not match."""
   expected, treedef = jax.tree_util.tree_flatten_with_path(target)
+  if len(layout) > len(expected):
+    layout, leaves = _without_unread_counts(expected, layout, leaves)
   if len(expected) != len(layout):
     raise ValueError(
       f"{path!r} holds {len(layout)} arrays, the target has "
@@ -249,6 +251,22 @@ def fill(target, layout, leaves, path) -> object:
   return jax.tree_util.tree_unflatten(
     treedef, [np.asarray(a, dtype=leaf.dtype) for (_, leaf), a in zip(expected, leaves)]
   )
+
+
+def _without_unread_counts(expected, layout, leaves) -> tuple[list, list]:
+  """``layout`` and ``leaves`` less the optimizer step counts ``target`` does not hold.
+
+  Before the optimizers kept no count that nothing reads (a constant learning rate:
+  ``count=None`` in sgd's, momentum's, adagrad's… state), a checkpoint held it as an
+  int32 leaf ``….count`` or ``….weight_decay_count``; such a checkpoint still resumes.
+  """
+  names = {jax.tree_util.keystr(p) for p, _ in expected}
+  keep = [
+    i
+    for i, (name, _, dtype) in enumerate(layout)
+    if name in names or not (name.endswith("count") and dtype == "int32")
+  ]
+  return [layout[i] for i in keep], [leaves[i] for i in keep]
 
 
 # --- what jpatterns.train.fit writes ----------------------------------------------------

@@ -393,9 +393,9 @@ def hyperparameters(config: TrainConfig) -> dict[str, float]:
 
   ``learning_rate`` (the optimizer's default when None), the decoupled and coupled
   penalties, label smoothing and the drop rate (with a dropout variant) when non-zero, and
-  every float keyword of the optimizer
-  and schedule (``opt.b1``, ``sched.decay_rate``); integers, booleans and lists stay
-  constants (they change a program's shape or control flow).
+  every float keyword of the optimizer (non-zero) and schedule (``opt.b1``,
+  ``sched.decay_rate``); integers, booleans and lists stay constants (they change a
+  program's shape or control flow).
   """
   hp = {"learning_rate": float(config.lr)}
   for f in _NONZERO_FIELDS:
@@ -405,7 +405,9 @@ def hyperparameters(config: TrainConfig) -> dict[str, float]:
     hp["dropout_rate"] = float(config.dropout_rate)
   for prefix, kw in (("opt.", config.optimizer_kwargs), ("sched.", config.schedule_kwargs)):
     for k, v in kw.items():
-      if isinstance(v, float) and math.isfinite(v):
+      # A zero optimizer keyword stays a constant: it may switch a term off and with it a
+      # piece of the state (momentum keeps a step count only with dampening ≠ 0).
+      if isinstance(v, float) and math.isfinite(v) and (prefix == "sched." or v != 0):
         hp[prefix + k] = v
   return hp
 
