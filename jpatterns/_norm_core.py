@@ -93,69 +93,6 @@ def _reduce(a, axes, group=None):
   return _group_sum(jnp.sum(a, axis=axes, keepdims=True), group)
 
 
-def _group_max(a, group):
-  """As :func:`_group_sum`, with max: the largest value of each channel group."""
-  if group is None:
-    return a
-  c, num_groups = group
-  shape = a.shape
-  ag = a.reshape(shape[:c] + (num_groups, shape[c] // num_groups) + shape[c + 1 :])
-  return jnp.broadcast_to(jnp.max(ag, axis=c + 1, keepdims=True), ag.shape).reshape(shape)
-
-
-# Largest exponent k of the scale 2^-k: 2^-126 is float32's smallest normal number.
-_MAX_SHIFT = 126
-
-
-def _pow2_scale(x32, axes, group=None, mask=None):
-  """s = 2^-k per reduced slice with max|x·s| < 4, and s = 1 where max|x| < 1.
-
-  A power of two scales exactly, so the statistics of x·s are those of x scaled by s
-  (bit for bit, barring underflow of values negligible next to the slice's largest),
-  and their squares and sums stay finite for every finite float32 input.
-  """
-  a = jnp.abs(x32) if mask is None else jnp.where(mask, jnp.abs(x32), 0.0)
-  amax = _group_max(jnp.max(a, axis=axes, keepdims=True, initial=0.0), group)
-  _, e = jnp.frexp(amax)  # amax = f·2^e, f in [0.5, 1)
-  k = jnp.clip(e, 0, _MAX_SHIFT).astype(jnp.int32)
-  return lax.bitcast_convert_type((127 - k) << 23, jnp.float32).astype(x32.dtype)  # 2^-k
-
-
-@jax.custom_batching.custom_vmap
-def _finite_sum(a):
-  return jnp.all(jnp.isfinite(a))
-
-
-@_finite_sum.def_vmap
-def _finite_sum_rule(axis_size, in_batched, a):
-  del axis_size, in_batched
-  return jnp.all(jnp.isfinite(a)), False  # over the whole batch: the predicate stays a scalar
-
-
-def _finite(a):
-  """One boolean: Σ a is finite, i.e. every entry of the small array ``a`` is (NaN propagates).
-
-  Applied to σ² (or M2): a non-finite mean makes σ² NaN too (its deviations are
-  infinite), so σ² alone tells whether the plain statistics overflowed. A finite sum
-  that overflows only sends large-but-finite values to the (equally exact) rescaled
-  path. Under ``vmap`` the
-  predicate is taken over the whole batch and stays unbatched, so a ``lax.cond`` on it
-  remains a branch (a batched predicate would turn it into a select that evaluates both
-  sides). Not differentiated (``stop_gradient``).
-  """
-  return _finite_sum(lax.stop_gradient(a))
-
-
-def _rstd_of_scaled(var_s, s, eps):
-  """1/√(σ² + ε) of x from the variance σ_s² of x·s (s = 2^-k): s/√(σ_s² + ε s²) ≤ 1/√ε.
-
-  ε s² may underflow to 0 (s < 2^-75); the bound 1/√ε then keeps a constant slice
-  (σ_s² = 0) finite, as it is without scaling.
-  """
-  ct = var_s.dtype
-  return jnp.minimum(s * lax.rsqrt(var_s + eps * (s * s)), lax.rsqrt(jnp.asarray(eps, ct)))
-
-
 def _count(shape, axes, group=None):
   n = math.prod(shape[a] for a in axes)
   return n * (shape[group[0]] // group[1] if group else 1)
@@ -179,61 +116,31 @@ def _two_pass(x32, axes, group=None):
   return m + c, var  # μ = m + mean(x − m)
 
 
-def _stats(x32, axes, eps, center, group=None, rescale=True):
-  """(μ or None, 1/√(σ² + ε)) over ``axes``, exact up to the float32 range.
-
-  The plain statistics (:func:`_two_pass`, or (1/n) Σ x² without centering) overflow
-  only when squares or sums pass ~3e38, i.e. for inputs beyond ~1e19. That rare case is
-  detected on the small statistics arrays and recomputed on x·s, s = 2^-k per slice
-  (:func:`_pow2_scale`), inside a ``lax.cond``: ordinary inputs run exactly the former
-  program (same results, bit for bit) plus one finiteness check of the statistics.
-
-  ``rescale=False`` skips the check and the fallback (the former program exactly): the
-  cond measured 8–20 % slower on rms, instance and group norm (XLA:CPU, see
-  benchmarks/README.md), so those keep the fast path and overflow beyond ~1e19.
-  """
-  n = _count(x32.shape, axes, group)
-
-  def moments(xs):
-    if center:
-      return _two_pass(xs, axes, group)
-    return None, _reduce(xs * xs, axes, group) / n  # (1/n) Σ x²
-
-  mean, var = moments(x32)
-  rstd = lax.rsqrt(var + eps)  # 1/√(σ² + ε)
-  if not rescale:
-    return mean, rstd
-
-  def plain(_):
-    return mean, rstd
-
-  def rescaled(x32):
-    s = _pow2_scale(x32, axes, group)
-    mean_s, var_s = moments(x32 * s)  # μ s, σ² s²
-    return (None if mean_s is None else mean_s / s), _rstd_of_scaled(var_s, s, eps)
-
-  return lax.cond(_finite(var), plain, rescaled, x32)
-
-
-def _normalize(x, scale, bias, axes, *, eps, center, group=None, rescale=False):
+def _normalize(x, scale, bias, axes, *, eps, center, group=None):
   """y = (x − μ) · rstd · γ + β over ``axes`` (μ = 0 unless ``center``); fused backward.
 
   ``scale``/``bias`` may be None (no γ / no β); ``group = (c, G)`` reduces within G
   channel groups of axis ``c`` as well (group norm).
   """
-  return _normalize_vjp(x, scale, bias, axes, eps, center, group, rescale)
+  return _normalize_vjp(x, scale, bias, axes, eps, center, group)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6, 7))
-def _normalize_vjp(x, scale, bias, axes, eps, center, group, rescale):
-  return _normalize_fwd(x, scale, bias, axes, eps, center, group, rescale)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
+def _normalize_vjp(x, scale, bias, axes, eps, center, group):
+  return _normalize_fwd(x, scale, bias, axes, eps, center, group)[0]
 
 
-def _normalize_fwd(x, scale, bias, axes, eps, center, group, rescale):
+def _normalize_fwd(x, scale, bias, axes, eps, center, group):
   ct = _compute_dtype(x.dtype)
   x32 = x.astype(ct)
-  mean, rstd = _stats(x32, axes, eps, center, group, rescale)
-  xc = x32 - mean if center else x32
+  if center:
+    mean, var = _two_pass(x32, axes, group)
+    xc = x32 - mean
+  else:
+    mean = None
+    xc = x32
+    var = _reduce(x32 * x32, axes, group) / _count(x.shape, axes, group)  # (1/n) Σ x²
+  rstd = lax.rsqrt(var + eps)  # 1/√(σ² + ε)
   y = xc * rstd  # x̂ = (x − μ)/√(σ² + ε)
   if scale is not None:
     y = y * scale.astype(ct)  # γ ⊙ x̂
@@ -311,8 +218,8 @@ def _fused_bwd(
   return dx.astype(x.dtype), dscale, dbias
 
 
-def _normalize_bwd(axes, eps, center, group, rescale, res, g):
-  del eps, center, rescale
+def _normalize_bwd(axes, eps, center, group, res, g):
+  del eps, center
   x, mean, rstd, scale, bias = res
   n = float(_count(x.shape, axes, group))
   return _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, group=group)
@@ -356,72 +263,36 @@ def init_batch_norm_stats(shape, *, dtype=jnp.float32) -> BatchNormStats:
 
 
 def _local_moments(x32, mask, axes):
-  """(n, μ s, M2 s², s) of the valid entries on this device (two passes).
-
-  s = 1, or 2^-k per feature (:func:`_pow2_scale`) where the plain statistics
-  overflow (inputs beyond ~1e19): as in :func:`_stats`, a ``lax.cond`` recomputes them
-  on x·s only then, so ordinary inputs keep their former results bit for bit.
-  """
+  """(n, mean, M2) of the valid entries on this device (two passes)."""
   if mask is None:
     n = float(math.prod(x32.shape[a] for a in axes))
-    nn = None
-
-    def moments(xs):
-      mean, var = _two_pass(xs, axes)  # μ_i, σ_i²
-      return mean, var * n  # M2_i = n_i σ_i²
-
-  else:
-    m = mask.astype(x32.dtype)
-    nn = jnp.sum(jnp.broadcast_to(m, x32.shape), axis=axes, keepdims=True)  # n_i = Σ mask
-    n1 = jnp.maximum(nn, 1.0)
-
-    def moments(xs):
-      mean = jnp.sum(m * xs, axis=axes, keepdims=True) / n1  # μ_i over valid entries
-      d = xs - mean
-      c = jnp.sum(m * d, axis=axes, keepdims=True) / n1  # correction (corrected two-pass)
-      m2 = jnp.maximum(jnp.sum(m * d * d, axis=axes, keepdims=True) - nn * c * c, 0.0)
-      return mean + c, m2
-
-  mean, m2 = moments(x32)
-
-  def plain(_):
-    return mean, m2, jnp.ones_like(mean)
-
-  def rescaled(x32):
-    s = _pow2_scale(x32, axes, mask=mask)
-    return (*moments(x32 * s), s)
-
-  mean, m2, s = lax.cond(_finite(m2), plain, rescaled, x32)
-  if nn is None:
-    nn = jnp.full(mean.shape, n, x32.dtype)
-  return nn, mean, m2, s
+    mean, var = _two_pass(x32, axes)  # μ_i, σ_i²
+    return jnp.full(mean.shape, n, x32.dtype), mean, var * n  # M2_i = n_i σ_i²
+  m = mask.astype(x32.dtype)
+  n = jnp.sum(jnp.broadcast_to(m, x32.shape), axis=axes, keepdims=True)  # n_i = Σ mask
+  n1 = jnp.maximum(n, 1.0)
+  mean = jnp.sum(m * x32, axis=axes, keepdims=True) / n1  # μ_i over valid entries
+  d = x32 - mean
+  c = jnp.sum(m * d, axis=axes, keepdims=True) / n1  # correction (corrected two-pass)
+  m2 = jnp.maximum(jnp.sum(m * d * d, axis=axes, keepdims=True) - n * c * c, 0.0)
+  return n, mean + c, m2
 
 
-def _global_moments(x32, mask, axes, axis_name, eps):
-  """Global (n, μ, σ², 1/√(σ² + ε)): one all_gather of (n_i, μ_i, M2_i, s_i), then Chan's
-  combination in units of the smallest scale s = min s_i (every s/s_i an exact power of two).
-
-  σ² is that of x itself (inf where it passes the float32 range: the running variance);
-  1/√(σ² + ε) comes from the scaled statistics and stays exact.
-  """
-  n, mean, m2, s = _local_moments(x32, mask, axes)
+def _global_moments(x32, mask, axes, axis_name):
+  """Global (n, mean, var): one all_gather of (n_i, μ_i, M2_i), then Chan's combination."""
+  n, mean, m2 = _local_moments(x32, mask, axes)
   if axis_name is not None:
-    stacked = jnp.stack([n, mean, m2, s])
+    stacked = jnp.stack([n, mean, m2])
     try:  # ONE collective; under shard_map typed as the same on every device
       parts = lax.all_gather(stacked, axis_name, to="invarying")
     except ValueError:  # a named vmap / pmap axis
       parts = lax.all_gather(stacked, axis_name)
-    ns, means, m2s, ss = parts[:, 0], parts[:, 1], parts[:, 2], parts[:, 3]
-    s = jnp.min(ss, axis=0)  # one scale for all: the largest inputs'
-    ratio = s / ss  # exact powers of two <= 1 (all 1 unless some device rescaled)
-    means, m2s = means * ratio, m2s * (ratio * ratio)
+    ns, means, m2s = parts[:, 0], parts[:, 1], parts[:, 2]
     n = jnp.sum(ns, axis=0)  # n = Σ n_i
     mean = jnp.sum(ns * means, axis=0) / jnp.maximum(n, 1.0)  # μ = Σ n_i μ_i / n
     m2 = jnp.sum(m2s, axis=0) + jnp.sum(ns * (means - mean) ** 2, axis=0)  # Chan et al.
-  var = m2 / jnp.maximum(n, 1.0)  # biased σ² = M2/n (seeds 001/002), of x·s
-  plain = s == 1.0
-  rstd = jnp.where(plain, lax.rsqrt(var + eps), _rstd_of_scaled(var, s, eps))  # 1/√(σ² + ε)
-  return n, mean / s, jnp.where(plain, var, var / s / s), rstd
+  var = m2 / jnp.maximum(n, 1.0)  # biased σ² = M2/n (seeds 001/002)
+  return n, mean, var
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
@@ -433,7 +304,8 @@ def _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name, global_params):
   del global_params
   ct = _compute_dtype(x.dtype)
   x32 = x.astype(ct)
-  n, mean, var, rstd = _global_moments(x32, mask, axes, axis_name, eps)  # rstd = 1/√(σ² + ε)
+  n, mean, var = _global_moments(x32, mask, axes, axis_name)
+  rstd = lax.rsqrt(var + eps)  # 1/√(σ² + ε)
   y = (x32 - mean) * rstd  # x̂
   if scale is not None:
     y = y * scale.astype(ct)

@@ -20,12 +20,9 @@ from jpatterns._dtypes import compute_dtype
 from jpatterns._norm_core import (
   BatchNormStats,
   _check_eps,
-  _finite,
   _input,
   _normalize,
   _param,
-  _pow2_scale,
-  _rstd_of_scaled,
   batch_norm,
   batch_norm_analytic,
   init_batch_norm_stats,
@@ -82,7 +79,7 @@ def layer_norm(x, *, scale=None, bias=None, axis=-1, eps=1e-5):
   bshape = tuple(s if i in axes else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
   bias = _param(fn, "bias", bias, feat, bshape)
-  return _normalize(x, scale, bias, axes, eps=eps, center=True, rescale=True)
+  return _normalize(x, scale, bias, axes, eps=eps, center=True)
 
 
 def _spatial_axes(fn, x, channel_axis, axis):
@@ -268,13 +265,7 @@ def weight_norm(v, g, *, axis=None, eps=1e-12):
   g = _param(fn, "g", g, feat, bshape)
   ct = compute_dtype(vv.dtype)
   v32 = vv.astype(ct)
-  ss = jnp.sum(v32 * v32, axis=axes, keepdims=True)  # Σ v²
-
-  def rescaled(v32):  # Σ v² overflowed (|v| beyond ~1e19): 1/‖v‖ = s/‖v s‖, s = 2^-k
-    sv = _pow2_scale(v32, axes)
-    return _rstd_of_scaled(jnp.sum((v32 * sv) ** 2, axis=axes, keepdims=True), sv, eps)
-
-  inv = lax.cond(_finite(ss), lambda _: lax.rsqrt(ss + eps), rescaled, v32)  # 1/‖v‖
+  inv = lax.rsqrt(jnp.sum(v32 * v32, axis=axes, keepdims=True) + eps)  # 1/‖v‖
   return (g.astype(ct) * v32 * inv).astype(vv.dtype)  # w = g · v/‖v‖
 
 
