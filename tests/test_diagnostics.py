@@ -156,6 +156,15 @@ def test_diagnostics_change_nothing_and_agree_across_seed_axes(run, digits):
   assert np.asarray(record["diagnostics"]["grad_norm"]).shape == (2, 3, 3)
 
 
+def test_diagnostics_on_a_mesh_equal_one_device(digits):
+  """On 2 devices the probe batch is replicated and the parameters too: same numbers."""
+  config = train.TrainConfig(epochs=1, depth=1, width=8, norm="batch_norm")
+  one = train.fit(config, digits, seeds=2, devices=1, diagnostics=True)
+  two = train.fit(config, digits, seeds=2, devices=2, diagnostics=True)
+  for k in diagnostics.NAMES:
+    np.testing.assert_allclose(two.diagnostics[k], one.diagnostics[k], rtol=1e-5, atol=1e-6)
+
+
 def test_a_users_model_gets_layers_and_no_activations(digits):
   def init(key):
     return {"w": 0.01 * jax.random.normal(key, (64, 10)), "b": jnp.zeros(10)}, {}

@@ -207,7 +207,8 @@ def test_remainder_is_validated_by_name():
     train.fit(dataclasses.replace(CFG, remainder="all"), _subset(64))
 
 
-@pytest.mark.parametrize("model", ["cnn", "resnet", "lstm", "transformer"])
+# resnet's convolutions cover the cnn's conv + batch norm (the cnn case cost 14 s of the suite)
+@pytest.mark.parametrize("model", ["resnet", "lstm", "transformer"])
 def test_builtin_models_keep_padding_out_of_batch_norm(data, model):
   """A padded batch with its mask gives the real rows the logits and running statistics
   of the real rows alone (every batch-norm layer of the model; the mlp is the loop's)."""
