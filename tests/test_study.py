@@ -453,3 +453,17 @@ def test_report_tables_escape_pipes_and_state_the_rule(tmp_path):
   }
   assert widths == {6}  # 4 cells between 5 unescaped pipes
   assert r"\|w\| < 1e-3" in text and "l1 > l2: d = " in text
+
+
+def test_metric_names_are_the_engines():
+  from jpatterns import train
+
+  assert metrics.TRAIN_METRICS == train.METRICS
+
+
+def test_gap_curve_is_history_gap():
+  from jpatterns import datasets, train
+
+  d = datasets.load("digits")
+  h = train.fit(train.TrainConfig(epochs=2, depth=1, width=8), d, diagnostics=True)
+  np.testing.assert_array_equal(metrics.gap_curve(h), h.gap)

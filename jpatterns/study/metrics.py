@@ -55,8 +55,11 @@ __all__ = [
   "metric_values",
   "is_loss",
   "map_nonfinite",
+  "gap_curve",
 ]
 
+# jpatterns.train.METRICS, repeated so that reading claims (`jpatterns study --list`) does not
+# import jax; tests/test_study.py checks the two agree.
 TRAIN_METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 _FLOOR = 1e-30
 
@@ -163,6 +166,14 @@ def describe(spec: dict) -> str:
   return f"log10 effective lr index {spec['to']} / {spec['from']}"
 
 
+def gap_curve(history) -> np.ndarray:
+  """``(seeds, epochs)``: eval-mode accuracy on the probe batch of training data minus test
+  accuracy after each epoch (:attr:`jpatterns.train.History.gap`, for any object with
+  ``metrics`` and ``diagnostics``)."""
+  train = _diag(history, "train_eval_accuracy")[:, 1:]
+  return train - np.asarray(history.metrics["test_accuracy"], np.float64)[:, -train.shape[1] :]
+
+
 def _diag(history, name: str) -> np.ndarray:
   d = getattr(history, "diagnostics", None)
   if not d or name not in d:
@@ -198,10 +209,7 @@ def metric_values(spec: dict, history) -> np.ndarray:
     m = np.asarray(history.metrics[spec["of"]], np.float64)
     return m[:, -1] if k == "final" else m.mean(axis=1)
   if k == "gap":
-    gap = _diag(history, "train_eval_accuracy")[:, 1:] - np.asarray(
-      history.metrics["test_accuracy"], np.float64
-    )
-    return _pick(gap, spec["epoch"], "the gap's epochs")
+    return _pick(gap_curve(history), spec["epoch"], "the gap's epochs")
   if k in ("grad_norm_ratio", "grad_norm_spread"):
     g = _pick(_diag(history, "grad_norm"), spec["epoch"], "grad_norm")  # (seeds, L)
     lg = _log10(g)

@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from jpatterns.study import metrics as metrics_lib
+
 __all__ = ["plot_result"]
 
 
@@ -130,7 +132,7 @@ def _mechanism(ax, result):
       te = np.asarray(h.metrics["test_accuracy"], np.float64)
       x = np.arange(1, te.shape[1] + 1)
       line = _band(ax, x, te, f"{arm} test")
-      tr = np.asarray(h.diagnostics["train_eval_accuracy"], np.float64)[:, 1:]
+      tr = te + metrics_lib.gap_curve(h)  # train accuracy in eval mode
       _band(ax, x, tr, f"{arm} train (eval)", ls="--", color=line.get_color())
     ax.set(xlabel="epoch", ylabel="accuracy", title="train (eval mode) and test accuracy")
   else:
