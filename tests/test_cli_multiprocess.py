@@ -231,40 +231,53 @@ def test_a_usage_error_on_one_process_ends_every_process(tmp_path):
   assert not os.path.exists(tmp_path / "o")
 
 
-def test_a_killed_process_ends_the_other_within_the_heartbeat_bound(tmp_path):
-  """heartbeat_timeout 4 s: the watchdog names the lost process after 0.6 × 4 s."""
+def _lose_process_one(tmp_path, sig):
+  """Two processes train until process 0 wrote a checkpoint; then process 1 gets ``sig``.
+  Returns process 0's status, stderr and seconds from the signal to its end."""
   port = dist.free_port()
   out = tmp_path / "o"
-  argv = [
-    "train",
-    "--epochs",
-    "100000",
-    "--width",
-    "8",
-    "--quiet",
-    "--no-compile-cache",
-    "--heartbeat-timeout",
-    "4",
-    "--out",
-    str(out),
-  ]
+  argv = ["train", "--epochs", "100000", "--width", "8", "--quiet", "--no-compile-cache"]
+  argv += ["--heartbeat-timeout", "4", "--out", str(out)]
   procs = [_start(argv, 0, port), _start(argv, 1, port)]
   try:
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.npz").exists():  # both are training
       assert time.monotonic() < deadline and procs[0].poll() is None, procs[0].stderr.read()
       time.sleep(0.2)
-    os.killpg(procs[1].pid, signal.SIGKILL)
-    killed = time.monotonic()
-    (status, err), _ = _finish(procs, timeout=30)
-    waited = time.monotonic() - killed
+    os.killpg(procs[1].pid, sig)
+    sent = time.monotonic()
+    ((status, err),) = _finish(procs[:1], timeout=30)
+    waited = time.monotonic() - sent
   finally:
     for p in procs:
       if p.poll() is None:
         os.killpg(p.pid, signal.SIGKILL)
-  print(f"\nprocess 0 ended {waited:.1f} s after process 1 was killed (bound 4 + 2 s)")
-  assert status != 0
+      p.communicate()
+  print(f"\nprocess 0 ended {waited:.1f} s after process 1 got {sig!r} (bound 4 + 2 s)")
+  return status, err, waited
+
+
+def test_a_process_that_stops_responding_ends_the_other_with_a_line_naming_it(tmp_path):
+  """heartbeat_timeout 4 s: process 1 frozen (SIGSTOP: its sockets stay open, so only the
+  heartbeat can tell), the watchdog names it after 0.6 x 4 s."""
+  status, err, waited = _lose_process_one(tmp_path, signal.SIGSTOP)
+  assert status == 1, err[-2000:]
   assert "process 1 of 2 stopped responding" in err and "plugin" not in err, err[-2000:]
+  assert waited < 4 + 2
+
+
+def test_a_killed_process_ends_the_other_within_the_heartbeat_bound(tmp_path):
+  """A killed peer is noticed by the collective (connection closed) or the heartbeat; the
+  watchdog then names it. XLA:CPU may instead abort process 0 from gloo's own thread
+  (SIGABRT, "collective mismatch": device programs dispatched ahead meet a failed
+  collective), which no Python code can intercept: that ending is accepted, still within
+  the bound, and named in the test output."""
+  status, err, waited = _lose_process_one(tmp_path, signal.SIGKILL)
+  assert status != 0
+  if status == -signal.SIGABRT and "gloo::EnforceNotMet" in err:
+    print("process 0 was aborted by gloo before the watchdog spoke")
+  else:
+    assert "process 1 of 2 stopped responding" in err and "plugin" not in err, err[-2000:]
   assert waited < 4 + 2
 
 

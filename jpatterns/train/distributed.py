@@ -182,20 +182,22 @@ def _wait_for_port(address: str, seconds: float) -> bool:
       time.sleep(0.1)
 
 
-def _die(message: str, status: int) -> None:
+def _die(message: str, status: int, *, linger: bool = True) -> None:
   """One line on stderr and exit at once, from any thread (JAX's runtime would abort)."""
   sys.stderr.write(f"jpatterns: error: {message}\n")
-  exit_now(status)
+  exit_now(status, linger=linger)
 
 
-def exit_now(status: int) -> None:
+def exit_now(status: int, *, linger: bool = True) -> None:
   """Ends this process without JAX's shutdown barrier, which would wait for processes
   that are stopping too. Process 0 hosts the coordination service: it lingers a
-  moment so the others read the failure from it before it goes."""
+  moment so the others read the failure from it before it goes (``linger=False``
+  when no other process is left to read it: the service would abort this one with
+  its own error and a C++ stack trace meanwhile)."""
   _STATE["exiting"] = True  # the watchdog says nothing more
   sys.stderr.flush()
   sys.stdout.flush()
-  if _STATE["spec"] is not None and jax.process_index() == 0 and jax.process_count() > 1:
+  if linger and _STATE["spec"] is not None and jax.process_index() == 0 and jax.process_count() > 1:
     time.sleep(4 * _POLL_SECONDS)
   os._exit(status)
 
@@ -351,6 +353,7 @@ def _start_watchdog() -> None:
             f"process {i} of {n} stopped responding (no heartbeat for {now - since:.0f} s), "
             f"so process {me} stops",
             1,
+            linger=n > 2,  # someone besides the lost one may still read the failure
           )
       time.sleep(_POLL_SECONDS)
 
