@@ -307,6 +307,11 @@ RESUME = ["train", "--epochs", "3", "--quiet", "--devices", "1"]
 
 # Bad optimizer and schedule keywords: (id, argv, substring).
 OPTIONS = [
+  (
+    "checkpoint-every 0",
+    ["--checkpoint-every", "0"],
+    "--checkpoint-every: 0 is not valid; give a number of epochs >= 1",
+  ),
   ("opt b1=abc", ["--opt", "b1=abc"], "--opt: {'b1': 'abc'} is not valid; adam: b1='abc' must be"),
   (
     "opt eps=nan",

@@ -23,22 +23,29 @@ from jpatterns.train import _files, engine
 STEPS = 1438 // 64  # minibatches per digits epoch at batch size 64
 
 
-def _diverging(config, input_shape, num_classes):
-  """A linear model whose logits turn NaN after its first epoch (a counter in its state)."""
-  n = int(np.prod(input_shape))
+def _diverging_after(epochs: int):
+  """A linear model whose logits turn NaN after ``epochs`` epochs (a counter in its state)."""
 
-  def init(key):
-    return {"w": jnp.zeros((n, num_classes))}, {"steps": jnp.zeros((), jnp.int32)}
+  def build(config, input_shape, num_classes):
+    n = int(np.prod(input_shape))
 
-  def apply(params, state, x, key, train):
-    logits = x.reshape(len(x), -1) @ params["w"]
-    logits = jnp.where(state["steps"] > STEPS, jnp.nan, logits)  # from epoch 2's 2nd step
-    return logits, {"steps": state["steps"] + (1 if train else 0)}
+    def init(key):
+      return {"w": jnp.zeros((n, num_classes))}, {"steps": jnp.zeros((), jnp.int32)}
 
-  return train.Model(init, apply, "diverging")
+    def apply(params, state, x, key, train):
+      logits = x.reshape(len(x), -1) @ params["w"]
+      logits = jnp.where(state["steps"] > epochs * STEPS, jnp.nan, logits)
+      return logits, {"steps": state["steps"] + (1 if train else 0)}
+
+    return train.Model(init, apply, "diverging")
+
+  return build
 
 
-train.register_model("diverging_after_one_epoch", _diverging)
+train.register_model("diverging_after_one_epoch", _diverging_after(1))  # from epoch 2's 2nd step
+train.register_model("diverging_after_three_epochs", _diverging_after(3))
+
+
 CONFIG = train.TrainConfig(model="diverging_after_one_epoch", epochs=4, batch_size=64)
 
 
@@ -58,6 +65,59 @@ def test_a_diverged_run_stops_and_keeps_the_last_finite_checkpoint(digits, tmp_p
   assert np.isfinite(metadata["history"]).all()
   # no lock, no metrics.json of a failed run; the epochs' lines
   assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.jsonl"]
+
+
+def test_a_diverged_run_with_checkpoint_every_keeps_the_last_written(digits, tmp_path):
+  """checkpoint_every=2, the loss NaN at epoch 4: the checkpoint holds epoch 2."""
+  config = dataclasses.replace(CONFIG, model="diverging_after_three_epochs", epochs=5)
+  with pytest.raises(engine.NonFiniteLossError) as e:
+    train.fit(config, digits, out=tmp_path, checkpoint_every=2)
+  assert (e.value.epoch, e.value.kept) == (4, 2)
+  assert "holds epoch 2, the last one written" in str(e.value)
+  assert train.load_checkpoint(tmp_path / "checkpoint.npz")[0]["epoch"] == 2
+
+
+def test_checkpoint_every_n_epochs_and_the_last_resumes_exactly(digits, tmp_path):
+  """checkpoint_every=2 with per-seed carries (the loop axis, stacked on the host): a run
+  interrupted after epoch 3 holds epoch 2; resumed, it equals the uninterrupted run, and
+  the last epoch (5) is written though 5 is odd."""
+  config = train.TrainConfig(epochs=5, width=8)
+
+  def interrupt(epoch, metrics):
+    if epoch == 2:
+      raise KeyboardInterrupt
+
+  with pytest.raises(KeyboardInterrupt):
+    train.fit(
+      config,
+      digits,
+      seeds=2,
+      seed_axis="loop",
+      out=tmp_path / "a",
+      checkpoint_every=2,
+      on_epoch=interrupt,
+    )
+  assert train.load_checkpoint(tmp_path / "a" / "checkpoint.npz")[0]["epoch"] == 2
+  resumed = train.fit(
+    config,
+    digits,
+    resume=tmp_path / "a" / "checkpoint.npz",
+    seed_axis="loop",
+    out=tmp_path / "b",
+    checkpoint_every=2,
+  )
+  full = train.fit(config, digits, seeds=2, seed_axis="loop")
+  assert resumed.start_epoch == 2
+  for m in train.METRICS:
+    np.testing.assert_array_equal(resumed.metrics[m], full.metrics[m], err_msg=m)
+  metadata, layout, leaves = train.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+  assert metadata["epoch"] == 5
+  import jax
+
+  flat, _ = jax.tree_util.tree_flatten_with_path((full.params, full.state, full.opt_state))
+  saved = dict(zip([name for name, _, _ in layout], leaves))
+  for path, leaf in flat:
+    np.testing.assert_array_equal(saved[jax.tree_util.keystr(path)], np.asarray(leaf))
 
 
 def test_terminate_on_nan_false_trains_every_epoch(digits):
@@ -210,6 +270,9 @@ def test_early_stop_restores_the_best_epoch_and_keep_best_writes_it(digits, tmp_
     ({"keep_best": True}, "keep_best"),
     ({"seed_axis": "x"}, "seed_axis"),
     ({"diagnostics": "yes"}, "diagnostics"),
+    ({"checkpoint_every": 0}, "checkpoint_every"),
+    ({"checkpoint_every": 2.5}, "checkpoint_every"),
+    ({"checkpoint_every": True}, "checkpoint_every"),
   ],
 )
 def test_bad_run_options_name_the_argument(digits, kwargs, name):

@@ -1,4 +1,4 @@
-"""``jpatterns train``: one configuration, one or more seeds, a checkpoint every epoch.
+"""``jpatterns train``: one configuration, one or more seeds, a checkpoint every epoch (or N).
 
 Example::
 
@@ -48,6 +48,13 @@ def add_parser(sub) -> None:
     help="also write best.npz whenever the mean test loss improves",
   )
   p.add_argument(
+    "--checkpoint-every",
+    type=int,
+    default=1,
+    metavar="N",
+    help="write checkpoint.npz after every N epochs and the last (default 1: every epoch)",
+  )
+  p.add_argument(
     "--resume",
     metavar="CHECKPOINT",
     default=None,
@@ -77,6 +84,13 @@ def _plan(args, spec):
   given = _common.explicit_fields(args)
   if args.seeds is not None and args.seeds < 1:
     raise UsageError(f"--seeds: {args.seeds} is not valid; need an integer >= 1")
+  engine.RunOptions(  # fit's own checks of these, before any data is loaded
+    out=args.out,
+    early_stop=args.early_stop,
+    keep_best=args.keep_best,
+    diagnostics=args.diagnostics,
+    checkpoint_every=args.checkpoint_every,
+  ).check()
   config, done = train.TrainConfig(**given), 0
   if args.resume:
     try:
@@ -125,6 +139,7 @@ def run(args) -> int:
         early_stop=args.early_stop,
         keep_best=args.keep_best,
         diagnostics=args.diagnostics,
+        checkpoint_every=args.checkpoint_every,
       )
     except train.ConfigError:
       raise

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -831,7 +832,8 @@ class Trainer:
   def run(self, carry, data, *, start: int = 0, on_epoch: Callable | None = None):
     """Epochs ``start … epochs-1``; ``on_epoch(epoch, get_carry, metrics)`` after each.
 
-    ``get_carry()`` returns the carry (seed axis first); ``metrics`` is a dict of NumPy
+    ``get_carry()`` returns the carry (seed axis first), ``get_carry(host=True)`` a NumPy
+    copy of it (stacked on the host: no device program); ``metrics`` is a dict of NumPy
     arrays, one value per seed; ``on_epoch`` returning ``"stop"`` ends the run there.
     Returns the final carry, the stacked metrics of the epochs run
     ``(epochs run, 4, seeds)`` and the seconds spent in them (compile excluded). On a
@@ -865,9 +867,9 @@ class Trainer:
       history.append(m)
       if on_epoch is not None:
         if self.mode == "vmap":
-          get_carry = lambda carry=carry: carry  # noqa: E731
+          get_carry = functools.partial(_vmapped_carry, carry)
         else:
-          get_carry = lambda carries=carries: _stack(carries)  # noqa: E731
+          get_carry = functools.partial(_looped_carry, carries)
         if on_epoch(epoch, get_carry, dict(zip(METRICS, m))) == "stop":
           break
     if self.mode == "loop" and start < epochs:
@@ -879,6 +881,19 @@ class Trainer:
 def _stack(carries):
   """Per-seed carries as one carry with a leading seed axis."""
   return jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
+
+
+def _vmapped_carry(carry, host: bool = False):
+  """:meth:`Trainer.run`'s ``get_carry`` for the batched carry."""
+  return jax.tree.map(np.array, host_local(carry)) if host else carry  # np.array: a copy
+
+
+def _looped_carry(carries, host: bool = False):
+  """:meth:`Trainer.run`'s ``get_carry`` for per-seed carries: stacked on the host for a
+  copy (one ``np.stack`` a leaf), on the device otherwise."""
+  if host:
+    return jax.tree.map(lambda *xs: np.stack(xs), *[host_local(c) for c in carries])
+  return _stack(carries)
 
 
 _PERM_FNS: dict = {}
@@ -898,12 +913,12 @@ def host_local(tree):
   """``tree`` as NumPy on this host; replicated arrays that span other processes read
   from this process's own copy."""
 
-  def get(a):
+  def local(a):
     if isinstance(a, jax.Array) and not a.is_fully_addressable:
-      a = a.addressable_data(0)
-    return np.asarray(jax.device_get(a))
+      return a.addressable_data(0)
+    return a
 
-  return jax.tree.map(get, tree)
+  return jax.tree.map(np.asarray, jax.device_get(jax.tree.map(local, tree)))  # one transfer
 
 
 def describe_devices(n: int) -> str:
@@ -1111,6 +1126,7 @@ def fit(
   early_stop: int | None = None,
   keep_best: bool = False,
   diagnostics: bool = False,
+  checkpoint_every: int = 1,
 ) -> History:
   """Trains ``config`` on ``data`` for one or more seeds at once.
 
@@ -1121,8 +1137,9 @@ def fit(
     seeds: how many seeds (``config.seed`` onwards) or which ones; they train together
       under ``vmap`` in one compiled program.
     devices: how many devices to shard the batch over (default: all).
-    out: a directory for ``checkpoint.npz`` (written after every epoch, atomically)
-      and ``metrics.json`` (at the end); None writes nothing.
+    out: a directory for ``checkpoint.npz`` (written after every ``checkpoint_every``-th
+      epoch and the last, atomically, by a background thread while the next epoch
+      runs) and ``metrics.json`` (at the end); None writes nothing.
     on_epoch: ``on_epoch(epoch, metrics)`` after each epoch, ``epoch`` counted from 0,
       ``metrics`` ``{name: array (seeds,)}``.
     resume: a checkpoint written by ``fit(..., out=...)``: training continues from its
@@ -1152,6 +1169,12 @@ def fit(
       the first epoch and after each (:mod:`jpatterns.train.diagnostics`), into
       ``History.diagnostics`` and ``metrics.json``. Costs one more compiled program
       and one probe-batch pass an epoch; off, nothing changes.
+    checkpoint_every: write ``checkpoint.npz`` after every this many epochs (and always
+      after the last, and the epoch early stopping ends on), as Keras' ``save_freq`` or
+      Orbax's ``save_interval_steps``. 1 (default): every epoch. A write costs a host
+      copy of the parameters and optimizer state and, in the background thread, ~2 ms
+      at the digits MLP's width 128 or ~50 ms at width 2048 (52 MB): comparable to an
+      epoch of a small model, so give a larger interval when epochs take milliseconds.
 
   ``out`` also receives ``metrics.jsonl``: one JSON line per epoch as it ends (the
   epoch, each metric per seed, the seconds since the run started), to ``tail -f``.
@@ -1197,6 +1220,7 @@ def fit(
     early_stop=early_stop,
     keep_best=keep_best,
     diagnostics=diagnostics,
+    checkpoint_every=checkpoint_every,
   )
 
 
@@ -1233,6 +1257,7 @@ class RunOptions:
   keep_best: bool = False
   diagnostics: bool = False
   on_compiled: Callable | None = None
+  checkpoint_every: int = 1
 
   def check(self) -> None:
     p = self.early_stop
@@ -1244,6 +1269,9 @@ class RunOptions:
       raise ConfigError("keep_best", True, "needs out= (a directory for best.npz)")
     if not isinstance(self.diagnostics, bool):
       raise ConfigError("diagnostics", self.diagnostics, "must be True or False")
+    n = self.checkpoint_every
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+      raise ConfigError("checkpoint_every", n, "is not valid; give a number of epochs >= 1")
 
 
 def run_experiment(exp: Experiment, **options) -> History:
@@ -1285,8 +1313,9 @@ class NonFiniteLossError(RuntimeError):
 
   def __init__(self, epoch: int, metric: str, seeds, kept: int, out):
     self.epoch, self.metric, self.seeds, self.kept = epoch, metric, list(seeds), kept
+    which = "the last finite one" if kept == epoch - 1 else "the last one written"
     where = (
-      f"; {os.path.join(out, 'checkpoint.npz')} holds epoch {kept}, the last finite one"
+      f"; {os.path.join(out, 'checkpoint.npz')} holds epoch {kept}, {which}"
       if out is not None and kept
       else ""
     )
@@ -1327,11 +1356,12 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
   # arrays are copied to the host first, since the live carry is donated to the next
   # epoch. Writes stay in order; the run waits for the last before it returns or fails.
   pending = []
+  config_json = config.to_json()
+  written = {"epoch": 0}  # the epoch (from 1) checkpoint.npz holds, 0: none by this run
 
-  def save(name, carry, epoch):
-    host = jax.tree.map(np.array, host_local(carry))  # np.array copies: no view of a buffer
+  def save(name, host, epoch):
     metadata = {
-      "config": config.to_json(),
+      "config": config_json,
       "seeds": list(seed_list),
       "epoch": epoch + 1,
       "history": np.concatenate(curves, axis=2)[..., : epoch + 1].tolist(),
@@ -1350,8 +1380,15 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
     for m in ("train_loss", "test_loss"):
       bad = ~np.isfinite(metrics[m])
       if o.terminate_on_nan and bad.any():
-        kept = epoch if writer and epoch > start else 0
+        kept = written["epoch"] if writer else 0
         raise NonFiniteLossError(epoch + 1, m, np.asarray(seed_list)[bad], kept, out)
+    host = []  # this epoch's carry copied to the host once, for whichever file needs it
+
+    def host_carry():
+      if not host:
+        host.append(get_carry(host=True))
+      return host[0]
+
     if writer:
       if not log:
         log.append(open(os.path.join(out, "metrics.jsonl"), "w", encoding="utf-8"))  # noqa: SIM115
@@ -1366,15 +1403,17 @@ def _run_experiment(exp: Experiment, o: RunOptions) -> History:
         if o.early_stop is not None:  # its own copy: the live carry is donated next epoch
           best["carry"] = jax.tree.map(jnp.copy, get_carry())
         if o.keep_best and writer:
-          save("best.npz", get_carry(), epoch)
+          save("best.npz", host_carry(), epoch)
       else:
         best["waited"] += 1
         if o.early_stop is not None and best["waited"] >= o.early_stop:
           stop = "stop"
     if probe:
       measured.append(probe(get_carry()))
-    if writer:
-      save("checkpoint.npz", get_carry(), epoch)
+    every = o.checkpoint_every
+    if writer and ((epoch + 1) % every == 0 or epoch + 1 == config.epochs or stop):
+      save("checkpoint.npz", host_carry(), epoch)
+      written["epoch"] = epoch + 1
     if o.on_epoch is not None:
       o.on_epoch(epoch, metrics)
     return stop
