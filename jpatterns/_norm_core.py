@@ -285,7 +285,7 @@ def _global_moments(x32, mask, axes, axis_name):
     stacked = jnp.stack([n, mean, m2])
     try:  # ONE collective; under shard_map typed as the same on every device
       parts = lax.all_gather(stacked, axis_name, to="invarying")
-    except ValueError:  # a named vmap / pmap axis
+    except (ValueError, AssertionError):  # a named vmap / pmap axis (jit(vmap) asserts)
       parts = lax.all_gather(stacked, axis_name)
     ns, means, m2s = parts[:, 0], parts[:, 1], parts[:, 2]
     n = jnp.sum(ns, axis=0)  # n = Σ n_i
@@ -363,7 +363,7 @@ def _replicated_in_shard_map(params, axis_name):
   try:
     varyings = [jax.typeof(p).manual_axis_type.varying for p in params]
     lax.pcast(params[0], names, to="varying")  # raises outside shard_map
-  except (AttributeError, ValueError):
+  except (AttributeError, ValueError, AssertionError):  # jit(vmap) asserts
     return False
   if all(not any(a in v for a in names) for v in varyings):
     return True

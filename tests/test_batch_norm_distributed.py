@@ -189,8 +189,10 @@ def test_one_collective_in_backward(mesh):
   assert _count(hlo, ALL_REDUCE) == 1, hlo
 
 
-def test_named_vmap_axis(mesh):
-  """axis_name also works with a named vmap axis (no shard_map)."""
+@pytest.mark.parametrize("jit", [False, True], ids=["vmap", "jit(vmap)"])
+def test_named_vmap_axis(mesh, jit):
+  """axis_name also works with a named vmap axis (no shard_map), eager or under jit (where
+  JAX's all_gather(to='invarying') asserts instead of raising ValueError)."""
   del mesh
   x, s, b, _ = _data(seed=2)
   mask = _unequal_mask()
@@ -200,7 +202,8 @@ def test_named_vmap_axis(mesh):
   def local(x, m):
     return jn.batch_norm(x, stats, scale=s, bias=b, train=True, axis_name="i", mask=m, momentum=0.9)
 
-  y, st = jax.vmap(local, axis_name="i")(xs, ms)
+  mapped = jax.vmap(local, axis_name="i")
+  y, st = (jax.jit(mapped) if jit else mapped)(xs, ms)
   y1, st1 = _single(x, s, b, mask)
   np.testing.assert_allclose(y.reshape(-1, C), y1, rtol=1e-5, atol=2e-5)
   np.testing.assert_allclose(st.mean[0], st1.mean, rtol=1e-5, atol=1e-6)
