@@ -1152,7 +1152,8 @@ def fit(
       ``True`` unless given ``--no-compile-cache``.
     terminate_on_nan: stop with :class:`NonFiniteLossError` after the first epoch whose
       train or test loss is NaN or infinite for some seed (as Keras'
-      ``TerminateOnNaN``); the checkpoint in ``out`` stays the last finite epoch's.
+      ``TerminateOnNaN``); the checkpoint in ``out`` stays the last one written before
+      it (the last finite epoch's with ``checkpoint_every=1``).
       ``False`` trains on.
     overwrite: write to ``out`` even while another run holds its lock file
       (``out/.jpatterns.lock``, which refuses a second concurrent run).
