@@ -273,11 +273,13 @@ def test_early_stop_restores_the_best_epoch_and_keep_best_writes_it(digits, tmp_
     ({"checkpoint_every": 0}, "checkpoint_every"),
     ({"checkpoint_every": 2.5}, "checkpoint_every"),
     ({"checkpoint_every": True}, "checkpoint_every"),
+    ({"share_eval": 1}, "share_eval"),
   ],
 )
 def test_bad_run_options_name_the_argument(digits, kwargs, name):
   with pytest.raises(train.ConfigError) as e:
-    train.fit(train.TrainConfig(epochs=1, width=8), digits, **kwargs)
+    exp = engine.prepare(train.TrainConfig(epochs=1, width=8), digits)
+    engine.run_experiment(exp, **kwargs)  # fit's options, and share_eval
   assert e.value.name == name
 
 

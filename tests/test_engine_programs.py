@@ -74,6 +74,33 @@ def test_a_grid_over_hyperparameters_compiles_its_epoch_program_once(digits):
   np.testing.assert_allclose(_curves(rest[1]), _curves(alone), atol=1e-6)
 
 
+@pytest.mark.parametrize("devices", [1, 2])
+def test_a_grid_over_optimizers_compiles_its_evaluation_once(digits, devices):
+  """Two optimizers, one model: the test set is evaluated by one shared program, and the
+  curves equal a configuration's run alone (evaluation inside its epoch program; one of the
+  two per device count, to compile less)."""
+  grid = [dataclasses.replace(BASE, width=12, optimizer=o) for o in ("sgd", "rmsprop")]
+  evals = len(engine._EVALS)
+  shared = train.compare(grid, digits, seeds=2, devices=devices)
+  assert len(engine._EVALS) == evals + 1
+  alone = train.fit(grid[devices - 1], digits, seeds=2, devices=devices)
+  np.testing.assert_allclose(_curves(shared[devices - 1]), _curves(alone), rtol=1e-6, atol=1e-7)
+
+
+def test_which_configurations_share_their_evaluation(digits):
+  """The same model trained by different programs shares; a grid over a traced
+  hyperparameter (one program anyway) and a model of its own do not."""
+  cfgs = [
+    dataclasses.replace(BASE, optimizer="sgd"),
+    dataclasses.replace(BASE, optimizer="adam"),
+    dataclasses.replace(BASE, optimizer="adam", width=20),
+    dataclasses.replace(BASE, optimizer="adam", learning_rate=0.01),
+  ]
+  exps = [engine.prepare(c, digits) for c in cfgs]
+  assert engine._shared_evaluation(exps) == [True, True, False, True]
+  assert engine._shared_evaluation(exps[1:]) == [False, False, False]
+
+
 def test_a_structural_change_compiles_a_new_program(digits):
   """weight_decay 0 → non-zero adds a piece to the chain: another program."""
   a = train.fit(dataclasses.replace(BASE, width=20), digits, devices=1)

@@ -176,7 +176,7 @@ def run(args) -> int:
   for e in experiments:
     engine.check_devices(args.devices, e.config.batch_size)
   if not primary:  # the others train alongside, quietly; process 0 reports and writes
-    for exp in experiments:
+    for exp, share in zip(experiments, engine._shared_evaluation(experiments), strict=True):
       engine.run_experiment(
         exp,
         seeds=seeds,
@@ -185,6 +185,7 @@ def run(args) -> int:
         seed_axis=args.seed_axis,
         early_stop=args.early_stop,
         diagnostics=args.diagnostics,
+        share_eval=share,
       )
     return 0
   with output_lock(args.out, overwrite=args.overwrite):
@@ -200,7 +201,8 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
   results = []
   total = sum(e.config.epochs for e in experiments)
   with _common.Progress(total, args.quiet, args.log_every) as bar:
-    for exp, assignment in zip(experiments, assignments):
+    shared = engine._shared_evaluation(experiments)
+    for exp, assignment, share in zip(experiments, assignments, shared, strict=True):
       label = _label(exp.config, assignment)
       bar.describe(label)
       try:
@@ -214,6 +216,7 @@ def _run_grid(args, experiments, assignments, seeds, question, grid, names, t_al
           on_compiled=bar.compiled,
           early_stop=args.early_stop,
           diagnostics=args.diagnostics,
+          share_eval=share,
         )
       except engine.NonFiniteLossError as e:
         e.args = (f"{label}: {e}",)  # which configuration diverged
