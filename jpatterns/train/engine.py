@@ -876,8 +876,9 @@ class Trainer:
 
   def compile(self, carry, data):
     """Lowers and compiles the epoch function, or takes the compiled program of an
-    earlier configuration that differs only in hyperparameters; returns the seconds
-    spent (0.0 for a shared program)."""
+    earlier configuration that differs only in hyperparameters (and, with
+    ``share_eval``, the evaluation program likewise); returns the seconds spent (0.0
+    when every program was shared)."""
     t0 = time.perf_counter()
     key = _program_key(self.exp, self.mode, len(self.seeds), self._mesh_ids)
     if self._eval_key is not None:
@@ -1386,12 +1387,12 @@ def run_experiment(exp: Experiment, **options) -> History:
   called once the epoch program is ready (0.0 when it was shared with an earlier
   configuration), before the first epoch, and ``share_eval``: evaluate the test set in
   a program of its own, shared with the other configurations that build the same model
-  and differ only in how they train, instead of inside the
-  epoch program. The curves are the same (the same operations, compiled apart: within
-  float32 rounding). On the default compare grid (7 optimizers, digits MLP, 2 cores) the
-  evaluation was 0.2 CPU-s of each epoch program's compile; shared, it is compiled once,
-  for one more program call an epoch. :func:`compare` and ``jpatterns compare`` set it
-  where two configurations share a model; a single run keeps it off.
+  and differ only in how they train, instead of inside the epoch program. The curves
+  are the same (the same operations compiled apart: bitwise in the tests on one device).
+  On the default compare grid (7 optimizers, digits MLP, 2 cores) the evaluation was
+  0.2 CPU-s of each epoch program's compile; shared, it compiles once, for one more
+  program call an epoch. :func:`compare` and ``jpatterns compare`` set it where
+  configurations share a model but not an epoch program; a single run keeps it off.
 
   With several processes (:func:`~jpatterns.train.init_distributed`) every process
   calls it alike; only process 0 writes ``out``, and an exception in one process is
