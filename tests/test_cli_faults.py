@@ -312,6 +312,16 @@ OPTIONS = [
     ["--checkpoint-every", "0"],
     "--checkpoint-every: 0 is not valid; give a number of epochs >= 1",
   ),
+  (
+    "checkpoint-min-interval nan",
+    ["--checkpoint-min-interval", "nan"],
+    "--checkpoint-min-interval: nan is not valid; give a finite number of seconds >= 0",
+  ),
+  (
+    "checkpoint-min-interval -1",
+    ["--checkpoint-min-interval", "-1"],
+    "--checkpoint-min-interval: -1.0 is not valid; give a finite number of seconds >= 0",
+  ),
   ("opt b1=abc", ["--opt", "b1=abc"], "--opt: {'b1': 'abc'} is not valid; adam: b1='abc' must be"),
   (
     "opt eps=nan",

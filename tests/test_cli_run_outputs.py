@@ -19,6 +19,7 @@ import pytest
 from jpatterns import datasets, train
 from jpatterns.cli import main
 from jpatterns.train import _files, engine
+from jpatterns.train import checkpoint as ckpt
 
 STEPS = 1438 // 64  # minibatches per digits epoch at batch size 64
 
@@ -57,7 +58,7 @@ def digits():
 def test_a_diverged_run_stops_and_keeps_the_last_finite_checkpoint(digits, tmp_path):
   out = tmp_path / "run"
   with pytest.raises(engine.NonFiniteLossError) as e:
-    train.fit(CONFIG, digits, out=out)
+    train.fit(CONFIG, digits, out=out, checkpoint_min_interval=0)
   assert (e.value.epoch, e.value.metric, e.value.seeds, e.value.kept) == (2, "train_loss", [0], 1)
   assert "not finite at epoch 2" in str(e.value) and "holds epoch 1" in str(e.value)
   metadata, _, leaves = train.load_checkpoint(out / "checkpoint.npz")
@@ -71,10 +72,51 @@ def test_a_diverged_run_with_checkpoint_every_keeps_the_last_written(digits, tmp
   """checkpoint_every=2, the loss NaN at epoch 4: the checkpoint holds epoch 2."""
   config = dataclasses.replace(CONFIG, model="diverging_after_three_epochs", epochs=5)
   with pytest.raises(engine.NonFiniteLossError) as e:
-    train.fit(config, digits, out=tmp_path, checkpoint_every=2)
+    train.fit(config, digits, out=tmp_path, checkpoint_every=2, checkpoint_min_interval=0)
   assert (e.value.epoch, e.value.kept) == (4, 2)
   assert "holds epoch 2, the last one written" in str(e.value)
   assert train.load_checkpoint(tmp_path / "checkpoint.npz")[0]["epoch"] == 2
+
+
+@pytest.mark.parametrize(
+  "every,interval,written",
+  [
+    (1, 10.0, [4, 7]),
+    (1, 0.0, [1, 2, 3, 4, 5, 6, 7]),
+    (2, 10.0, [4, 7]),
+    (3, 10.0, [6, 7]),
+    (1, 3.0, [2, 3, 4, 5, 6, 7]),
+  ],
+)
+def test_checkpoints_at_most_one_per_min_interval(
+  digits, tmp_path, monkeypatch, every, interval, written
+):
+  """A clock that moves 4 s an epoch: with the default 10 s a checkpoint is written after
+  epochs 4 (12 s since training began) and 7 (the last, 12 s later: always written)."""
+  clock = [0.0]
+  monkeypatch.setattr(engine, "_clock", lambda: clock[0])
+  epochs = []
+  real_save = ckpt.save_checkpoint
+
+  def save(path, host, *, metadata):
+    epochs.append(metadata["epoch"])
+    real_save(path, host, metadata=metadata)
+
+  monkeypatch.setattr(ckpt, "save_checkpoint", save)
+
+  def tick(epoch, metrics):
+    clock[0] += 4.0
+
+  train.fit(
+    train.TrainConfig(epochs=7, width=8),
+    digits,
+    out=tmp_path,
+    on_epoch=tick,
+    checkpoint_every=every,
+    checkpoint_min_interval=interval,
+  )
+  assert epochs == written
+  assert train.load_checkpoint(tmp_path / "checkpoint.npz")[0]["epoch"] == 7
 
 
 def test_checkpoint_every_n_epochs_and_the_last_resumes_exactly(digits, tmp_path):
@@ -95,6 +137,7 @@ def test_checkpoint_every_n_epochs_and_the_last_resumes_exactly(digits, tmp_path
       seed_axis="loop",
       out=tmp_path / "a",
       checkpoint_every=2,
+      checkpoint_min_interval=0,
       on_epoch=interrupt,
     )
   assert train.load_checkpoint(tmp_path / "a" / "checkpoint.npz")[0]["epoch"] == 2
@@ -273,6 +316,11 @@ def test_early_stop_restores_the_best_epoch_and_keep_best_writes_it(digits, tmp_
     ({"checkpoint_every": 0}, "checkpoint_every"),
     ({"checkpoint_every": 2.5}, "checkpoint_every"),
     ({"checkpoint_every": True}, "checkpoint_every"),
+    ({"checkpoint_min_interval": -1}, "checkpoint_min_interval"),
+    ({"checkpoint_min_interval": float("nan")}, "checkpoint_min_interval"),
+    ({"checkpoint_min_interval": float("inf")}, "checkpoint_min_interval"),
+    ({"checkpoint_min_interval": "10"}, "checkpoint_min_interval"),
+    ({"checkpoint_min_interval": None}, "checkpoint_min_interval"),
     ({"share_eval": 1}, "share_eval"),
   ],
 )

@@ -160,7 +160,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, capsys, monkeypat
       raise KeyboardInterrupt
 
   monkeypatch.setattr(_checkpoint, "save_checkpoint", save_then_interrupt)
-  code, _, err = _run(capsys, "train", *flags, "--out", str(part))
+  code, _, err = _run(capsys, "train", *flags, "--checkpoint-min-interval", "0", "--out", str(part))
   assert code == 130 and "interrupted" in err
   assert _leaves(part / "checkpoint.npz")[0]["epoch"] == 2
   monkeypatch.setattr(_checkpoint, "save_checkpoint", real_save)

@@ -1,4 +1,4 @@
-"""``jpatterns train``: one configuration, one or more seeds, a checkpoint every epoch (or N).
+"""``jpatterns train``: one configuration, one or more seeds, checkpoints (at most one per 10 s).
 
 Example::
 
@@ -52,7 +52,16 @@ def add_parser(sub) -> None:
     type=int,
     default=1,
     metavar="N",
-    help="write checkpoint.npz after every N epochs and the last (default 1: every epoch)",
+    help="write checkpoint.npz after every N epochs and the last (default 1: every epoch "
+    "that --checkpoint-min-interval allows)",
+  )
+  p.add_argument(
+    "--checkpoint-min-interval",
+    type=float,
+    default=10.0,
+    metavar="SECONDS",
+    help="at least this long between two checkpoints, the last epoch always written "
+    "(default 10; 0: every N epochs)",
   )
   p.add_argument(
     "--resume",
@@ -90,6 +99,7 @@ def _plan(args, spec):
     keep_best=args.keep_best,
     diagnostics=args.diagnostics,
     checkpoint_every=args.checkpoint_every,
+    checkpoint_min_interval=args.checkpoint_min_interval,
   ).check()
   config, done = train.TrainConfig(**given), 0
   if args.resume:
@@ -140,6 +150,7 @@ def run(args) -> int:
         keep_best=args.keep_best,
         diagnostics=args.diagnostics,
         checkpoint_every=args.checkpoint_every,
+        checkpoint_min_interval=args.checkpoint_min_interval,
       )
     except train.ConfigError:
       raise
