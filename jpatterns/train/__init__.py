@@ -12,7 +12,8 @@ layer over it.
 
 * :class:`TrainConfig`: one run, every pattern by catalogue name;
 * :func:`fit`: trains it (seeds under ``vmap``, one compiled epoch, batch sharded over
-  devices, a checkpoint every epoch with ``out=``, ``resume=`` to continue);
+  devices, checkpoints with ``out=`` (at most one per 10 s, and the last), ``resume=``
+  to continue);
 * :func:`compare`: several configurations, same seeds and data;
 * :class:`Model`, :data:`MODELS`, :func:`register_model`: the model registry (``mlp``,
   ``cnn``, ``resnet``, ``lstm`` and the user's own);

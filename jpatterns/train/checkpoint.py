@@ -271,7 +271,7 @@ def _without_unread_counts(expected, layout, leaves) -> tuple[list, list]:
 
 # --- what jpatterns.train.fit writes ----------------------------------------------------
 
-# The metadata of a training checkpoint (engine.run_experiment writes them every epoch).
+# The metadata of a training checkpoint (engine.run_experiment writes them as epochs end).
 TRAINING_FIELDS = ("config", "seeds", "epoch", "history")
 
 

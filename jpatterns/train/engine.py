@@ -866,7 +866,7 @@ class Trainer:
     exp = self.exp
     n, steps, bs = len(exp.data.x_train), exp.steps_per_epoch, exp.config.batch_size
     with prng_context():
-      return _perm_fn(n, steps, bs)(keys, jnp.int32(epoch))
+      return _perm_fn(n, steps, bs, self.mode == "loop")(keys, np.int32(epoch))
 
   def _seed_feed(self, feed, i):
     return feed[i]
@@ -943,15 +943,16 @@ class Trainer:
     if self.mode == "loop":  # one carry per seed, each on its own
       carries = [self.put(jax.tree.map(lambda a, i=i: a[i], carry)) for i in range(len(keys))]
     feed = self._feed(keys, start) if start < epochs else None
+    seed_keys = list(keys) if self.mode == "loop" else None  # sliced once, not every epoch
     for epoch in range(start, epochs):
-      e = jnp.int32(epoch)
+      e = np.int32(epoch)
       if self.mode == "vmap":
         carry, m = self._compiled(carry, keys, e, self.hp, data, feed)
         if self._evaluate is not None:
           m = (m, self._evaluate(carry[:2], self._eval_hp(), data))
       else:
         out = [
-          self._compiled(c, keys[i], e, self.hp, data, self._seed_feed(feed, i))
+          self._compiled(c, seed_keys[i], e, self.hp, data, self._seed_feed(feed, i))
           for i, c in enumerate(carries)
         ]
         carries = [c for c, _ in out]
@@ -1000,13 +1001,14 @@ def _looped_carry(carries, host: bool = False):
 _PERM_FNS: dict = {}
 
 
-def _perm_fn(n: int, steps: int, batch_size: int):
-  """``jit(vmap(epoch_batches))``: the epoch's minibatch indices of every seed."""
-  key = (n, steps, batch_size)
+def _perm_fn(n: int, steps: int, batch_size: int, split: bool = False):
+  """``jit(vmap(epoch_batches))``: the epoch's minibatch indices of every seed, one
+  ``(seeds, steps, batch)`` array, or with ``split`` a tuple of ``(steps, batch)`` arrays,
+  one per seed (the loop axis takes them as they are, with no slicing op an epoch)."""
+  key = (n, steps, batch_size, split)
   if key not in _PERM_FNS:
-    _PERM_FNS[key] = jax.jit(
-      jax.vmap(lambda k, e: epoch_batches(k, e, n, steps, batch_size)[1], in_axes=(0, None))
-    )
+    fn = jax.vmap(lambda k, e: epoch_batches(k, e, n, steps, batch_size)[1], in_axes=(0, None))
+    _PERM_FNS[key] = jax.jit((lambda k, e: tuple(fn(k, e))) if split else fn)
   return _PERM_FNS[key]
 
 
