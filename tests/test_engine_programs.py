@@ -134,9 +134,16 @@ def test_a_seed_has_the_same_curves_vmapped_looped_or_alone(digits, devices):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
 
 
-def test_auto_vmaps_several_seeds_and_never_one():
-  assert engine.choose_seed_axis("auto", 3) == "vmap"
-  assert engine.choose_seed_axis("auto", 1) == engine.choose_seed_axis("vmap", 1) == "loop"
+def test_auto_loops_several_seeds_on_one_cpu_device_vmaps_elsewhere_and_never_one():
+  assert engine.choose_seed_axis("auto", 3, "cpu", 1) == "loop"
+  assert engine.choose_seed_axis("auto", 3, "cpu", 2) == "vmap"  # a mesh
+  assert engine.choose_seed_axis("auto", 3, "gpu", 1) == "vmap"
+  assert engine.choose_seed_axis("auto", 3, "tpu", 1) == "vmap"
+  assert engine.choose_seed_axis("vmap", 3, "cpu", 1) == "vmap"
+  assert engine.choose_seed_axis("loop", 3, "gpu", 1) == "loop"
+  assert (
+    engine.choose_seed_axis("auto", 1, "gpu", 1) == engine.choose_seed_axis("vmap", 1) == "loop"
+  )
   with pytest.raises(train.ConfigError) as e:
     engine.choose_seed_axis("batched", 3)
   assert e.value.name == "seed_axis"

@@ -141,7 +141,7 @@ def add_run_flags(p: argparse.ArgumentParser, out_default: str) -> None:
     choices=("auto", "vmap", "loop"),
     default="auto",
     help="several seeds: one vmapped program (vmap) or one program called per seed "
-    "(loop); auto vmaps (one seed always runs unbatched)",
+    "(loop); auto loops on one CPU device, vmaps elsewhere (one seed always runs unbatched)",
   )
   g.add_argument(
     "--diagnostics",

@@ -1,4 +1,4 @@
-"""``jpatterns compare``: an ablation grid, seeds together under vmap.
+"""``jpatterns compare``: an ablation grid, every configuration over the same seeds.
 
 Example::
 
@@ -7,11 +7,11 @@ Example::
 
 runs every combination of the ``--vary`` values (any training flag: ``lr=0.1,0.01``,
 ``dropout=none,dropout,standout``, ``opt.b1=0.8,0.9``; an ``augment`` value joins names
-with ``+``: ``augment=none,cutout+random_crop``), each configuration's seeds in
-one compiled, vmapped program, and prints mean ± std over seeds of the final test
-accuracy and train loss, with the wall time of training and of compilation. It
-writes ``compare.png`` (loss and accuracy curves, mean ± std band), ``compare.json``
-and ``curves.csv`` (every seed, every epoch) to ``--out``.
+with ``+``: ``augment=none,cutout+random_crop``), each configuration's seeds with
+one compiled program (looped over the seeds on a CPU, vmapped elsewhere), and prints
+mean ± std over seeds of the final test accuracy and train loss, with the wall time of
+training and of compilation. It writes ``compare.png`` (loss and accuracy curves, mean
+± std band), ``compare.json`` and ``curves.csv`` (every seed, every epoch) to ``--out``.
 
 With no ``--vary`` it answers seed 002's optimizer question (优化算法): on the
 digits MLP, at each optimizer's usual learning rate, which of SGD, momentum,
@@ -44,7 +44,7 @@ _TARGET_ACCURACY = 0.95
 def add_parser(sub) -> None:
   p = sub.add_parser(
     "compare",
-    help="ablation grid over patterns, seeds vmapped; table + plot",
+    help="ablation grid over patterns and seeds; table + plot",
     description=__doc__.split("\n\n")[0],
     formatter_class=argparse.RawDescriptionHelpFormatter,
     epilog=__doc__.split("\n\n", 1)[1],

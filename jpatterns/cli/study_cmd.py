@@ -7,7 +7,7 @@ Examples::
     jpatterns study --all --out docs/study --report docs/study.md
     jpatterns study --claims my_claims.toml     # a user's own claims (JSON or TOML)
 
-Each claim trains its grid (every arm with the same seeds, vmapped; arms that differ
+Each claim trains its grid (every arm with the same seeds; arms that differ
 only in hyperparameters share one compiled program; claims that share a grid train it
 once), prints the metric per arm (mean ± std over seeds), each test of its rule with
 the numbers (d, s, k) and the verdict: supported when the claimed effect exceeds k = 2

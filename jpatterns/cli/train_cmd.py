@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
     "--seeds",
     type=int,
     default=None,
-    help="train seeds seed..seed+N-1 together under vmap (default 1)",
+    help="train seeds seed..seed+N-1 with one compiled program (default 1)",
   )
   p.add_argument(
     "--keep-best",

@@ -11,7 +11,7 @@ layer over it.
     ['test_accuracy', 'test_loss', 'train_accuracy', 'train_loss']
 
 * :class:`TrainConfig`: one run, every pattern by catalogue name;
-* :func:`fit`: trains it (seeds under ``vmap``, one compiled epoch, batch sharded over
+* :func:`fit`: trains it (one compiled epoch for every seed, batch sharded over
   devices, checkpoints with ``out=`` (at most one per 10 s, and the last), ``resume=``
   to continue);
 * :func:`compare`: several configurations, same seeds and data;

@@ -1,11 +1,12 @@
 """The training engine: :func:`fit` and :func:`compare`, and the compiled epoch under them.
 
-One compiled function runs one epoch for every seed at once::
+One compiled function runs one epoch::
 
     carry, metrics = epoch_fn(carry, seed_keys, epoch, data)
 
-* the seeds of a configuration are a ``vmap`` axis (``carry`` and ``seed_keys`` have a
-  leading seed axis), so ``compare(..., seeds=3)`` costs one compile, not three;
+* for one seed, called per seed (on one CPU device), or for every seed at once under
+  ``vmap`` (``carry`` and ``seed_keys`` then have a leading seed axis): either way
+  ``compare(..., seeds=3)`` costs one compile, not three;
 * the epoch is one ``lax.scan`` over minibatches (Python is not in the inner loop),
   followed by the test-set evaluation, and ``carry`` (params, model state such as
   batch-norm statistics, optimizer state) is donated, so XLA updates it in place;
@@ -527,20 +528,30 @@ def _next_scale(scaler: dict, finite) -> dict:
   }
 
 
-def choose_seed_axis(seed_axis: str, num_seeds: int) -> str:
+def choose_seed_axis(
+  seed_axis: str, num_seeds: int, platform: str | None = None, num_devices: int = 1
+) -> str:
   """``"vmap"`` or ``"loop"``: how the seeds run. One seed always runs unbatched.
 
-  ``"auto"`` vmaps several seeds. Measured on the 2-core CPU machine (digits MLP, steady
-  epochs, 2026-12-03, under load): width 128, 3 seeds vmapped 11 ms per epoch against
-  39 ms looping over one unbatched program; width 2048, 1.19 s against 1.52 s. A single
-  seed vmapped paid up to 2.3× at width 2048, so one seed never gets the axis. ``"loop"``
-  remains for models whose vmapped activations do not fit in memory.
+  ``"auto"`` loops several seeds over one unbatched program on a single CPU device and
+  vmaps them elsewhere (an accelerator, or a mesh of devices). Measured on the 2-core
+  CPU machine (3 seeds, the built-in models on their default data, one device,
+  2026-12-03), the loop took less compile and less time an epoch for every model:
+  compile 0.89-0.90 s against 0.90-1.03 s (digits MLP, width 128), 1.29 / 1.55 (cnn),
+  1.11 / 1.29 (lstm), 1.46 / 1.55 (resnet), 1.42 / 1.60 (transformer); epoch CPU 2-20 %
+  less (MLP width 2048: 1.15 s against 1.27 s); the default ``jpatterns compare`` 8.5-9.4
+  CPU-s against 9.5-10.3. XLA:CPU runs a vmapped matmul or convolution no faster than
+  the unbatched ones in turn. A single seed vmapped paid up to 2.3x at width 2048, so
+  one seed never gets the axis. ``platform`` defaults to JAX's default backend.
   """
   if seed_axis not in ("auto", "vmap", "loop"):
     raise ConfigError("seed_axis", seed_axis, "is not valid; choose auto, vmap or loop")
   if num_seeds == 1:
     return "loop"
-  return "vmap" if seed_axis == "auto" else seed_axis
+  if seed_axis != "auto":
+    return seed_axis
+  on_cpu = (platform or jax.default_backend()) == "cpu"
+  return "loop" if on_cpu and num_devices == 1 else "vmap"
 
 
 class Trainer:
@@ -587,7 +598,7 @@ class Trainer:
       else None
     )
     self._mesh_ids = tuple(d.id for d in devs) if n > 1 else None
-    self.mode = choose_seed_axis(seed_axis, len(self.seeds))
+    self.mode = choose_seed_axis(seed_axis, len(self.seeds), devs[0].platform, n)
     self._compiled = None
     self._host = None
     self.hp = {k: jnp.float32(v) for k, v in hyperparameters(experiment.config).items()}
@@ -623,6 +634,22 @@ class Trainer:
 
   def seed_keys(self):
     return jnp.stack([jax.random.key(s) for s in self.seeds])
+
+  def _one_seed(self, tree):
+    """The shapes of one seed's slice of a stacked ``tree``, to lower the loop axis'
+    program with (slicing the arrays would compile a program per leaf shape)."""
+    sharding = None if self.mesh is None else self._sharding()
+
+    def spec(a):
+      return jax.ShapeDtypeStruct(a.shape[1:], a.dtype, sharding=sharding, weak_type=a.weak_type)
+
+    return jax.tree.map(spec, tree)
+
+  def _unstack(self, carry):
+    """One carry per seed from the stacked ``carry``, sliced on the host (no device
+    program; on CPU a copy) and placed like :meth:`put`."""
+    host = host_local(carry)
+    return [self.put(jax.tree.map(lambda a, i=i: a[i], host)) for i in range(len(self.seeds))]
 
   def init_carry(self):
     """(params, state, opt_state) for every seed, stacked on a leading axis (and the
@@ -841,10 +868,7 @@ class Trainer:
         if self.mode == "vmap":
           out = fn(carry, self.hp, *batch)
         else:
-          seeds = [
-            fn(jax.tree.map(lambda a, i=i: a[i], carry), self.hp, *batch)
-            for i in range(len(self.seeds))
-          ]
+          seeds = [fn(c, self.hp, *batch) for c in self._unstack(carry)]
           out = jax.tree.map(lambda *v: jnp.stack(v), *seeds)
       return {name: np.asarray(host_local(v)) for name, v in out.items()}
 
@@ -893,8 +917,8 @@ class Trainer:
       if self.mode == "vmap":
         lowered = fn.lower(carry, keys, jnp.int32(0), self.hp, data, feed)
       else:
-        one = jax.tree.map(lambda a: a[0], carry)
-        lowered = fn.lower(one, keys[0], jnp.int32(0), self.hp, data, self._seed_feed(feed, 0))
+        one, seed_key = self._one_seed(carry), jax.random.key(self.seeds[0])
+        lowered = fn.lower(one, seed_key, jnp.int32(0), self.hp, data, self._seed_feed(feed, 0))
       self._compiled = lowered.compile()
     if key is not None:
       if len(_PROGRAMS) >= 16:
@@ -914,7 +938,7 @@ class Trainer:
         self._epoch_fn()  # defines it
       shardings = {} if self.mesh is None else {"out_shardings": self._sharding()}
       fn = jax.jit(self._test_fn, **shardings)
-      one = carry[:2] if self.mode == "vmap" else jax.tree.map(lambda a: a[0], carry[:2])
+      one = carry[:2] if self.mode == "vmap" else self._one_seed(carry[:2])
       with prng_context():
         compiled = fn.lower(one, self._eval_hp(), data).compile()
       if len(_EVALS) >= 16:
@@ -941,9 +965,9 @@ class Trainer:
     t0 = time.perf_counter()
     epochs = self.exp.config.epochs
     if self.mode == "loop":  # one carry per seed, each on its own
-      carries = [self.put(jax.tree.map(lambda a, i=i: a[i], carry)) for i in range(len(keys))]
+      carries = self._unstack(carry)
     feed = self._feed(keys, start) if start < epochs else None
-    seed_keys = list(keys) if self.mode == "loop" else None  # sliced once, not every epoch
+    seed_keys = [jax.random.key(s) for s in self.seeds]  # the loop axis' (no slicing op)
     for epoch in range(start, epochs):
       e = np.int32(epoch)
       if self.mode == "vmap":
@@ -974,8 +998,8 @@ class Trainer:
           get_carry = functools.partial(_looped_carry, carries)
         if on_epoch(epoch, get_carry, dict(zip(METRICS, m))) == "stop":
           break
-    if self.mode == "loop" and start < epochs:
-      carry = _stack(carries)
+    if self.mode == "loop" and start < epochs:  # stacked on the host: no device program
+      carry = jax.tree.map(jnp.asarray, _looped_carry(carries, host=True))
     seconds = time.perf_counter() - t0
     return carry, np.asarray(history).reshape(-1, len(METRICS), len(self.seeds)), seconds
 
@@ -1238,8 +1262,8 @@ def fit(
     config: the run (:class:`~jpatterns.train.TrainConfig`).
     data: a :class:`~jpatterns.datasets.Dataset`, a dataset name or an .npz/.csv path;
       None loads ``config.dataset``.
-    seeds: how many seeds (``config.seed`` onwards) or which ones; they train together
-      under ``vmap`` in one compiled program.
+    seeds: how many seeds (``config.seed`` onwards) or which ones; one compiled
+      program trains them, as ``seed_axis`` says.
     devices: how many devices to shard the batch over (default: all).
     out: a directory for ``checkpoint.npz`` (written after the last epoch and, before
       it, as ``checkpoint_every`` and ``checkpoint_min_interval`` say; atomically, by a
@@ -1263,8 +1287,9 @@ def fit(
     overwrite: write to ``out`` even while another run holds its lock file
       (``out/.jpatterns.lock``, which refuses a second concurrent run).
     seed_axis: how several seeds run: ``"vmap"`` (one batched program), ``"loop"`` (one
-      unbatched program, called per seed) or ``"auto"`` (:func:`choose_seed_axis`: by
-      model size and backend). A seed's curves are the same either way.
+      unbatched program, called per seed) or ``"auto"`` (:func:`choose_seed_axis`: the
+      loop on a single CPU device, vmap elsewhere). A seed's curves are the same either
+      way.
     early_stop: a patience: stop once the mean test loss over the seeds has not
       improved for this many epochs, and return the variables of the best epoch
       (``History.best_epoch``), as Keras' ``EarlyStopping(restore_best_weights=True)``.
