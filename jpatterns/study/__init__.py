@@ -1,8 +1,8 @@
 """The seed documents' claims as reproducible experiments with a verdict (``jpatterns study``).
 
 A :class:`Claim` is data: the documents' words, a grid of training configurations, a
-metric and a rule. :func:`run_claim` trains the grid (seeds vmapped, configurations that
-differ only in hyperparameters sharing one compiled program), measures the metric per
+metric and a rule. :func:`run_claim` trains the grid (one program for the seeds,
+configurations that differ only in hyperparameters sharing it), measures the metric per
 seed and applies the rule (:mod:`jpatterns.study.rules`)::
 
     >>> from jpatterns import study

@@ -1,4 +1,4 @@
-"""Running a claim: its grid trained (seeds vmapped), the metric per seed, the rule's verdict."""
+"""Running a claim: its grid trained (one program for the seeds), each seed's metric, a verdict."""
 
 from __future__ import annotations
 
