@@ -68,6 +68,16 @@ def test_a_diverged_run_stops_and_keeps_the_last_finite_checkpoint(digits, tmp_p
   assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.jsonl"]
 
 
+def test_a_diverged_run_says_when_no_checkpoint_was_written(digits, tmp_path, monkeypatch):
+  """The default policy (at most one checkpoint per 10 s): a run diverging in its first
+  seconds has written none, and the error says so."""
+  monkeypatch.setattr(engine, "_clock", lambda: 0.0)  # no time passes
+  with pytest.raises(engine.NonFiniteLossError) as e:
+    train.fit(CONFIG, digits, out=tmp_path / "run")
+  assert e.value.kept == 0 and "no checkpoint was written before it" in str(e.value)
+  assert not (tmp_path / "run" / "checkpoint.npz").exists()
+
+
 def test_a_diverged_run_with_checkpoint_every_keeps_the_last_written(digits, tmp_path):
   """checkpoint_every=2, the loss NaN at epoch 4: the checkpoint holds epoch 2."""
   config = dataclasses.replace(CONFIG, model="diverging_after_three_epochs", epochs=5)

@@ -1462,11 +1462,12 @@ class NonFiniteLossError(RuntimeError):
   def __init__(self, epoch: int, metric: str, seeds, kept: int, out):
     self.epoch, self.metric, self.seeds, self.kept = epoch, metric, list(seeds), kept
     which = "the last finite one" if kept == epoch - 1 else "the last one written"
-    where = (
-      f"; {os.path.join(out, 'checkpoint.npz')} holds epoch {kept}, {which}"
-      if out is not None and kept
-      else ""
-    )
+    if out is None:
+      where = ""
+    elif kept:
+      where = f"; {os.path.join(out, 'checkpoint.npz')} holds epoch {kept}, {which}"
+    else:  # the default policy writes at most one checkpoint per 10 s
+      where = "; no checkpoint was written before it (checkpoint_min_interval)"
     super().__init__(
       f"{metric} is not finite at epoch {epoch} (seed {', '.join(map(str, self.seeds))}): "
       f"training stopped{where}; lower the learning rate or clip the gradients"
