@@ -966,29 +966,30 @@ class Trainer:
     """
     if self._compiled is None:
       self.compile(carry, data)
-    keys = self.seed_keys() if self.mode == "vmap" else None
+    # vmap: one stacked key array; loop: a key per seed, made once (no slicing op an epoch)
+    keys = self.seed_keys() if self.mode == "vmap" else [jax.random.key(s) for s in self.seeds]
+    eval_hp = self._eval_hp()
     history = []
     t0 = time.perf_counter()
     epochs = self.exp.config.epochs
     if self.mode == "loop":  # one carry per seed, each on its own
       carries = self._unstack(carry)
     feed = self._feed(start) if start < epochs else None
-    seed_keys = [jax.random.key(s) for s in self.seeds]  # the loop axis' (no slicing op)
     for epoch in range(start, epochs):
       e = np.int32(epoch)
       if self.mode == "vmap":
         carry, m = self._compiled(carry, keys, e, self.hp, data, feed)
         if self._evaluate is not None:
-          m = (m, self._evaluate(carry[:2], self._eval_hp(), data))
+          m = (m, self._evaluate(carry[:2], eval_hp, data))
       else:
         out = [
-          self._compiled(c, seed_keys[i], e, self.hp, data, self._seed_feed(feed, i))
+          self._compiled(c, keys[i], e, self.hp, data, self._seed_feed(feed, i))
           for i, c in enumerate(carries)
         ]
         carries = [c for c, _ in out]
         m = [m for _, m in out]
         if self._evaluate is not None:
-          m = [(mi, self._evaluate(c[:2], self._eval_hp(), data)) for mi, c in zip(m, carries)]
+          m = [(mi, self._evaluate(c[:2], eval_hp, data)) for mi, c in zip(m, carries)]
       if epoch + 1 < epochs:
         feed = self._feed(epoch + 1)
       if self._evaluate is not None:  # (train, test) halves: one transfer, then joined
