@@ -13,14 +13,19 @@ Accuracy and speed. Every mean/variance here is a float32 *corrected two-pass*
 computation (mean first, then the sums of deviations and squared deviations, the
 former correcting the mean's rounding error), so inputs far from zero (mean 1000,
 std 1) keep ~5e-5 accuracy, where the one-pass ``E[x²] − E[x]²`` (flax's
-``use_fast_variance=True`` default) loses ~0.35. The backward pass is a hand-written
-``jax.custom_vjp`` in the fused form
+``use_fast_variance=True`` default) loses ~0.35. The backward pass is hand-written in
+the fused form
 
   dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))   (g the cotangent times γ),
 
 which needs two reductions of the cotangent instead of the chain of broadcasts and
 reductions autodiff builds through the two-pass forward; the γ, β gradients come from
-the same partial sums. Group norm reduces the large array per channel over the
+the same partial sums. It is wired in as a ``jax.custom_jvp`` whose tangent is the
+transpose of that backward (``jax.linear_transpose``): reverse mode transposes the
+tangent back into the very same backward — the compiled ``grad`` program has the
+fusions of the former ``custom_vjp`` (checked on bench_normalization's shapes) — and
+forward mode (``jax.jvp``, ``jax.linearize``, ``jacfwd``, Hessian-vector products)
+works as for any JAX function. Group norm reduces the large array per channel over the
 spatial axes and sums the (N, C) partial sums within groups. Every gradient is tested
 equal to autodiff of a plain reference.
 """
@@ -122,12 +127,51 @@ def _normalize(x, scale, bias, axes, *, eps, center, group=None):
   ``scale``/``bias`` may be None (no γ / no β); ``group = (c, G)`` reduces within G
   channel groups of axis ``c`` as well (group norm).
   """
-  return _normalize_vjp(x, scale, bias, axes, eps, center, group)
+  return _normalize_ad(x, scale, bias, axes, eps, center, group)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
-def _normalize_vjp(x, scale, bias, axes, eps, center, group):
+def _is_zero(t):
+  """True for a tangent that is absent: None (no parameter) or a symbolic zero."""
+  return t is None or isinstance(t, jax.custom_derivatives.SymbolicZero)
+
+
+def _transposed_bwd(bwd, y, tangents):
+  """The JVP ẏ of a function whose (linear) backward is ``bwd: g ↦ (dx, dγ, dβ)``.
+
+  The Jacobian-vector product is the transpose of the vector-Jacobian product:
+  ẏ = bwdᵀ(ẋ, γ̇, β̇), built with ``jax.linear_transpose``. Reverse mode transposes this
+  JVP once more, which gives back the operations of ``bwd`` itself: the fused backward
+  serves ``grad`` (the program a ``custom_vjp`` compiles to) and forward mode
+  (``jax.jvp``, ``jax.linearize``, ``jacfwd``) alike. Absent tangents (None, symbolic
+  zeros) are left out of the transpose.
+  """
+  want = tuple(not _is_zero(t) for t in tangents)
+  if not any(want):
+    return jnp.zeros(y.shape, y.dtype)
+
+  def picked(g):
+    return tuple(o for o, w in zip(bwd(g), want) if w)
+
+  return jax.linear_transpose(picked, y)(tuple(t for t, w in zip(tangents, want) if w))[0]
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5, 6))
+def _normalize_ad(x, scale, bias, axes, eps, center, group):
   return _normalize_fwd(x, scale, bias, axes, eps, center, group)[0]
+
+
+def _normalize_jvp(axes, eps, center, group, primals, tangents):
+  x, scale, bias = primals
+  y, (_, mean, rstd, _, _) = _normalize_fwd(x, scale, bias, axes, eps, center, group)
+  n = float(_count(x.shape, axes, group))
+
+  def bwd(g):
+    return _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, group=group)
+
+  return y, _transposed_bwd(bwd, y, tangents)
+
+
+_normalize_ad.defjvp(_normalize_jvp, symbolic_zeros=True)
 
 
 def _normalize_fwd(x, scale, bias, axes, eps, center, group):
@@ -212,20 +256,12 @@ def _fused_bwd(
   dbias = (
     None if bias is None else _sum_to(b_part, bias.shape).astype(bias.dtype)
   )  # ∇β = Σ g, ∇γ = Σ g ⊙ x̂
-  inner = s1 + xhat * s2 if center else xhat * s2
+  # −(Σ∇x̂ + x̂ Σ∇x̂x̂), negated on the small sums: no full-size subtract, so that the forward
+  # mode's double transpose of this function is again one multiply-add (not add + negate).
+  inner = (-s1) + xhat * (-s2) if center else xhat * (-s2)
   w = 1.0 / n if mask is None else mask.astype(ct) / n  # only valid entries move μ, σ²
-  dx = rstd * (sc * g32 - w * inner)  # dx = rstd (∇x̂ − m/n (Σ∇x̂ + x̂ Σ∇x̂x̂))
+  dx = rstd * (sc * g32 + w * inner)  # dx = rstd (∇x̂ − m/n (Σ∇x̂ + x̂ Σ∇x̂x̂))
   return dx.astype(x.dtype), dscale, dbias
-
-
-def _normalize_bwd(axes, eps, center, group, res, g):
-  del eps, center
-  x, mean, rstd, scale, bias = res
-  n = float(_count(x.shape, axes, group))
-  return _fused_bwd(x, g, mean, rstd, scale, bias, axes, n, group=group)
-
-
-_normalize_vjp.defvjp(_normalize_fwd, _normalize_bwd)
 
 
 # ----------------------------------------------------------------------------------------
@@ -295,13 +331,12 @@ def _global_moments(x32, mask, axes, axis_name):
   return n, mean, var
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6, 7))
 def _bn_train(x, scale, bias, mask, axes, eps, axis_name, global_params):
-  return _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name, global_params)[0]
+  return _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name)[0]
 
 
-def _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name, global_params):
-  del global_params
+def _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name):
   ct = _compute_dtype(x.dtype)
   x32 = x.astype(ct)
   n, mean, var = _global_moments(x32, mask, axes, axis_name)
@@ -311,32 +346,24 @@ def _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name, global_params):
     y = y * scale.astype(ct)
   if bias is not None:
     y = y + bias.astype(ct)
-  out = (y.astype(x.dtype), n, mean, var)
-  return out, (x, mask, n, mean, rstd, scale, bias)
+  return (y.astype(x.dtype), n, mean, var), (n, mean, rstd)
 
 
-def _bn_train_bwd(axes, eps, axis_name, global_params, res, cts):
+def _bn_train_jvp(axes, eps, axis_name, global_params, primals, tangents):
   # The statistics outputs (n, mean, var) only feed the running statistics, which
-  # batch_norm passes through lax.stop_gradient: their cotangents are zero.
-  del eps
-  x, mask, n, mean, rstd, scale, bias = res
-  dx, dscale, dbias = _fused_bwd(
-    x,
-    cts[0],
-    mean,
-    rstd,
-    scale,
-    bias,
-    axes,
-    jnp.maximum(n, 1.0),
-    mask=mask,
-    axis_name=axis_name,
-    global_params=global_params,
-  )
-  return dx, dscale, dbias, None
+  # batch_norm passes through lax.stop_gradient: their tangents are zero.
+  x, scale, bias, mask = primals
+  out, (n, mean, rstd) = _bn_train_fwd(x, scale, bias, mask, axes, eps, axis_name)
+
+  def bwd(g):
+    kw = dict(mask=mask, axis_name=axis_name, global_params=global_params)
+    return _fused_bwd(x, g, mean, rstd, scale, bias, axes, jnp.maximum(n, 1.0), **kw)
+
+  y_dot = _transposed_bwd(bwd, out[0], tangents[:3])
+  return out, (y_dot, *(jnp.zeros_like(a) for a in out[1:]))
 
 
-_bn_train.defvjp(_bn_train_fwd, _bn_train_bwd)
+_bn_train.defjvp(_bn_train_jvp, symbolic_zeros=True)
 
 
 def _bn_axes(fn, x, axis, name="x"):
@@ -413,7 +440,8 @@ def batch_norm(
   per-device means (flax issue #2417). The backward pass uses one ``psum`` (which
   also yields the summed gradients of replicated γ, β under ``shard_map``).
 
-  The gradient is a fused ``jax.custom_vjp`` (equal to autodiff, tested). The returned
+  The derivative is the fused backward (reverse mode) and its transpose (forward mode:
+  ``jax.jvp``, ``jacfwd``), both equal to autodiff (tested). The returned
   running statistics are ``lax.stop_gradient``-ed buffers.
 
   Args:
@@ -513,7 +541,7 @@ def batch_norm(
 # ----------------------------------------------------------------------------------------
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4))
 def _bn_analytic(h, gamma, beta, axes, eps):
   return _bn_analytic_fwd(h, gamma, beta, axes, eps)[0]
 
@@ -533,6 +561,7 @@ def _bn_analytic_fwd(h, gamma, beta, axes, eps):
 
 
 def _bn_analytic_bwd(axes, eps, res, dh2):
+  """The seed's backward formulas, one by one (linear in ∇h⁽²⁾)."""
   h, gamma, beta, mu, var, h1 = res
   ct = _compute_dtype(h.dtype)
   dh2 = dh2.astype(ct)
@@ -554,7 +583,13 @@ def _bn_analytic_bwd(axes, eps, res, dh2):
   )
 
 
-_bn_analytic.defvjp(_bn_analytic_fwd, _bn_analytic_bwd)
+def _bn_analytic_jvp(axes, eps, primals, tangents):
+  out, res = _bn_analytic_fwd(*primals, axes, eps)
+  bwd = functools.partial(_bn_analytic_bwd, axes, eps, res)
+  return out, _transposed_bwd(bwd, out, tangents)
+
+
+_bn_analytic.defjvp(_bn_analytic_jvp, symbolic_zeros=True)
 
 
 def batch_norm_analytic(h, *, scale=None, bias=None, axis=None, eps=1e-5):
@@ -566,7 +601,7 @@ def batch_norm_analytic(h, *, scale=None, bias=None, axis=None, eps=1e-5):
      h^{<1>}_i = \frac{h_i-\mu}{\sqrt{\sigma^2+\epsilon}},\qquad
      h^{<2>}_i = \gamma\odot h^{<1>}_i + \beta
 
-  Backward, a ``jax.custom_vjp`` that evaluates the seed's formulas one by one:
+  Backward: the seed's formulas, evaluated one by one:
 
   .. math::
      \nabla_{h^{<1>}_i} = \gamma\odot\nabla_{h^{<2>}_i},\quad
@@ -587,6 +622,8 @@ def batch_norm_analytic(h, *, scale=None, bias=None, axis=None, eps=1e-5):
   the formulas as written are exact; the identity case is written
   ":math:`\gamma=\sqrt{\sigma^2}+\epsilon`", meaning :math:`\sqrt{\sigma^2+\epsilon}`.
   :func:`batch_norm` uses the algebraically equal fused form instead (fewer passes).
+  Forward mode (``jax.jvp``, ``jacfwd``) uses the transpose of these formulas, so that
+  reverse mode still runs them as written.
 
   Args:
     h: input, e.g. ``(m, n)``.

@@ -239,7 +239,7 @@ def test_no_retrace(name):
 
 
 # ------------------------------------------------------------------------------------
-# Custom VJPs equal autodiff of a plain reference.
+# Custom derivatives (reverse and forward mode) equal autodiff of a plain reference.
 # ------------------------------------------------------------------------------------
 
 
@@ -319,6 +319,72 @@ def test_custom_vjp_equals_autodiff(name):
   h.tree_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", sorted(GRAD_CASES))
+def test_forward_mode_equals_autodiff(name):
+  """jax.jvp, jax.linearize, jvp of a jitted function and forward-over-reverse (a Hessian-
+  vector product) all agree with autodiff of the plain reference (issue 14)."""
+  ours, plain = GRAD_CASES[name]
+  x = jnp.asarray(_rand((3, 4, 4, 6), 0, 2.0, 3.0))
+  if name == "layer_norm_2axes":
+    s = jnp.asarray(1 + 0.3 * _rand((24,), 1))
+    b = jnp.asarray(0.2 * _rand((24,), 2))
+  else:
+    s, b = _sb(6, jnp.float32)
+  dx, ds, db = jnp.asarray(_rand(x.shape, 3)), 0.5 * s, b + 0.1
+  cot = jnp.asarray(_rand(x.shape, 5))
+
+  def modes(f):
+    def loss(x):
+      return jnp.sum(f(x, s, b) * cot * x)  # x-dependent weights: a non-trivial Hessian
+
+    _, tangent = jax.jvp(f, (x, s, b), (dx, ds, db))
+    _, lin = jax.linearize(f, x, s, b)
+    _, tangent_jit = jax.jvp(jax.jit(f), (x, s, b), (dx, ds, db))
+    hvp = jax.jvp(jax.grad(loss), (x,), (dx,))[1]
+    return tangent, lin(dx, ds, db), tangent_jit, hvp
+
+  got = jax.jit(lambda: modes(ours))()
+  want = jax.jit(lambda: modes(plain))()
+  for g in got[1:3]:
+    np.testing.assert_allclose(g, got[0], rtol=1e-5, atol=1e-5)
+  h.tree_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_masked_jvp_equals_autodiff():
+  x = jnp.asarray(_rand((10, 5), 0, 1.0, 2.0))
+  mask = jnp.asarray(np.arange(10) % 3 != 0)[:, None]
+  s, b = _sb(5, jnp.float32)
+  dx = jnp.asarray(_rand(x.shape, 3))
+
+  def plain(x):
+    m = mask.astype(jnp.float32)
+    mu = jnp.sum(m * x, 0) / jnp.sum(m)
+    return (x - mu) / jnp.sqrt(jnp.sum(m * (x - mu) ** 2, 0) / jnp.sum(m) + EPS) * s + b
+
+  def ours(x):
+    return jn.batch_norm(x, jn.init_batch_norm_stats(5), scale=s, bias=b, train=True, mask=mask)[0]
+
+  np.testing.assert_allclose(
+    jax.jvp(ours, (x,), (dx,))[1], jax.jvp(plain, (x,), (dx,))[1], rtol=1e-4, atol=1e-4
+  )
+
+
+def test_jacfwd_equals_jacrev():
+  x = jnp.asarray(_rand((4, 6), 0, 1.0, 2.0))
+  s, b = _sb(6, jnp.float32)
+
+  def both(f):
+    return jax.jacfwd(f)(x), jax.jacrev(f)(x)
+
+  for f in (
+    lambda x: jn.layer_norm(x, scale=s, bias=b),
+    lambda x: jn.group_norm(x, scale=s, bias=b, num_groups=2),
+    lambda x: _bn_train(x, s, b)[0],
+  ):
+    fwd, rev = jax.jit(lambda: both(f))()
+    np.testing.assert_allclose(fwd, rev, rtol=1e-5, atol=1e-5)
+
+
 def test_batch_norm_masked_grad_equals_autodiff():
   x = jnp.asarray(_rand((10, 5), 0, 1.0, 2.0))
   mask = jnp.asarray(np.arange(10) % 3 != 0)[:, None]
@@ -349,7 +415,7 @@ def test_custom_vjp_check_grads():
     lambda x, s, b: _bn_train(x, s, b)[0],
     lambda x, s, b: jn.batch_norm_analytic(x, scale=s, bias=b),
   ):
-    check_grads(jax.jit(f), (x, s, b), order=1, modes=("rev",), atol=5e-2, rtol=5e-2)
+    check_grads(jax.jit(f), (x, s, b), order=1, modes=("fwd", "rev"), atol=5e-2, rtol=5e-2)
 
 
 # ------------------------------------------------------------------------------------
