@@ -5,11 +5,16 @@ gradient transforms live in :mod:`jpatterns.optim`.
 
 The dropout variants live in :mod:`jpatterns.stochastic`; ``jpatterns.dropout`` is the
 function (``jp.dropout(key, x, rate=0.1)``).
+
+:func:`checking` turns on run-time checks of traced hyperparameters (off by default);
+:func:`is_checking` reads the mode.
 """
 
 __version__ = "0.1.0"
 
 from jpatterns import optim as optim
+from jpatterns._validation import checking as checking
+from jpatterns._validation import is_checking as is_checking
 from jpatterns.activations import celu as celu
 from jpatterns.activations import elu as elu
 from jpatterns.activations import gelu as gelu
@@ -109,6 +114,8 @@ from jpatterns.stochastic import standout as standout
 
 __all__ = [
   "optim",
+  "checking",
+  "is_checking",
   "sigmoid",
   "tanh",
   "relu",

@@ -1,17 +1,27 @@
-"""Argument checks shared by every module (trace-time, plain Python values).
+"""Argument checks shared by every module, and the opt-in checked mode for traced values.
 
 Each helper raises ``ValueError`` with the function name, the argument, the value
 received and what would be valid, e.g.::
 
-  ValueError: dropout: rate=1.5 is outside [0, 1); choose rate in [0, 1)
+  ValueError: dropout: rate=1.5 is outside [0.0, 1.0]; choose rate in [0.0, 1.0]
 
 What is checked. A hyperparameter may be a Python or NumPy number or a *concrete*
-0-d array (``jnp.array(0.1)``): it is converted to a Python number and checked. NaN
-and ±inf are refused everywhere unless a helper is told ``allow_inf=True``. A string,
-a bool, a list or an array of rank ≥ 1 where a number is expected is refused. A
-traced value (a hyperparameter passed through ``jit`` or ``optax.inject_hyperparams``'
-jitted update) cannot be checked at trace time and is let through unchecked: the
-checks never add work inside a compiled program.
+0-d array (``jnp.array(0.1)``): it is converted to a Python number and checked when the
+function is called (or traced). NaN and ±inf are refused everywhere unless a helper is
+told ``allow_inf=True``. A string, a bool, a list or an array of rank ≥ 1 where a number
+is expected is refused.
+
+Traced values. A hyperparameter passed through ``jit`` (``jax.jit(f)(1.5)``), ``vmap``,
+``grad`` or ``optax.inject_hyperparams`` is a tracer: its value does not exist at trace
+time. By default it is let through unchecked and the checks add nothing to the traced
+program. In *checked mode* (:func:`checking`, off by default) every number check that
+meets a traced value instead adds a ``jax.debug.callback`` that runs the same check on the
+concrete value when the program runs (every element of a ``vmap`` batch), so the error
+text is the one the static check gives for that value. Under ``jit`` JAX wraps the
+``ValueError`` in a ``jax.errors.JaxRuntimeError`` whose message ends with it; without
+``jit`` (``grad``/``vmap`` applied eagerly) the ``ValueError`` itself is raised. The
+checked mode is for debugging: each checked hyperparameter costs a device-to-host copy
+and a Python call per execution.
 
 Arrays: :func:`as_array` refuses lists, strings and other non-arrays by name (jax.numpy
 refuses lists too, with a less helpful message). Keys: :func:`check_key` refuses an
@@ -20,13 +30,179 @@ integer seed where a PRNG key is expected.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import os
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+# ----------------------------------------------------------------------------- checked mode
+
+ENV = "JPATTERNS_CHECKING"
+
+
+def _from_environment() -> bool:
+  value = os.environ.get(ENV, "").strip()
+  if value in ("", "0"):
+    return False
+  if value == "1":
+    return True
+  raise ValueError(f"{ENV}={value!r} is not valid; set it to 1 (checked mode on) or 0 (off)")
+
+
+_checking: bool = _from_environment()
+
+
+def is_checking() -> bool:
+  """Whether the checked mode is on (see :func:`checking`).
+
+  Returns:
+    ``True`` when number checks that meet a traced value add a run-time check.
+
+  Example:
+    >>> import jpatterns as jp
+    >>> jp.is_checking()
+    False
+  """
+  return _checking
+
+
+def _set_checking(enabled: bool) -> None:
+  global _checking
+  if enabled != _checking:
+    _checking = enabled
+    # jit keys its caches on the function and the arguments' types, not on this flag:
+    # without this, a function traced in one mode would keep running that mode's program.
+    jax.clear_caches()
+
+
+class _CheckingState:
+  """What :func:`checking` returns: the mode is already set; ``with`` restores the previous."""
+
+  __slots__ = ("enabled", "previous")
+
+  def __init__(self, enabled: bool, previous: bool):
+    self.enabled, self.previous = enabled, previous
+
+  def __enter__(self) -> _CheckingState:
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    _set_checking(self.previous)
+
+  def __repr__(self) -> str:
+    return f"checking({self.enabled})"
+
+
+def checking(enabled: bool) -> _CheckingState:
+  """Turns the checked mode on or off: run-time checks of traced hyperparameters.
+
+  The library checks every hyperparameter it can see: Python and NumPy numbers and
+  concrete arrays, when the function is called or traced. A traced value (a rate passed
+  through ``jax.jit``, a learning rate of ``optax.inject_hyperparams``, a ``vmap``-ped
+  hyperparameter) has no value at trace time, and by default is not checked. With
+  ``checking(True)`` each such check becomes a ``jax.debug.callback`` in the traced program
+  that runs the same check on the value when the program runs (each element of a
+  ``vmap`` batch) and raises the same ``ValueError``. Under ``jit`` JAX reraises it as a
+  ``jax.errors.JaxRuntimeError`` whose message ends with the ``ValueError``'s; without
+  ``jit`` (eager ``grad`` or ``vmap``) the ``ValueError`` itself propagates. JAX also logs
+  "jax.debug.callback failed" with the traceback when a check fails.
+
+  Use it as a setter, ``jp.checking(True)``, or as a context manager, ``with
+  jp.checking(True): ...``, which restores the previous mode on exit (on an exception
+  too). The mode is global to the process (all threads), off by default, or on at import
+  when the environment variable ``JPATTERNS_CHECKING=1``. :func:`is_checking` reads it.
+
+  Cost. With the mode off nothing is added to any program. A change of mode calls
+  ``jax.clear_caches()``, since ``jit`` does not key its cache on this flag: every jitted
+  function of the process (yours too) is traced and compiled again on its next call (the
+  switch itself takes ~0.1 ms; the recompiles cost what the first compiles cost). Already
+  lowered and compiled programs (``jax.jit(f).lower(...).compile()``) keep the mode they
+  were traced in; :mod:`jpatterns.train` keys its compiled programs on the mode. In checked
+  mode each checked value costs a device-to-host copy and a Python call per execution
+  (per step inside a ``scan``), and a ``vmap`` unrolls the callback over the batch: a
+  debugging aid, not a training setting.
+
+  Args:
+    enabled: ``True`` or ``False`` (a Python or NumPy bool).
+
+  Returns:
+    A context manager; the mode is set already, and leaving the ``with`` block restores
+    the previous one.
+
+  Example:
+    >>> import jax, jax.numpy as jnp, jpatterns as jp
+    >>> drop = jax.jit(lambda r: jp.dropout(jax.random.key(0), jnp.ones(4), rate=r))
+    >>> drop(1.5).shape  # the traced rate is not checked by default
+    (4,)
+    >>> with jp.checking(True):
+    ...   try:
+    ...     drop(1.5).block_until_ready()
+    ...   except jax.errors.JaxRuntimeError as e:
+    ...     print(str(e).splitlines()[-1])
+    ValueError: dropout: rate=1.5 is outside [0.0, 1.0]; choose rate in [0.0, 1.0]
+    >>> jp.is_checking()
+    False
+  """
+  if not isinstance(enabled, (bool, np.bool_)):
+    raise ValueError(f"checking: enabled={_show(enabled)} is not valid; pass True or False")
+  previous = _checking
+  _set_checking(bool(enabled))
+  return _CheckingState(bool(enabled), previous)
+
+
+def _host_number(item: np.generic) -> Any:
+  """A Python number for an element that reached the host: the value the static check
+  would have seen (a float32 0.1 reads 0.1, not 0.10000000149011612)."""
+  if isinstance(item, (bool, np.bool_)):
+    return bool(item)
+  if np.dtype(item.dtype).kind == "f" or jnp.issubdtype(item.dtype, jnp.floating):
+    return float(str(item))  # the shortest text that round-trips in the value's dtype
+  return item.item()
+
+
+def _check_on_host(check: Callable[..., None], names: tuple[str, ...], *arrays) -> None:
+  """Runs ``check(**numbers)`` on every element of the (broadcast) traced values."""
+  values = np.broadcast_arrays(*(np.asarray(a) for a in arrays))
+  for index in np.ndindex(values[0].shape):
+    check(**{n: _host_number(v[index]) for n, v in zip(names, values, strict=True)})
+
+
+def check_later(check: Callable[..., None], **traced: Any) -> None:
+  """In checked mode, ``check(**numbers)`` at run time on the values of ``traced``.
+
+  ``check`` takes the traced values as keyword arguments (Python numbers) and raises
+  ``ValueError``; it runs on the host in a ``jax.debug.callback``, once per element when
+  the values are batched. With the checked mode off nothing is added to the program.
+  """
+  if _checking:
+    names = tuple(traced)
+    callback = functools.partial(_check_on_host, check, names)
+    jax.debug.callback(callback, *(traced[n] for n in names))
+
+
+def check_numbers(fn: str, check: Callable[..., None], **values: Any) -> None:
+  """``check(**numbers)`` on the numbers behind ``values`` (a check of several numbers).
+
+  Each value is read with :func:`number` (a non-number is refused now). When all are
+  concrete, ``check`` runs now; when some are traced, it runs in checked mode at run time
+  (:func:`check_later`) with the concrete ones fixed.
+  """
+  numbers_ = {name: number(fn, name, v) for name, v in values.items()}
+  traced = {name: values[name] for name, v in numbers_.items() if v is None}
+  if not traced:
+    check(**numbers_)
+    return
+  fixed = {name: v for name, v in numbers_.items() if v is not None}
+  check_later(functools.partial(check, **fixed), **traced)
+
+
+# ----------------------------------------------------------------------------- numbers
 
 
 def is_traced(value: Any) -> bool:
@@ -78,9 +254,11 @@ def _interval(lo, hi, lo_open, hi_open) -> str:
 
 
 def check_finite(fn: str, name: str, value: Any) -> None:
-  """Raises ValueError unless ``value`` is a finite real number (or traced)."""
+  """Raises ValueError unless ``value`` is a finite real number (traced: see :func:`checking`)."""
   v = number(fn, name, value)
-  if v is not None and (v != v or _not_finite(float(v))):
+  if v is None:
+    check_later(functools.partial(check_finite, fn, name), value=value)
+  elif v != v or _not_finite(float(v)):
     raise ValueError(f"{fn}: {name}={_show(value)} must be a finite number")
 
 
@@ -97,6 +275,10 @@ def check_in_range(
   """Raises ValueError unless ``value`` lies in the interval lo..hi (NaN refused)."""
   v = number(fn, name, value)
   if v is None:
+    check = functools.partial(
+      check_in_range, fn, name, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open
+    )
+    check_later(check, value=value)
     return
   ok_lo = v > lo if lo_open else v >= lo
   ok_hi = v < hi if hi_open else v <= hi
@@ -111,6 +293,7 @@ def check_positive(fn: str, name: str, value: Any, *, allow_inf: bool = False) -
   """Raises ValueError unless ``0 < value < inf`` (``value = inf`` too with ``allow_inf``)."""
   v = number(fn, name, value)
   if v is None:
+    check_later(functools.partial(check_positive, fn, name, allow_inf=allow_inf), value=value)
     return
   if not v > 0 or (v == math.inf and not allow_inf):  # `not v > 0` catches NaN
     bound = "> 0" if allow_inf else "> 0 and finite"
@@ -121,6 +304,7 @@ def check_non_negative(fn: str, name: str, value: Any, *, allow_inf: bool = Fals
   """Raises ValueError unless ``0 <= value < inf`` (``value = inf`` too with ``allow_inf``)."""
   v = number(fn, name, value)
   if v is None:
+    check_later(functools.partial(check_non_negative, fn, name, allow_inf=allow_inf), value=value)
     return
   if not v >= 0 or (v == math.inf and not allow_inf):
     bound = ">= 0" if allow_inf else ">= 0 and finite"

@@ -234,6 +234,11 @@ def prelu(x, alpha, *, channel_axis=-1):
   return jnp.where(x >= 0, x, a * x)  # f(x) = x or α_c·x
 
 
+def _rrelu_order(lower, upper):
+  if lower > upper:
+    raise ValueError(f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")
+
+
 def rrelu(key, x, *, lower=1.0 / 8, upper=1.0 / 3, train=True):
   r"""Randomized leaky ReLU (seed 004 §4.2).
 
@@ -276,9 +281,7 @@ def rrelu(key, x, *, lower=1.0 / 8, upper=1.0 / 3, train=True):
   """
   _validation.check_in_range("rrelu", "lower", lower, 0.0, 1.0)
   _validation.check_in_range("rrelu", "upper", upper, 0.0, 1.0)
-  lo, hi = _validation.number("rrelu", "lower", lower), _validation.number("rrelu", "upper", upper)
-  if lo is not None and hi is not None and lo > hi:
-    raise ValueError(f"rrelu: lower={lower!r} > upper={upper!r}; choose lower <= upper")
+  _validation.check_numbers("rrelu", _rrelu_order, lower=lower, upper=upper)
   _validation.check_bool("rrelu", "train", train)
   x = _as_float(x, "rrelu")
   if train:

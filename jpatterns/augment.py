@@ -64,6 +64,7 @@ from jpatterns._validation import (
   check_in_range,
   check_key,
   check_non_negative,
+  check_numbers,
   check_positive,
   is_traced,
   number,
@@ -507,6 +508,14 @@ def zoom(image, factor, *, order: int = 1, mode: str = "nearest", cval=0.0, chan
   return _from_hwc(out, channel_axis)
 
 
+def _zoom_order(min_factor, max_factor):
+  if max_factor < min_factor:
+    raise ValueError(
+      f"random_zoom: max_factor={max_factor!r} < min_factor={min_factor!r}; choose "
+      "min_factor <= max_factor"
+    )
+
+
 def random_zoom(
   key,
   image,
@@ -550,12 +559,7 @@ def random_zoom(
   check_key(fn, "key", key)
   check_positive(fn, "min_factor", min_factor)
   check_positive(fn, "max_factor", max_factor)
-  lo, hi = number(fn, "min_factor", min_factor), number(fn, "max_factor", max_factor)
-  if lo is not None and hi is not None and hi < lo:
-    raise ValueError(
-      f"{fn}: max_factor={max_factor!r} < min_factor={min_factor!r}; choose "
-      "min_factor <= max_factor"
-    )
+  check_numbers(fn, _zoom_order, min_factor=min_factor, max_factor=max_factor)
   _to_hwc(fn, image, channel_axis)
   factor = random.uniform(key, (), jnp.float32, min_factor, max_factor)  # s ~ U[a, b]
   return zoom(image, factor, order=order, mode=mode, cval=cval, channel_axis=channel_axis)

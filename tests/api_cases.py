@@ -527,6 +527,11 @@ case(
   **{p: 0.0 for p in jp.GradCheckResult._fields},
 )
 
+# ------------------------------------------------------------------ checked mode
+# The valid call leaves the mode as the walk found it (off); a bad value changes nothing.
+case(jp.checking, {"enabled": "flag"}, {"enabled": [1.0, jnp.array(True)]}, enabled=False)
+case(jp.is_checking, {})
+
 # ------------------------------------------------------------------ layers
 _pool = {"x": "array", "window": "free", "strides": "free", "padding": "choice"}
 _pool_bad = {"window": [0, -1, 2.5, (2, 2, 2), "2", None], "strides": [0, -1, 2.5, "2"]}

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from helpers import PUBLIC_MODULES
 
-MODULES = [*PUBLIC_MODULES, "jpatterns.flax.nnx", "jpatterns.flax.linen"]
+# "jpatterns" itself: the callables only the top level exports (checking, is_checking).
+MODULES = [*PUBLIC_MODULES, "jpatterns", "jpatterns.flax.nnx", "jpatterns.flax.linen"]
 
 # Parameters a walk cannot give a bad value to: Flax's own plumbing of linen modules.
 FLAX_PLUMBING = {"parent", "name"}

@@ -169,7 +169,10 @@ def check_config(owner: str, params: dict, nullable=()) -> None:
       continue
     check(owner, name, value)
   lower, upper = params.get("lower"), params.get("upper")
-  lo = None if lower is None else val.number(owner, "lower", lower)
-  hi = None if upper is None else val.number(owner, "upper", upper)
-  if lo is not None and hi is not None and lo > hi:
-    raise ValueError(f"{owner}: lower={lower!r} > upper={upper!r}; choose lower <= upper")
+  if lower is not None and upper is not None:
+
+    def order(lower, upper):
+      if lower > upper:
+        raise ValueError(f"{owner}: lower={lower!r} > upper={upper!r}; choose lower <= upper")
+
+    val.check_numbers(owner, order, lower=lower, upper=upper)

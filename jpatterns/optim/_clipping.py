@@ -38,6 +38,16 @@ def _scale_down(norm, bound):
   return jnp.where(over, bound / jnp.where(over, norm, 1.0), 1.0)
 
 
+def _check_bound(name, value):
+  if value != value:
+    raise ValueError(f"clip_by_value: {name}=nan is not a bound; pass a number (±inf for no bound)")
+
+
+def _check_interval(a, b):
+  if not a <= b:
+    raise ValueError(f"clip_by_value: a={a!r} > b={b!r}; choose an interval with a <= b")
+
+
 def clip_by_value(a: float, b: float) -> optax.GradientTransformation:
   r"""Clip every gradient element to the interval [a, b] (seed 002 梯度截断 按值截断).
 
@@ -61,12 +71,9 @@ def clip_by_value(a: float, b: float) -> optax.GradientTransformation:
     [-1.   0.2  0.5]
   """
   fn = "clip_by_value"
-  lo, hi = _validation.number(fn, "a", a), _validation.number(fn, "b", b)
-  for name, v in (("a", lo), ("b", hi)):
-    if v is not None and v != v:
-      raise ValueError(f"{fn}: {name}=nan is not a bound; pass a number (±inf for no bound)")
-  if lo is not None and hi is not None and not lo <= hi:
-    raise ValueError(f"{fn}: a={a!r} > b={b!r}; choose an interval with a <= b")
+  _validation.check_numbers(fn, lambda a: _check_bound("a", a), a=a)
+  _validation.check_numbers(fn, lambda b: _check_bound("b", b), b=b)
+  _validation.check_numbers(fn, _check_interval, a=a, b=b)
 
   def update(updates, state, params=None):
     del params

@@ -451,7 +451,8 @@ def _program_key(exp: Experiment, mode: str, num_seeds: int, mesh_ids) -> tuple 
 
 def _cache_key(skeleton: TrainConfig, exp: Experiment, mode: str, num_seeds: int, mesh_ids):
   """A compiled program's cache key: the configuration ``skeleton`` (what the program
-  reads of it), the data's shapes, the seed axis and the mesh."""
+  reads of it), the data's shapes, the seed axis, the mesh and the checked mode
+  (:func:`jpatterns.checking` adds run-time checks of the traced hyperparameters)."""
   d = exp.data
   return (
     json.dumps(skeleton.to_json(), sort_keys=True, default=str),
@@ -461,6 +462,7 @@ def _cache_key(skeleton: TrainConfig, exp: Experiment, mode: str, num_seeds: int
     mode,
     num_seeds if mode == "vmap" else 1,
     mesh_ids,
+    _validation.is_checking(),
   )
 
 
@@ -911,6 +913,8 @@ class Trainer:
     key = _program_key(self.exp, self.mode, len(self.seeds), self._mesh_ids)
     compiled_eval = False
     if self._eval_key is not None:
+      # again: the checked mode (in the key) may have changed since __init__
+      self._eval_key = _eval_key(self.exp, self.mode, len(self.seeds), self._mesh_ids)
       key = None if key is None else (*key, "shared evaluation")
       compiled_eval = self._compile_eval(carry, data)
     if key is not None and key in _PROGRAMS:
