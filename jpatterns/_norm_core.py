@@ -121,12 +121,18 @@ def _two_pass(x32, axes, group=None):
   return m + c, var  # μ = m + mean(x − m)
 
 
-def _normalize(x, scale, bias, axes, *, eps, center, group=None):
+def _normalize(x, scale, bias, axes, *, eps, center, group=None, fn="normalize"):
   """y = (x − μ) · rstd · γ + β over ``axes`` (μ = 0 unless ``center``); fused backward.
 
   ``scale``/``bias`` may be None (no γ / no β); ``group = (c, G)`` reduces within G
-  channel groups of axis ``c`` as well (group norm).
+  channel groups of axis ``c`` as well (group norm). In checked mode (``jpatterns.checking``)
+  the variance is computed once more to report an overflow (``fn`` names the caller).
   """
+  if val.is_checking():
+    x32 = x.astype(_compute_dtype(x.dtype))
+    n = _count(x.shape, axes, group)
+    var = _two_pass(x32, axes, group)[1] if center else _reduce(x32 * x32, axes, group) / n
+    val.check_finite_statistics(fn, "x", x, var)
   return _normalize_ad(x, scale, bias, axes, eps, center, group)
 
 
@@ -528,6 +534,7 @@ def batch_norm(
   y, n, mean, var = _bn_train(
     x, scale, bias, mask, axes, eps, axis_name, _replicated_in_shard_map((scale, bias), axis_name)
   )
+  val.check_finite_statistics(fn, "x", x, var)
   n, mean, var = (lax.stop_gradient(a).reshape(feat) for a in (n, mean, var))
   if unbiased_running_var:
     var = var * n / jnp.maximum(n - 1.0, 1.0)  # unbiased: σ² · n/(n − 1)

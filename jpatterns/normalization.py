@@ -5,6 +5,13 @@ fused backward (see :mod:`jpatterns._norm_core`; forward mode too): accurate on
 inputs far from zero (mean 1000, std 1: ~1e-4 vs flax's one-pass ~0.35) and no slower
 than flax's layers. Weight norm, local response norm and spectral norm follow.
 
+Range. The statistics are float32 sums of squared deviations: exact while the deviations
+from the mean stay below ~1e19 (for n entries, ~1.8e19/√n); beyond, the squares overflow
+float32's 3.4e38 and the output is 0 or NaN (flax's layers likewise). A rescaled core
+that would stay exact to ~3e38 costs 25–270 % more on XLA:CPU (one more pass over x), so
+it is not the default; ``jpatterns.checking(True)`` reports the overflow as a
+``ValueError`` naming the function.
+
 Parameter shapes: ``scale``/``bias`` have one value per normalized feature and are
 optional keyword arguments: None (the default) means no scale / no bias, as flax's
 ``use_scale=False`` / ``use_bias=False``. ``axis`` always names the reduced axes (NumPy's meaning).
@@ -79,7 +86,7 @@ def layer_norm(x, *, scale=None, bias=None, axis=-1, eps=1e-5):
   bshape = tuple(s if i in axes else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
   bias = _param(fn, "bias", bias, feat, bshape)
-  return _normalize(x, scale, bias, axes, eps=eps, center=True)
+  return _normalize(x, scale, bias, axes, eps=eps, center=True, fn=fn)
 
 
 def _spatial_axes(fn, x, channel_axis, axis):
@@ -128,7 +135,7 @@ def instance_norm(x, *, scale=None, bias=None, channel_axis=-1, axis=None, eps=1
   bshape = tuple(s if i == c else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, (x.shape[c],), bshape)
   bias = _param(fn, "bias", bias, (x.shape[c],), bshape)
-  return _normalize(x, scale, bias, axes, eps=eps, center=True)
+  return _normalize(x, scale, bias, axes, eps=eps, center=True, fn=fn)
 
 
 def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=None, eps=1e-5):
@@ -180,7 +187,7 @@ def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=No
     bshape = tuple(s if i in (c, c + 1) else 1 for i, s in enumerate(shape))
     scale = _param(fn, "scale", scale, (channels,), bshape)
     bias = _param(fn, "bias", bias, (channels,), bshape)
-    y = _normalize(x.reshape(shape), scale, bias, (c + 1,), eps=eps, center=True)
+    y = _normalize(x.reshape(shape), scale, bias, (c + 1,), eps=eps, center=True, fn=fn)
     return y.reshape(x.shape)
   # Statistics: Σ over the spatial axes per channel, then within each group of C/G
   # channels (on the small (N, C) sums), which keeps the large reductions in the fast
@@ -188,7 +195,7 @@ def group_norm(x, *, num_groups, scale=None, bias=None, channel_axis=-1, axis=No
   bshape = tuple(s if i == c else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, (channels,), bshape)
   bias = _param(fn, "bias", bias, (channels,), bshape)
-  return _normalize(x, scale, bias, axes, eps=eps, center=True, group=(c, num_groups))
+  return _normalize(x, scale, bias, axes, eps=eps, center=True, group=(c, num_groups), fn=fn)
 
 
 def rms_norm(x, *, scale=None, axis=-1, eps=1e-6):
@@ -220,7 +227,7 @@ def rms_norm(x, *, scale=None, axis=-1, eps=1e-6):
   feat = tuple(x.shape[a] for a in axes)
   bshape = tuple(s if i in axes else 1 for i, s in enumerate(x.shape))
   scale = _param(fn, "scale", scale, feat, bshape)
-  return _normalize(x, scale, None, axes, eps=eps, center=False)
+  return _normalize(x, scale, None, axes, eps=eps, center=False, fn=fn)
 
 
 def weight_norm(v, g, *, axis=None, eps=1e-12):

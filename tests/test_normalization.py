@@ -12,6 +12,7 @@ import torch
 from flax import nnx
 from jax.test_util import check_grads
 
+import jpatterns as jp
 from jpatterns import normalization as jn
 
 EPS = 1e-5
@@ -776,3 +777,33 @@ def test_scale_and_bias_are_keyword_only():
   ):
     with pytest.raises(TypeError):
       call()
+
+
+# ------------------------------------------------------------------------------------
+# The float32 range: the checked mode reports an overflowing variance (issue 14 item 4).
+# ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+  "name, f",
+  [
+    ("layer_norm", lambda x: jn.layer_norm(x)),
+    ("rms_norm", lambda x: jn.rms_norm(x)),
+    ("group_norm", lambda x: jn.group_norm(x[:, None, :], num_groups=2)),
+    ("batch_norm", lambda x: jn.batch_norm(x, jn.init_batch_norm_stats(4), train=True)[0]),
+  ],
+)
+def test_checked_mode_reports_variance_overflow(name, f):
+  x = jnp.asarray([[1.0, -2.0, 3.0, -4.0], [2.0, 1.0, -1.0, 0.5]])
+  big = x * 1e20  # deviations ~1e20: their squares overflow float32
+  assert np.all(np.asarray(f(big)) == 0.0)  # the documented limit, unchecked: zeros
+  want = f(x)
+  with jp.checking(True):
+    np.testing.assert_array_equal(f(x), want)  # a fine input passes, same values
+    with pytest.raises(ValueError, match=rf"{name}: x is finite but its variance overflows"):
+      f(big)
+    with pytest.raises(jax.errors.JaxRuntimeError, match=rf"{name}: x is finite but its var"):
+      jax.jit(f)(big).block_until_ready()
+    with pytest.raises(ValueError, match=rf"{name}: x is finite"):
+      jax.grad(lambda x: jnp.sum(f(x)))(big)
+  assert not jp.is_checking()
