@@ -688,10 +688,11 @@ class Trainer:
     test set alone (a mesh: the training batches come with each epoch)."""
     d = self.exp.data
     k = d.num_classes
+    eye = np.eye(k, dtype=np.float32)  # one-hot rows picked on the host: no device program
     if self.mesh is None:
-      arrays = (d.x_train, jax.nn.one_hot(d.y_train, k), d.x_test, jax.nn.one_hot(d.y_test, k))
-      return jax.device_put(tuple(jnp.asarray(a, jnp.float32) for a in arrays))
-    eye = np.eye(k, dtype=np.float32)
+      x_train, x_test = (np.asarray(a, np.float32) for a in (d.x_train, d.x_test))
+      y_train, y_test = (eye[np.asarray(y)] for y in (d.y_train, d.y_test))
+      return jax.device_put((x_train, y_train, x_test, y_test))
     self._host = (np.asarray(d.x_train, np.float32), eye[np.asarray(d.y_train)])
     t = len(d.x_test)
     pad = -t % self.num_devices
