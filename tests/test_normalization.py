@@ -301,15 +301,18 @@ GRAD_CASES = {
 }
 
 
+def _grad_case_args(name):
+  """(x, scale, bias) of a GRAD_CASES entry: x far from zero, γ and β not 1 and 0."""
+  x = jnp.asarray(_rand((3, 4, 4, 6), 0, 2.0, 3.0))
+  if name == "layer_norm_2axes":
+    return x, jnp.asarray(1 + 0.3 * _rand((24,), 1)), jnp.asarray(0.2 * _rand((24,), 2))
+  return (x, *_sb(6, jnp.float32))
+
+
 @pytest.mark.parametrize("name", sorted(GRAD_CASES))
 def test_custom_vjp_equals_autodiff(name):
   ours, plain = GRAD_CASES[name]
-  x = jnp.asarray(_rand((3, 4, 4, 6), 0, 2.0, 3.0))
-  if name == "layer_norm_2axes":
-    s = jnp.asarray(1 + 0.3 * _rand((24,), 1))
-    b = jnp.asarray(0.2 * _rand((24,), 2))
-  else:
-    s, b = _sb(6, jnp.float32)
+  x, s, b = _grad_case_args(name)
   cot = jnp.asarray(_rand(x.shape, 5))
 
   def loss(f):
@@ -325,12 +328,7 @@ def test_forward_mode_equals_autodiff(name):
   """jax.jvp, jax.linearize, jvp of a jitted function and forward-over-reverse (a Hessian-
   vector product) all agree with autodiff of the plain reference (issue 14)."""
   ours, plain = GRAD_CASES[name]
-  x = jnp.asarray(_rand((3, 4, 4, 6), 0, 2.0, 3.0))
-  if name == "layer_norm_2axes":
-    s = jnp.asarray(1 + 0.3 * _rand((24,), 1))
-    b = jnp.asarray(0.2 * _rand((24,), 2))
-  else:
-    s, b = _sb(6, jnp.float32)
+  x, s, b = _grad_case_args(name)
   dx, ds, db = jnp.asarray(_rand(x.shape, 3)), 0.5 * s, b + 0.1
   cot = jnp.asarray(_rand(x.shape, 5))
 
