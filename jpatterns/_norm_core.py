@@ -125,15 +125,10 @@ def _normalize(x, scale, bias, axes, *, eps, center, group=None, fn="normalize")
   """y = (x − μ) · rstd · γ + β over ``axes`` (μ = 0 unless ``center``); fused backward.
 
   ``scale``/``bias`` may be None (no γ / no β); ``group = (c, G)`` reduces within G
-  channel groups of axis ``c`` as well (group norm). In checked mode (``jpatterns.checking``)
-  the variance is computed once more to report an overflow (``fn`` names the caller).
+  channel groups of axis ``c`` as well (group norm). ``fn`` names the caller in the
+  checked mode's overflow report.
   """
-  if val.is_checking():
-    x32 = x.astype(_compute_dtype(x.dtype))
-    n = _count(x.shape, axes, group)
-    var = _two_pass(x32, axes, group)[1] if center else _reduce(x32 * x32, axes, group) / n
-    val.check_finite_statistics(fn, "x", x, var)
-  return _normalize_ad(x, scale, bias, axes, eps, center, group)
+  return _normalize_ad(x, scale, bias, axes, eps, center, group, fn)
 
 
 def _is_zero(t):
@@ -161,14 +156,14 @@ def _transposed_bwd(bwd, y, tangents):
   return jax.linear_transpose(picked, y)(tuple(t for t, w in zip(tangents, want) if w))[0]
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5, 6))
-def _normalize_ad(x, scale, bias, axes, eps, center, group):
-  return _normalize_fwd(x, scale, bias, axes, eps, center, group)[0]
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5, 6, 7))
+def _normalize_ad(x, scale, bias, axes, eps, center, group, fn):
+  return _normalize_fwd(x, scale, bias, axes, eps, center, group, fn)[0]
 
 
-def _normalize_jvp(axes, eps, center, group, primals, tangents):
+def _normalize_jvp(axes, eps, center, group, fn, primals, tangents):
   x, scale, bias = primals
-  y, (_, mean, rstd, _, _) = _normalize_fwd(x, scale, bias, axes, eps, center, group)
+  y, (mean, rstd) = _normalize_fwd(x, scale, bias, axes, eps, center, group, fn)
   n = float(_count(x.shape, axes, group))
 
   def bwd(g):
@@ -180,7 +175,8 @@ def _normalize_jvp(axes, eps, center, group, primals, tangents):
 _normalize_ad.defjvp(_normalize_jvp, symbolic_zeros=True)
 
 
-def _normalize_fwd(x, scale, bias, axes, eps, center, group):
+def _normalize_fwd(x, scale, bias, axes, eps, center, group, fn):
+  """(y, (μ, rstd)); μ is None without centering (RMS norm)."""
   ct = _compute_dtype(x.dtype)
   x32 = x.astype(ct)
   if center:
@@ -190,13 +186,14 @@ def _normalize_fwd(x, scale, bias, axes, eps, center, group):
     mean = None
     xc = x32
     var = _reduce(x32 * x32, axes, group) / _count(x.shape, axes, group)  # (1/n) Σ x²
+  val.check_finite_statistics(fn, "x", x, var)  # checked mode only
   rstd = lax.rsqrt(var + eps)  # 1/√(σ² + ε)
   y = xc * rstd  # x̂ = (x − μ)/√(σ² + ε)
   if scale is not None:
     y = y * scale.astype(ct)  # γ ⊙ x̂
   if bias is not None:
     y = y + bias.astype(ct)  # + β
-  return y.astype(x.dtype), (x, mean, rstd, scale, bias)
+  return y.astype(x.dtype), (mean, rstd)
 
 
 def _fused_bwd(

@@ -186,25 +186,23 @@ def check_later(check: Callable[..., None], **traced: Any) -> None:
     jax.debug.callback(callback, *(traced[n] for n in names))
 
 
-def _statistics_on_host(fn: str, name: str, x_finite, stats_finite) -> None:
-  if np.any(np.asarray(x_finite) & ~np.asarray(stats_finite)):
-    raise ValueError(
-      f"{fn}: {name} is finite but its variance overflows float32 (deviations from the mean "
-      f"beyond ~1e19 square past 3.4e38), so the output would be 0 or NaN; scale {name} "
-      "down (e.g. by a power of two) before normalizing"
-    )
-
-
 def check_finite_statistics(fn: str, name: str, x: Any, stats: Any) -> None:
   """In checked mode, at run time: ``ValueError`` when ``stats`` computed from a finite
   ``x`` are not finite (a float32 variance overflows for deviations beyond ~1e19).
 
-  With the checked mode off nothing is added to the program. Under ``vmap`` the check
-  reads every batch member's flags.
+  With the checked mode off nothing is added to the program (:func:`check_later`).
   """
+
+  def check(x_finite, stats_finite):
+    if x_finite and not stats_finite:
+      raise ValueError(
+        f"{fn}: {name} is finite but its variance overflows float32 (deviations from the "
+        f"mean beyond ~1e19 square past 3.4e38), so the output would be 0 or NaN; scale "
+        f"{name} down (e.g. by a power of two) before normalizing"
+      )
+
   if _checking:
-    callback = functools.partial(_statistics_on_host, fn, name)
-    jax.debug.callback(callback, jnp.all(jnp.isfinite(x)), jnp.all(jnp.isfinite(stats)))
+    check_later(check, x_finite=jnp.all(jnp.isfinite(x)), stats_finite=jnp.all(jnp.isfinite(stats)))
 
 
 def check_numbers(fn: str, check: Callable[..., None], **values: Any) -> None:
